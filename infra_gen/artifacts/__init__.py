@@ -1,0 +1,34 @@
+"""Artifact kinds, one module each, collected in REGISTRY (render order)."""
+
+from . import (
+    alertmanager,
+    backups,
+    compose,
+    datastores,
+    docs,
+    firewall,
+    fluentd,
+    grafana,
+    logrotate,
+    nginx,
+    prometheus,
+    ssh,
+)
+from .base import ArtifactKind, Output
+
+REGISTRY: tuple[ArtifactKind, ...] = (
+    compose.ARTIFACT,
+    nginx.ARTIFACT,
+    datastores.ARTIFACT,
+    prometheus.ARTIFACT,
+    alertmanager.ARTIFACT,
+    grafana.ARTIFACT,
+    fluentd.ARTIFACT,
+    logrotate.ARTIFACT,
+    firewall.ARTIFACT,
+    backups.ARTIFACT,
+    ssh.ARTIFACT,
+    docs.ARTIFACT,
+)
+
+__all__ = ["REGISTRY", "ArtifactKind", "Output"]

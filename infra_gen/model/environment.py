@@ -1,0 +1,128 @@
+"""The Environment: one typed description of a whole deployment."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, model_validator
+
+from .common import Identifier, StrictModel
+from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
+from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
+from .services import AppService, Role
+
+ProjectName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
+DomainName = Annotated[
+    str, StringConstraints(pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
+]
+
+
+class Deploy(StrictModel):
+    swarm: bool = False
+    """Also render a Docker Swarm stack file (docker stack deploy)."""
+    secrets_dir: str = "../../.secrets/{env}"
+    """Directory holding one file per secret, relative to generated/<env>/ or
+    absolute; {env} is replaced by the environment name. Never committed."""
+
+
+class Environment(StrictModel):
+    name: Identifier
+    """Environment name; must match the file name (prod.yaml -> prod)."""
+    project: ProjectName
+    """Project name: prefixes the compose project, log directories and backups."""
+    domain: DomainName
+    """Public domain the load balancer serves."""
+    tls: Tls = Tls()
+    """How HTTPS is terminated."""
+    load_balancer: LoadBalancer = LoadBalancer()
+    """The nginx load balancer in front of every routed service."""
+    services: dict[Identifier, AppService]
+    """Application services by name. frontend, api, worker and ml are the bundled
+    app; any other name needs a role and gets every artifact with no template edit."""
+    postgres: Postgres = Postgres()
+    """PostgreSQL primary and streaming replica."""
+    redis: Redis = Redis()
+    """Redis: Celery broker and API cache."""
+    monitoring: Monitoring = Monitoring()
+    """Prometheus, its alert rules and Grafana."""
+    alerting: Alerting
+    """Alertmanager routing and receivers."""
+    logging: Logging = Logging()
+    """fluentd shipping and logrotate."""
+    firewall: Firewall = Firewall()
+    """UFW rules of the host."""
+    backups: Backups = Backups()
+    """Database dumps and model archives, with retention."""
+    ssh: Ssh = Ssh()
+    """SSH access through a bastion."""
+    images: Images = Images()
+    """Image names and tags."""
+    deploy: Deploy = Deploy()
+    """How the stack is deployed."""
+
+    def role_of(self, service: str) -> Role:
+        """The role of a service: explicit, or its name when that names a role."""
+        declared = self.services[service].role
+        return declared if declared is not None else Role(service)
+
+    @model_validator(mode="after")
+    def _every_service_has_a_role(self) -> Environment:
+        roles = {r.value for r in Role}
+        for name, svc in self.services.items():
+            if svc.role is None and name not in roles:
+                raise ValueError(
+                    f"services.{name}: a service not named {', '.join(sorted(roles))} "
+                    "needs a role"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _one_service_per_route(self) -> Environment:
+        seen: dict[str, str] = {}
+        for name in self.services:
+            route = self.route_of(name)
+            if route is None:
+                continue
+            if route in seen:
+                raise ValueError(
+                    f"services.{name}.route {route!r} is already the route of "
+                    f"services.{seen[route]}"
+                )
+            seen[route] = name
+        return self
+
+    @model_validator(mode="after")
+    def _firewall_matches_load_balancer(self) -> Environment:
+        published = sorted(self.published_ports())
+        if sorted(set(self.firewall.public_ports)) != published:
+            raise ValueError(
+                f"firewall.public_ports {sorted(self.firewall.public_ports)} must be exactly "
+                f"the load balancer's published ports {published} "
+                "(load_balancer.http_port / https_port)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _needs_an_api(self) -> Environment:
+        if not any(self.role_of(n) is Role.api for n in self.services):
+            raise ValueError("services: at least one service with role api is needed")
+        return self
+
+    def route_of(self, service: str) -> str | None:
+        svc = self.services[service]
+        role = self.role_of(service)
+        if role in (Role.worker, Role.ml):
+            return None
+        if svc.route is not None:
+            return svc.route
+        return {Role.frontend: "/", Role.api: "/api/"}[role]
+
+    def published_ports(self) -> set[int]:
+        lb = self.load_balancer
+        if self.tls.mode is TlsMode.none:
+            return {lb.http_port}
+        return {lb.http_port, lb.https_port}
+
+
+# Field is re-exported for callers building models in tests.
+__all__ = ["Deploy", "Environment", "Field"]

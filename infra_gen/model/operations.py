@@ -1,0 +1,195 @@
+"""Operations: monitoring, alerting, logging, firewall, backups, access."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from .common import Cidr, Duration, Email, Hostname, Port, Resources, SecretName, StrictModel
+
+
+class Grafana(StrictModel):
+    enabled: bool = False
+    """Run Grafana (its image cannot be built on a machine without a registry)."""
+    admin_password_secret: SecretName = "grafana_admin_password"
+    """Secret holding the Grafana admin password."""
+
+
+class AlertThresholds(StrictModel):
+    error_rate: float = Field(default=0.05, gt=0, lt=1)
+    """Share of 5xx API responses that raises HighErrorRate."""
+    latency_p95_seconds: float = Field(default=1.0, gt=0)
+    """95th percentile API latency that raises HighLatency."""
+    prediction_latency_p95_seconds: float = Field(default=0.5, gt=0)
+    """95th percentile ML prediction latency that raises SlowPredictions."""
+    drift_psi: float = Field(default=0.2, gt=0)
+    """Population stability index above which a feature is said to drift."""
+    min_model_accuracy: float = Field(default=0.7, gt=0, le=1)
+    """Model accuracy below which ModelAccuracyLow fires."""
+    task_failure_rate: float = Field(default=0.1, gt=0, lt=1)
+    """Share of failed Celery tasks that raises TaskFailures."""
+    disk_free_ratio: float = Field(default=0.1, gt=0, lt=1)
+    """Free disk share below which DiskSpaceLow fires."""
+
+
+class Monitoring(StrictModel):
+    scrape_interval: Duration = "15s"
+    """How often Prometheus scrapes every target."""
+    evaluation_interval: Duration = "15s"
+    """How often Prometheus evaluates alert rules."""
+    retention: Duration = "15d"
+    """How long Prometheus keeps samples."""
+    grafana: Grafana = Grafana()
+    """Grafana dashboards."""
+    thresholds: AlertThresholds = AlertThresholds()
+    """Alert thresholds."""
+    resources: Resources = Resources(limits={"cpus": 1, "memory": "1G"})  # type: ignore[arg-type]
+    """CPU, memory and PID limits of Prometheus."""
+
+
+class EmailReceiver(StrictModel):
+    to: Email
+    """Recipient."""
+    from_: Email = Field(alias="from")
+    """Sender address."""
+    smarthost: str = Field(pattern=r"^[A-Za-z0-9.-]+:[0-9]+$")
+    """SMTP server as host:port."""
+    auth_username: str
+    """SMTP user."""
+    auth_password_secret: SecretName
+    """Secret holding the SMTP password (mounted as a file, never inlined)."""
+    require_tls: bool = True
+    """Require STARTTLS."""
+
+
+class Receiver(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    """Receiver name that routes refer to."""
+    email: EmailReceiver | None = None
+    """Send alerts by mail."""
+
+
+class Route(StrictModel):
+    receiver: str
+    """Receiver that gets alerts by default."""
+    group_by: list[str] = ["alertname"]
+    """Labels that group alerts into one notification."""
+    group_wait: Duration = "30s"
+    """Wait before the first notification of a group."""
+    group_interval: Duration = "5m"
+    """Wait before notifying about new alerts in a group."""
+    repeat_interval: Duration = "1h"
+    """Wait before re-sending a notification."""
+
+
+class Alerting(StrictModel):
+    route: Route
+    """Top-level Alertmanager route."""
+    receivers: list[Receiver] = Field(min_length=1)
+    """Where notifications go."""
+
+    @model_validator(mode="after")
+    def _route_targets_known_receiver(self) -> Alerting:
+        names = [r.name for r in self.receivers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"receiver names must be unique, got {names}")
+        if self.route.receiver not in names:
+            raise ValueError(
+                f"route.receiver {self.route.receiver!r} is not a receiver "
+                f"(expected one of: {', '.join(names)})"
+            )
+        return self
+
+
+class Elasticsearch(StrictModel):
+    host: Hostname = "elasticsearch"
+    """Elasticsearch host fluentd ships to."""
+    port: Port = 9200
+    """Elasticsearch port."""
+
+
+class Fluentd(StrictModel):
+    enabled: bool = False
+    """Ship container logs to Elasticsearch through fluentd."""
+    elasticsearch: Elasticsearch = Elasticsearch()
+    """Where logs go."""
+
+
+class Logrotate(StrictModel):
+    frequency: str = Field(default="daily", pattern=r"^(daily|weekly|monthly)$")
+    """Rotation period."""
+    rotate: int = Field(default=7, ge=1)
+    """Rotated files kept."""
+    compress: bool = True
+    """gzip rotated files."""
+    delaycompress: bool = True
+    """Keep the newest rotated file uncompressed."""
+    copytruncate: bool = True
+    """Truncate in place, so writers keep their file handle."""
+    log_dir: str = "/var/log/churn_prediction"
+    """Host directory where the services' log files are collected."""
+
+
+class Logging(StrictModel):
+    fluentd: Fluentd = Fluentd()
+    """Central log shipping."""
+    logrotate: Logrotate = Logrotate()
+    """Rotation of the host's log files."""
+
+
+class Firewall(StrictModel):
+    public_ports: list[Port] = [80, 443]
+    """Ports open to everyone: must be exactly the load balancer's published ports."""
+    private_cidr: Cidr = "10.0.0.0/8"
+    """Network allowed to reach the private ports (database, cache, SSH)."""
+    ssh_port: Port = 22
+    """SSH port, reachable from the private network only."""
+
+
+class DatabaseBackups(StrictModel):
+    retention_days: int = Field(default=7, ge=1)
+    """Dumps older than this are deleted."""
+    schedule: str = "0 2 * * *"
+    """cron schedule of the nightly dump."""
+
+
+class ModelBackups(StrictModel):
+    keep: int = Field(default=5, ge=1)
+    """How many model archives to keep."""
+
+
+class Backups(StrictModel):
+    directory: str = "/var/backups/churn_prediction"
+    """Host directory that holds the dumps and model archives."""
+    database: DatabaseBackups = DatabaseBackups()
+    """PostgreSQL dumps."""
+    models: ModelBackups = ModelBackups()
+    """ML model archives."""
+
+
+class Bastion(StrictModel):
+    hostname: Hostname
+    """Public host name of the bastion."""
+    user: str = "ubuntu"
+    """Login user on the bastion and the hosts behind it."""
+    port: Port = 22
+    """SSH port of the bastion."""
+    identity_file: str = "~/.ssh/id_ed25519"
+    """Private key used for the bastion and the hosts behind it."""
+
+
+class Ssh(StrictModel):
+    bastion: Bastion | None = None
+    """Jump host in front of the private network."""
+    hosts: dict[str, Hostname] = {}
+    """Private hosts reached through the bastion: alias -> address."""
+
+
+__all__ = [
+    "Alerting",
+    "Backups",
+    "Cidr",
+    "Firewall",
+    "Logging",
+    "Monitoring",
+    "Ssh",
+]

@@ -1,0 +1,151 @@
+"""The platform around the app: TLS, the load balancer, databases, images."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from .common import Cidr, Duration, Email, MemorySize, Port, Resources, StrictModel
+
+
+class TlsMode(StrEnum):
+    certbot = "certbot"
+    self_signed = "self-signed"
+    none = "none"
+
+
+class Tls(StrictModel):
+    mode: TlsMode = TlsMode.self_signed
+    """certbot (Let's Encrypt paths under /etc/letsencrypt), self-signed (a pair
+    `infra-gen up` creates) or none (plain HTTP, for throw-away environments only)."""
+    email: Email | None = None
+    """Contact address for certbot registration; required with mode certbot."""
+    hsts_max_age: int = Field(default=31536000, ge=0)
+    """Strict-Transport-Security max-age in seconds."""
+
+    @model_validator(mode="after")
+    def _certbot_needs_email(self) -> Tls:
+        if self.mode is TlsMode.certbot and self.email is None:
+            raise ValueError("tls.mode certbot needs tls.email (the certbot contact address)")
+        return self
+
+
+class RateLimit(StrictModel):
+    requests_per_second: int = Field(default=20, ge=1)
+    """Sustained request rate allowed per client IP."""
+    burst: int = Field(default=40, ge=0)
+    """Requests above the rate that are queued before 429 is returned."""
+    connections_per_ip: int = Field(default=50, ge=1)
+    """Concurrent connections allowed per client IP."""
+
+
+class Upstream(StrictModel):
+    max_fails: int = Field(default=3, ge=1)
+    """Failed attempts before a member is taken out of rotation (passive health check)."""
+    fail_timeout: Duration = "30s"
+    """How long a failed member stays out, and the window max_fails is counted in."""
+    keepalive: int = Field(default=32, ge=0)
+    """Idle keepalive connections nginx keeps open to each upstream pool."""
+
+
+class Timeouts(StrictModel):
+    connect: Duration = "5s"
+    """Time to connect to an upstream member."""
+    read: Duration = "60s"
+    """Time between two reads from an upstream member."""
+    send: Duration = "60s"
+    """Time between two writes to an upstream member."""
+    client_body: Duration = "15s"
+    """Time to read the client's request body."""
+    client_header: Duration = "15s"
+    """Time to read the client's request headers."""
+
+
+class LoadBalancer(StrictModel):
+    http_port: Port = 80
+    """Host port that serves HTTP (redirects to HTTPS unless tls.mode is none)."""
+    https_port: Port = 443
+    """Host port that serves HTTPS."""
+    bind_address: str = "0.0.0.0"
+    """Host address the ports are published on (127.0.0.1 keeps a dev stack local)."""
+    rate_limit: RateLimit = RateLimit()
+    """Per-client rate and connection limits (DDoS protection)."""
+    upstream: Upstream = Upstream()
+    """Passive health checks and keepalive for every upstream pool."""
+    timeouts: Timeouts = Timeouts()
+    """Client and upstream timeouts."""
+    client_max_body_size: MemorySize = "10M"
+    """Largest request body accepted."""
+    admin_allow: list[Cidr] = ["127.0.0.1/32"]
+    """Client networks allowed to reach /prometheus/, /alertmanager/ and /nginx_status."""
+    resources: Resources = Resources()
+    """CPU, memory and PID limits of the load balancer."""
+
+
+class Autovacuum(StrictModel):
+    vacuum_scale_factor: float = Field(default=0.1, gt=0, le=1)
+    """Fraction of a table that must change before autovacuum vacuums it."""
+    analyze_scale_factor: float = Field(default=0.05, gt=0, le=1)
+    """Fraction of a table that must change before autovacuum analyzes it."""
+
+
+class Index(StrictModel):
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    """Index name."""
+    table: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    """Table it belongs to."""
+    columns: list[str] = Field(min_length=1)
+    """Indexed columns, in order."""
+
+
+class Postgres(StrictModel):
+    version: int = Field(default=15, ge=13, le=17)
+    """PostgreSQL major version (the bundled image ships Debian's 15)."""
+    replicas: int = Field(default=1, ge=0, le=1)
+    """Streaming replicas (0 or 1); the API reads from it when present."""
+    database: str = "churn"
+    """Application database name."""
+    user: str = "churn"
+    """Application database owner."""
+    max_connections: int = Field(default=100, ge=10)
+    """max_connections of the server."""
+    shared_buffers: MemorySize = "128M"
+    """shared_buffers of the server."""
+    autovacuum: Autovacuum = Autovacuum()
+    """Autovacuum thresholds."""
+    indexes: list[Index] = []
+    """Indexes created (if missing) after the app's migrations."""
+    resources: Resources = Resources(pids=512)
+    """CPU, memory and PID limits of each database container."""
+
+
+class Redis(StrictModel):
+    maxmemory: MemorySize = "256M"
+    """Memory ceiling of the cache/broker."""
+    maxmemory_policy: str = "noeviction"
+    """What Redis does at the ceiling; noeviction keeps Celery messages safe."""
+    resources: Resources = Resources()
+    """CPU, memory and PID limits."""
+
+
+class Images(StrictModel):
+    registry: str = "infra-gen"
+    """Prefix of the project's own images (infra-gen/app, infra-gen/lb, ...)."""
+    tag: str = Field(default="0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    """Tag of the project's own images: a release, never latest."""
+    grafana: str = "grafana/grafana:11.2.2"
+    """Grafana image (pulled, not built here)."""
+    fluentd: str = "fluent/fluentd:v1.17.1-debian-1.0"
+    """fluentd image (pulled, not built here)."""
+
+    @model_validator(mode="after")
+    def _pinned(self) -> Images:
+        if self.tag == "latest":
+            raise ValueError("images.tag must be a release, not latest")
+        for field in ("grafana", "fluentd"):
+            ref = getattr(self, field)
+            tag = ref.rsplit(":", 1)[1] if ":" in ref.rsplit("/", 1)[-1] else ""
+            if tag in ("", "latest"):
+                raise ValueError(f"images.{field} must be pinned to a tag, got {ref!r}")
+        return self

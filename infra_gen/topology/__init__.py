@@ -1,0 +1,35 @@
+"""Environment -> Topology: every derived fact, computed once (pure, no I/O)."""
+
+from .facts import (
+    BACKEND_NET,
+    FRONTEND_NET,
+    PORTS,
+    ROLE_DEFAULTS,
+    SECRETS_MOUNT,
+    Container,
+    FirewallRule,
+    Healthcheck,
+    Mount,
+    Published,
+    ScrapeJob,
+    Topology,
+    UpstreamPool,
+)
+from .plan import plan
+
+__all__ = [
+    "BACKEND_NET",
+    "FRONTEND_NET",
+    "PORTS",
+    "ROLE_DEFAULTS",
+    "SECRETS_MOUNT",
+    "Container",
+    "FirewallRule",
+    "Healthcheck",
+    "Mount",
+    "Published",
+    "ScrapeJob",
+    "Topology",
+    "UpstreamPool",
+    "plan",
+]

@@ -1,0 +1,445 @@
+"""plan(env): derive the Topology of an environment."""
+
+from __future__ import annotations
+
+from ..model import Environment, Resources, Role, TlsMode, duration_seconds
+from ..model.common import ResourceAmounts
+from .facts import (
+    APP_UID,
+    BACKEND_NET,
+    FRONTEND_NET,
+    NOBODY_UID,
+    NGINX_UID,
+    PORTS,
+    ROLE_DEFAULTS,
+    SECRETS_MOUNT,
+    Container,
+    FirewallRule,
+    Healthcheck,
+    Mount,
+    Published,
+    ScrapeJob,
+    Topology,
+    UpstreamPool,
+)
+
+SMALL = Resources(limits=ResourceAmounts(cpus=0.25, memory="128M"), pids=64)
+
+
+def _http_check(port: int, path: str) -> Healthcheck:
+    return Healthcheck(("CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"))
+
+
+def _secret_env(name: str, secret: str) -> tuple[str, str]:
+    return (name, f"{SECRETS_MOUNT}/{secret}")
+
+
+class _Planner:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.image_tag = env.images.tag
+        self.containers: list[Container] = []
+
+    def image(self, name: str) -> str:
+        return f"{self.env.images.registry}/{name}:{self.image_tag}"
+
+    # -- the app -------------------------------------------------------------
+    def app_services(self) -> None:
+        env = self.env
+        pg = env.postgres
+        db_env = (
+            ("DATABASE_HOST", "postgres"),
+            ("DATABASE_PORT", str(PORTS["postgres"])),
+            ("DATABASE_NAME", pg.database),
+            ("DATABASE_USER", pg.user),
+            _secret_env("DATABASE_PASSWORD_FILE", "postgres_password"),
+        )
+        redis_env = (
+            ("REDIS_HOST", "redis"),
+            ("REDIS_PORT", str(PORTS["redis"])),
+            _secret_env("REDIS_PASSWORD_FILE", "redis_password"),
+        )
+        ml_groups = [n for n in env.services if env.role_of(n) is Role.ml]
+        ml_url = f"http://{ml_groups[0]}:{self.port_of(ml_groups[0])}" if ml_groups else ""
+        for group, svc in env.services.items():
+            role = env.role_of(group)
+            defaults = ROLE_DEFAULTS[role]
+            port = self.port_of(group)
+            grace = duration_seconds(svc.graceful_timeout)
+            environment: list[tuple[str, str]] = [("LOG_LEVEL", "info")]
+            secrets: list[str] = []
+            depends: list[tuple[str, str]] = []
+            networks: tuple[str, ...] = (BACKEND_NET,)
+            if role in (Role.api, Role.ml):
+                environment += [
+                    ("PORT", str(port)),
+                    ("GUNICORN_WORKERS", str(svc.concurrency)),
+                    ("GUNICORN_GRACEFUL_TIMEOUT", str(int(grace))),
+                    _secret_env("SECRET_KEY_FILE", "secret_key"),
+                ]
+                secrets.append("secret_key")
+            if role in (Role.api, Role.worker):
+                environment += [*db_env, *redis_env]
+                secrets += ["postgres_password", "redis_password"]
+                depends += [("postgres", "service_healthy"), ("redis", "service_healthy")]
+            if role is Role.api:
+                networks = (FRONTEND_NET, BACKEND_NET)
+                if pg.replicas:
+                    environment.append(("DATABASE_REPLICA_HOST", "postgres-replica"))
+            if role is Role.worker:
+                environment += [
+                    ("ML_URL", ml_url),
+                    ("WORKER_CONCURRENCY", str(svc.concurrency)),
+                    ("METRICS_PORT", str(self.metrics_of(group)[0])),
+                ]
+                depends += [(f"{ml}-1", "service_healthy") for ml in ml_groups]
+            if role is Role.frontend:
+                networks = (FRONTEND_NET,)
+            environment += sorted(svc.environment.items())
+            if defaults.health_path and port:
+                check = _http_check(port, defaults.health_path)
+            else:
+                check = Healthcheck(("CMD", "curl", "-fsS", "-o", "/dev/null",
+                                     f"http://127.0.0.1:{self.metrics_of(group)[0]}/metrics"))
+            for i in range(1, svc.replicas + 1):
+                self.containers.append(
+                    Container(
+                        name=f"{group}-{i}",
+                        group=group,
+                        kind=role.value,
+                        image=self.image(defaults.image),
+                        command=defaults.command,
+                        user=defaults.user,
+                        port=port,
+                        resources=svc.resources,
+                        networks=networks,
+                        environment=tuple(environment),
+                        secrets=tuple(sorted(set(secrets))),
+                        depends_on=tuple(depends),
+                        healthcheck=check,
+                        # Longer than the graceful timeout, so in-flight requests finish.
+                        stop_grace_period=f"{int(grace) + 10}s",
+                    )
+                )
+
+    def port_of(self, group: str) -> int | None:
+        svc = self.env.services[group]
+        return svc.port or ROLE_DEFAULTS[self.env.role_of(group)].port
+
+    def metrics_of(self, group: str) -> tuple[int, str] | tuple[None, None]:
+        svc = self.env.services[group]
+        if svc.metrics is not None:
+            return svc.metrics.port, svc.metrics.path
+        port = ROLE_DEFAULTS[self.env.role_of(group)].metrics_port
+        if port is None:
+            return None, None
+        # A user service of role api/ml on its own port serves metrics there too.
+        if self.env.role_of(group) in (Role.api, Role.ml):
+            port = self.port_of(group)
+        return port, "/metrics"
+
+    # -- the platform --------------------------------------------------------
+    def load_balancer(self, upstreams: tuple[UpstreamPool, ...]) -> None:
+        env = self.env
+        lb = env.load_balancer
+        published = [Published(lb.bind_address, lb.http_port, PORTS["lb_http"])]
+        mounts = [Mount("./nginx/nginx.conf", "/etc/nginx/nginx.conf")]
+        if env.tls.mode is not TlsMode.none:
+            published.append(Published(lb.bind_address, lb.https_port, PORTS["lb_https"]))
+        if env.tls.mode is TlsMode.self_signed:
+            mounts.append(Mount(f"{self._secrets_dir()}/tls", "/etc/nginx/tls"))
+        elif env.tls.mode is TlsMode.certbot:
+            mounts += [
+                Mount("/etc/letsencrypt", "/etc/letsencrypt"),
+                Mount("/var/www/certbot", "/var/www/certbot"),
+            ]
+        groups = sorted({u.group for u in upstreams})
+        depends = [(f"{g}-1", "service_healthy") for g in groups]
+        self.containers.append(
+            Container(
+                name="lb",
+                group="lb",
+                kind="lb",
+                image=self.image("lb"),
+                user=NGINX_UID,
+                port=PORTS["lb_http"],
+                resources=lb.resources,
+                networks=(FRONTEND_NET,),
+                published=tuple(published),
+                mounts=tuple(mounts),
+                depends_on=tuple(depends),
+                healthcheck=_http_check(PORTS["lb_http"], "/nginx_health"),
+                stop_grace_period=f"{int(duration_seconds(lb.timeouts.read)) + 5}s",
+                tmpfs=("/tmp", "/var/cache/nginx"),
+            )
+        )
+
+    def _secrets_dir(self) -> str:
+        return self.env.deploy.secrets_dir.replace("{env}", self.env.name)
+
+    def databases(self) -> None:
+        pg = self.env.postgres
+        common_env = (
+            ("POSTGRES_DB", pg.database),
+            ("POSTGRES_USER", pg.user),
+            _secret_env("POSTGRES_PASSWORD_FILE", "postgres_password"),
+            ("REPLICATION_USER", "replicator"),
+            _secret_env("REPLICATION_PASSWORD_FILE", "replication_password"),
+            ("REPLICATION_SLOT", "replica_1"),
+        )
+        conf = (
+            Mount("./postgres/postgresql.conf", "/etc/infra-gen/postgresql.conf"),
+            Mount("./postgres/pg_hba.conf", "/etc/infra-gen/pg_hba.conf"),
+        )
+        check = Healthcheck(
+            ("CMD", "pg_isready", "-h", "127.0.0.1", "-U", pg.user, "-d", pg.database),
+            start_period="60s",
+        )
+        secrets = ("postgres_password", "replication_password")
+        self.containers.append(
+            Container(
+                name="postgres", group="postgres", kind="postgres",
+                image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
+                resources=pg.resources, networks=(BACKEND_NET,),
+                environment=(("POSTGRES_ROLE", "primary"), *common_env), secrets=secrets,
+                mounts=(*conf, Mount("./postgres/init.sql", "/etc/infra-gen/init.sql"),
+                        Mount("pgdata", "/var/lib/postgresql/data", False, True)),
+                healthcheck=check, stop_grace_period="60s",
+                tmpfs=("/tmp", "/var/run/postgresql"),
+            )
+        )
+        if pg.replicas:
+            self.containers.append(
+                Container(
+                    name="postgres-replica", group="postgres-replica", kind="postgres-replica",
+                    image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
+                    resources=pg.resources, networks=(BACKEND_NET,),
+                    environment=(("POSTGRES_ROLE", "replica"), ("PRIMARY_HOST", "postgres"),
+                                 *common_env),
+                    secrets=secrets,
+                    mounts=(*conf, Mount("pgreplica", "/var/lib/postgresql/data", False, True)),
+                    depends_on=(("postgres", "service_healthy"),),
+                    healthcheck=check, stop_grace_period="60s",
+                    tmpfs=("/tmp", "/var/run/postgresql"),
+                )
+            )
+        redis = self.env.redis
+        self.containers.append(
+            Container(
+                name="redis", group="redis", kind="redis", image=self.image("redis"),
+                user="redis", port=PORTS["redis"], resources=redis.resources,
+                networks=(BACKEND_NET,),
+                environment=(_secret_env("REDIS_PASSWORD_FILE", "redis_password"),),
+                secrets=("redis_password",),
+                mounts=(Mount("./redis/redis.conf", "/etc/infra-gen/redis.conf"),
+                        Mount("redisdata", "/var/lib/redis", False, True)),
+                healthcheck=Healthcheck(("CMD", "redis-healthcheck")),
+            )
+        )
+
+    def exporters(self) -> None:
+        pg = self.env.postgres
+        targets = [("postgres-exporter", "postgres")]
+        if pg.replicas:
+            targets.append(("postgres-replica-exporter", "postgres-replica"))
+        for name, db in targets:
+            self._exporter(
+                name, "postgres-exporter", (BACKEND_NET,),
+                (("DATA_SOURCE_URI", f"{db}:{PORTS['postgres']}/{pg.database}?sslmode=disable"),
+                 ("DATA_SOURCE_USER", pg.user),
+                 _secret_env("DATA_SOURCE_PASS_FILE", "postgres_password")),
+                ("postgres_password",), db,
+            )
+        self._exporter(
+            "redis-exporter", "redis-exporter", (BACKEND_NET,),
+            (("REDIS_ADDR", f"redis://redis:{PORTS['redis']}"),
+             _secret_env("REDIS_PASSWORD_FILE", "redis_password")),
+            ("redis_password",), "redis",
+        )
+        self._exporter(
+            "nginx-exporter", "nginx-exporter", (FRONTEND_NET,),
+            (("NGINX_STATUS_URI", f"http://lb:{PORTS['lb_http']}/nginx_status"),), (), "lb",
+        )
+        self._exporter(
+            "node-exporter", "node-exporter", (BACKEND_NET,), (), (), None,
+            mounts=(Mount("/proc", "/host/proc"), Mount("/sys", "/host/sys"),
+                    Mount("/", "/host/root")),
+        )
+
+    def _exporter(
+        self, name: str, kind: str, networks: tuple[str, ...], environment: tuple[tuple[str, str], ...],
+        secrets: tuple[str, ...], target: str | None, mounts: tuple[Mount, ...] = (),
+    ) -> None:
+        port = PORTS[kind]
+        self.containers.append(
+            Container(
+                name=name, group=name, kind=kind, image=self.image("exporters"),
+                command=(kind,), user=NOBODY_UID, port=port, resources=SMALL,
+                networks=networks, environment=environment, secrets=secrets, mounts=mounts,
+                depends_on=((target, "service_started"),) if target else (),
+                healthcheck=_http_check(port, "/metrics"),
+            )
+        )
+
+    def monitoring(self) -> None:
+        env = self.env
+        mon = env.monitoring
+        prom_port, am_port = PORTS["prometheus"], PORTS["alertmanager"]
+        self.containers.append(
+            Container(
+                name="prometheus", group="prometheus", kind="prometheus",
+                image=self.image("prometheus"), user="prometheus", port=prom_port,
+                command=(
+                    "--config.file=/etc/prometheus/prometheus.yml",
+                    "--storage.tsdb.path=/var/lib/prometheus",
+                    f"--storage.tsdb.retention.time={mon.retention}",
+                    "--web.route-prefix=/prometheus",
+                    f"--web.external-url=https://{env.domain}/prometheus/",
+                ),
+                resources=mon.resources, networks=(FRONTEND_NET, BACKEND_NET),
+                mounts=(Mount("./prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"),
+                        Mount("./prometheus/rules", "/etc/prometheus/rules"),
+                        Mount("prometheusdata", "/var/lib/prometheus", False, True)),
+                healthcheck=_http_check(prom_port, "/prometheus/-/healthy"),
+            )
+        )
+        smtp = sorted({r.email.auth_password_secret for r in env.alerting.receivers if r.email})
+        self.containers.append(
+            Container(
+                name="alertmanager", group="alertmanager", kind="alertmanager",
+                image=self.image("alertmanager"), user="prometheus", port=am_port,
+                command=(
+                    "--config.file=/etc/alertmanager/alertmanager.yml",
+                    "--storage.path=/var/lib/alertmanager",
+                    "--web.route-prefix=/alertmanager",
+                    f"--web.external-url=https://{env.domain}/alertmanager/",
+                    "--cluster.listen-address=",
+                ),
+                resources=SMALL, networks=(FRONTEND_NET, BACKEND_NET), secrets=tuple(smtp),
+                mounts=(Mount("./alertmanager/alertmanager.yml", "/etc/alertmanager/alertmanager.yml"),
+                        Mount("alertmanagerdata", "/var/lib/alertmanager", False, True)),
+                healthcheck=_http_check(am_port, "/alertmanager/-/healthy"),
+            )
+        )
+        if mon.grafana.enabled:
+            secret = mon.grafana.admin_password_secret
+            self.containers.append(
+                Container(
+                    name="grafana", group="grafana", kind="grafana", image=env.images.grafana,
+                    user="472:0", port=PORTS["grafana"], built_here=False,
+                    resources=Resources(limits=ResourceAmounts(cpus=0.5, memory="512M")),
+                    networks=(FRONTEND_NET, BACKEND_NET), secrets=(secret,),
+                    environment=(
+                        ("GF_SECURITY_ADMIN_PASSWORD__FILE", f"{SECRETS_MOUNT}/{secret}"),
+                        ("GF_SERVER_ROOT_URL", f"https://{env.domain}/grafana/"),
+                        ("GF_SERVER_SERVE_FROM_SUB_PATH", "true"),
+                        ("GF_USERS_ALLOW_SIGN_UP", "false"),
+                    ),
+                    mounts=(Mount("./grafana/provisioning", "/etc/grafana/provisioning"),
+                            Mount("./grafana/dashboards", "/var/lib/grafana/dashboards"),
+                            Mount("grafanadata", "/var/lib/grafana", False, True)),
+                    depends_on=(("prometheus", "service_healthy"),),
+                    healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null",
+                                             f"http://127.0.0.1:{PORTS['grafana']}/api/health")),
+                )
+            )
+        if env.logging.fluentd.enabled:
+            self.containers.append(
+                Container(
+                    name="fluentd", group="fluentd", kind="fluentd", image=env.images.fluentd,
+                    user="0:0", port=24224, built_here=False, resources=SMALL,
+                    networks=(BACKEND_NET,),
+                    mounts=(Mount("./fluentd/fluent.conf", "/fluentd/etc/fluent.conf"),
+                            Mount("/var/lib/docker/containers", "/var/lib/docker/containers"),
+                            Mount("fluentdbuffer", "/fluentd/buffer", False, True)),
+                    healthcheck=Healthcheck(("CMD", "fluentd", "--dry-run", "-c",
+                                             "/fluentd/etc/fluent.conf")),
+                )
+            )
+
+    # -- derived facts --------------------------------------------------------
+    def upstreams(self) -> tuple[UpstreamPool, ...]:
+        pools = []
+        for group in self.env.services:
+            route = self.env.route_of(group)
+            port = self.port_of(group)
+            if route is None or port is None:
+                continue
+            members = tuple(c.name for c in self.containers if c.group == group)
+            pools.append(UpstreamPool(
+                name=group.replace("-", "_"), group=group, route=route, port=port,
+                members=members, health_path=ROLE_DEFAULTS[self.env.role_of(group)].health_path,
+            ))
+        # Longest route first, so /api/v2/ is matched before /api/ and / last.
+        return tuple(sorted(pools, key=lambda p: (-len(p.route), p.route)))
+
+    def scrape_jobs(self) -> tuple[ScrapeJob, ...]:
+        jobs = []
+        for group in self.env.services:
+            port, path = self.metrics_of(group)
+            if port is None or path is None:
+                continue
+            members = [c.name for c in self.containers if c.group == group]
+            if members:
+                jobs.append(ScrapeJob(group, tuple(f"{m}:{port}" for m in members), path))
+        for c in self.containers:
+            if c.kind.endswith("-exporter"):
+                job = c.name.removesuffix("-exporter")
+                jobs.append(ScrapeJob(job, (f"{c.name}:{c.port}",)))
+        jobs.append(ScrapeJob("prometheus", (f"localhost:{PORTS['prometheus']}",), "/prometheus/metrics"))
+        jobs.append(ScrapeJob("alertmanager", (f"alertmanager:{PORTS['alertmanager']}",),
+                              "/alertmanager/metrics"))
+        return tuple(jobs)
+
+    def firewall(self) -> tuple[FirewallRule, ...]:
+        fw = self.env.firewall
+        rules = [FirewallRule(p, None, "load balancer") for p in sorted(self.env.published_ports())]
+        rules += [
+            FirewallRule(fw.ssh_port, fw.private_cidr, "ssh from the private network"),
+            FirewallRule(PORTS["postgres"], fw.private_cidr, "postgresql, private network only"),
+            FirewallRule(PORTS["redis"], fw.private_cidr, "redis, private network only"),
+        ]
+        return tuple(rules)
+
+
+def plan(env: Environment) -> Topology:
+    """Every fact the artifacts need, derived once from the environment."""
+    p = _Planner(env)
+    p.app_services()
+    p.databases()
+    upstreams = p.upstreams()
+    p.load_balancer(upstreams)
+    p.exporters()
+    p.monitoring()
+    containers = tuple(p.containers)
+    secrets = sorted({s for c in containers for s in c.secrets})
+    volumes = sorted({m.source for c in containers for m in c.mounts if m.named})
+    lb = env.load_balancer
+    if env.tls.mode is TlsMode.none:
+        base = f"http://{env.domain}" + ("" if lb.http_port == 80 else f":{lb.http_port}")
+    else:
+        base = f"https://{env.domain}" + ("" if lb.https_port == 443 else f":{lb.https_port}")
+    if env.tls.mode is TlsMode.certbot:
+        cert = f"/etc/letsencrypt/live/{env.domain}/fullchain.pem"
+        key = f"/etc/letsencrypt/live/{env.domain}/privkey.pem"
+    else:
+        cert, key = "/etc/nginx/tls/fullchain.pem", "/etc/nginx/tls/privkey.pem"
+    return Topology(
+        env=env,
+        compose_project=f"{env.project.replace('_', '-')}-{env.name}",
+        containers=containers,
+        upstreams=upstreams,
+        scrape_jobs=p.scrape_jobs(),
+        firewall_rules=p.firewall(),
+        secrets=tuple(secrets),
+        volumes=tuple(volumes),
+        tls_certificate=cert,
+        tls_key=key,
+        urls={
+            "site": f"{base}/",
+            "api": f"{base}/api/",
+            "prometheus": f"{base}/prometheus/",
+            "alertmanager": f"{base}/alertmanager/",
+            **({"grafana": f"{base}/grafana/"} if env.monitoring.grafana.enabled else {}),
+        },
+    )

@@ -1,13 +1,145 @@
-"""compose artifact (stub: outputs nothing yet)."""
+"""compose.yaml (docker compose, one host) and stack.yaml (docker stack deploy, prod).
+
+Both documents are built from the same containers of the topology; the stack file
+only adds what swarm needs (deploy policies, overlay networks) and drops what swarm
+ignores (depends_on conditions).
+"""
 
 from __future__ import annotations
 
-from ..topology import Topology
+from typing import Any
+
+from ..model import Resources
+from ..topology import BACKEND_NET, Container, Mount, Topology
 from .base import ArtifactKind, Output
+
+# Docker's own log files rotate too; this keeps a runaway service from filling the disk.
+LOG_MAX_SIZE = "10m"
+
+
+def _resources(res: Resources) -> dict[str, Any]:
+    limits: dict[str, Any] = {
+        "cpus": f"{res.limits.cpus:g}",
+        "memory": res.limits.memory,
+        "pids": res.pids,
+    }
+    out: dict[str, Any] = {"limits": limits}
+    if res.reservations is not None:
+        out["reservations"] = {
+            "cpus": f"{res.reservations.cpus:g}",
+            "memory": res.reservations.memory,
+        }
+    return out
+
+
+def _volume(m: Mount) -> dict[str, Any]:
+    return {
+        "type": "volume" if m.named else "bind",
+        "source": m.source,
+        "target": m.target,
+        "read_only": m.read_only,
+    }
+
+
+def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
+    """One compose service; the keys every hardened service carries come first."""
+    svc: dict[str, Any] = {"image": c.image}
+    if c.command:
+        svc["command"] = list(c.command)
+    svc["hostname"] = c.name
+    svc["user"] = c.user
+    if c.environment:
+        svc["environment"] = dict(c.environment)
+    if c.secrets:
+        svc["secrets"] = list(c.secrets)
+    if c.published:
+        svc["ports"] = [
+            {
+                "target": p.container_port,
+                "published": str(p.host_port),
+                "host_ip": p.host_ip,
+                "protocol": "tcp",
+                **({"mode": "host"} if swarm else {}),
+            }
+            for p in c.published
+        ]
+    if c.mounts:
+        svc["volumes"] = [_volume(m) for m in c.mounts]
+    svc["networks"] = {net: {"aliases": [c.group]} for net in c.networks}
+    if c.depends_on and not swarm:
+        svc["depends_on"] = {name: {"condition": cond} for name, cond in c.depends_on}
+    hc = c.healthcheck
+    svc["healthcheck"] = {
+        "test": list(hc.test),
+        "interval": hc.interval,
+        "timeout": hc.timeout,
+        "retries": hc.retries,
+        "start_period": hc.start_period,
+    }
+    svc["security_opt"] = ["no-new-privileges:true"]
+    svc["cap_drop"] = ["ALL"]
+    if c.cap_add:
+        svc["cap_add"] = list(c.cap_add)
+    if c.tmpfs:
+        svc["tmpfs"] = list(c.tmpfs)
+    svc["stop_grace_period"] = c.stop_grace_period
+    svc["logging"] = {
+        "driver": "json-file",
+        "options": {
+            "max-size": LOG_MAX_SIZE,
+            "max-file": str(topo.env.logging.logrotate.rotate),
+        },
+    }
+    deploy: dict[str, Any] = {"resources": _resources(c.resources)}
+    if swarm:
+        deploy = {
+            "mode": "replicated",
+            "replicas": 1,
+            **deploy,
+            "restart_policy": {"condition": "any", "delay": "5s", "max_attempts": 10},
+            "update_config": {
+                "parallelism": 1,
+                "order": "stop-first" if c.mounts and any(m.named for m in c.mounts) else "start-first",
+                "failure_action": "rollback",
+            },
+        }
+    else:
+        svc["restart"] = "unless-stopped"
+    svc["deploy"] = deploy
+    return svc
+
+
+def document(topo: Topology, swarm: bool) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    if not swarm:
+        doc["name"] = topo.compose_project
+    doc["services"] = {c.name: service(c, topo, swarm) for c in topo.containers}
+    networks: dict[str, Any] = {}
+    for net in topo.networks:
+        spec: dict[str, Any] = {"driver": "overlay" if swarm else "bridge"}
+        if net == BACKEND_NET:
+            # The data tier has no route out: only services on frontend-net reach outside.
+            spec["internal"] = True
+        if swarm:
+            spec["attachable"] = True
+        networks[net] = spec
+    doc["networks"] = networks
+    doc["volumes"] = {v: {} for v in topo.volumes}
+    doc["secrets"] = {s: {"file": f"{topo.secrets_dir}/{s}"} for s in topo.secrets}
+    return doc
 
 
 def outputs(topo: Topology) -> list[Output]:
-    return []
+    files = [Output("compose.yaml", "compose/compose.yaml.j2",
+                    {"document": document(topo, swarm=False), "swarm": False})]
+    if topo.env.deploy.swarm:
+        files.append(Output("stack.yaml", "compose/compose.yaml.j2",
+                            {"document": document(topo, swarm=True), "swarm": True}))
+    return files
 
 
-ARTIFACT = ArtifactKind("compose", "TODO", outputs)
+ARTIFACT = ArtifactKind(
+    "compose",
+    "docker compose file (and a swarm stack file where deploy.swarm is set)",
+    outputs,
+)

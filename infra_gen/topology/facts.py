@@ -104,6 +104,8 @@ class Container:
     tmpfs: tuple[str, ...] = ("/tmp",)
     built_here: bool = True
     """The image is built from services/ (else pulled, e.g. grafana)."""
+    root_reason: str | None = None
+    """Why this container runs as root; None means it must not."""
 
 
 @dataclass(frozen=True)

@@ -348,6 +348,7 @@ class _Planner:
                 Container(
                     name="fluentd", group="fluentd", kind="fluentd", image=env.images.fluentd,
                     user="0:0", port=24224, built_here=False, resources=SMALL,
+                    root_reason="reads every container's log under /var/lib/docker/containers",
                     networks=(BACKEND_NET,),
                     mounts=(Mount("./fluentd/fluent.conf", "/fluentd/etc/fluent.conf"),
                             Mount("/var/lib/docker/containers", "/var/lib/docker/containers"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,20 +122,10 @@ def deep_merge(base: Document, overlay: Document) -> Document:
         return out
 
     data = merge(base.data, overlay.data, ())
-    for loc, place in overlay.where.items():
-        if loc == () or loc not in where or not isinstance(_get(data, loc), dict):
-            where[loc] = place
-    where[()] = overlay.where[()]
+    # The extending file's places win, for mappings too: an error in a merged
+    # section most likely comes from the file that changed it.
+    where.update(overlay.where)
     return Document(data, where)
-
-
-def _get(data: Any, loc: Loc) -> Any:
-    for part in loc:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
 
 
 def load_document(path: Path, _chain: tuple[Path, ...] = ()) -> Document:
@@ -189,9 +180,19 @@ def _problems(exc: ValidationError, doc: Document, path: Path) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
         loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        message = _message(err, loc)
+        # Cross-field validators start their message with the field they blame,
+        # relative to where they run ("route.receiver: ..."): point there.
+        blamed = _BLAMED.match(message) if err["type"] == "value_error" else None
+        if blamed:
+            loc = loc + tuple(blamed.group(1).split("."))
+            message = blamed.group(2)
         shown, line = doc.locate(loc) or (display_path(path), None)
-        problems.append(Problem(_message(err, loc), shown, line, _dotted(loc) or None))
+        problems.append(Problem(message, shown, line, _dotted(loc) or None))
     return problems
+
+
+_BLAMED = re.compile(r"^([a-z_][a-z0-9_-]*(?:\.[a-z_][a-z0-9_-]*)*): (.*)$", re.DOTALL)
 
 
 def _message(err: Any, loc: Loc) -> str:

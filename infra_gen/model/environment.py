@@ -71,7 +71,7 @@ class Environment(StrictModel):
         for name, svc in self.services.items():
             if svc.role is None and name not in roles:
                 raise ValueError(
-                    f"services.{name}: a service not named {', '.join(sorted(roles))} "
+                    f"services.{name}.role: required for a service not named {', '.join(sorted(roles))} "
                     "needs a role"
                 )
         return self
@@ -85,7 +85,7 @@ class Environment(StrictModel):
                 continue
             if route in seen:
                 raise ValueError(
-                    f"services.{name}.route {route!r} is already the route of "
+                    f"services.{name}.route: {route!r} is already the route of "
                     f"services.{seen[route]}"
                 )
             seen[route] = name
@@ -96,7 +96,7 @@ class Environment(StrictModel):
         published = sorted(self.published_ports())
         if sorted(set(self.firewall.public_ports)) != published:
             raise ValueError(
-                f"firewall.public_ports {sorted(self.firewall.public_ports)} must be exactly "
+                f"firewall.public_ports: {sorted(self.firewall.public_ports)} must be exactly "
                 f"the load balancer's published ports {published} "
                 "(load_balancer.http_port / https_port)"
             )

@@ -91,10 +91,10 @@ class Alerting(StrictModel):
     def _route_targets_known_receiver(self) -> Alerting:
         names = [r.name for r in self.receivers]
         if len(set(names)) != len(names):
-            raise ValueError(f"receiver names must be unique, got {names}")
+            raise ValueError(f"receivers: names must be unique, got {names}")
         if self.route.receiver not in names:
             raise ValueError(
-                f"route.receiver {self.route.receiver!r} is not a receiver "
+                f"route.receiver: {self.route.receiver!r} is not a receiver "
                 f"(expected one of: {', '.join(names)})"
             )
         return self

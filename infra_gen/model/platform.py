@@ -27,7 +27,7 @@ class Tls(StrictModel):
     @model_validator(mode="after")
     def _certbot_needs_email(self) -> Tls:
         if self.mode is TlsMode.certbot and self.email is None:
-            raise ValueError("tls.mode certbot needs tls.email (the certbot contact address)")
+            raise ValueError("email: required with mode certbot (the certbot contact address)")
         return self
 
 
@@ -142,10 +142,10 @@ class Images(StrictModel):
     @model_validator(mode="after")
     def _pinned(self) -> Images:
         if self.tag == "latest":
-            raise ValueError("images.tag must be a release, not latest")
+            raise ValueError("tag: must be a release, not latest")
         for field in ("grafana", "fluentd"):
             ref = getattr(self, field)
             tag = ref.rsplit(":", 1)[1] if ":" in ref.rsplit("/", 1)[-1] else ""
             if tag in ("", "latest"):
-                raise ValueError(f"images.{field} must be pinned to a tag, got {ref!r}")
+                raise ValueError(f"{field}: must be pinned to a tag, got {ref!r}")
         return self

@@ -54,5 +54,5 @@ class AppService(StrictModel):
         if self.route is not None and not (
             self.route.startswith("/") and self.route.endswith("/")
         ):
-            raise ValueError(f"route must start and end with '/', got {self.route!r}")
+            raise ValueError(f"route: must start and end with '/', got {self.route!r}")
         return self

@@ -1,0 +1,70 @@
+# infra-gen: `make render` renders every environment; `make test` installs what it
+# needs (Python deps, Debian tools, the Docker engine, images) and runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ENV ?= dev
+STAMPS := .stamps
+
+.PHONY: help install install-test render check lint unit tools docker base-image \
+        validate validate-tests test clean
+
+help:
+	@echo "make render     render environments/*.yaml into generated/ (no services needed)"
+	@echo "make test       everything: lint, unit, golden check, real-tool validation, stack"
+	@echo "make up         start the dev stack (ENV=dev); make verify; make down"
+	@echo "make validate   run every real-tool check on every environment"
+
+$(STAMPS):
+	mkdir -p $(STAMPS)
+
+$(STAMPS)/venv: pyproject.toml | $(STAMPS)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(STAMPS)/venv-test: $(STAMPS)/venv pyproject.toml services/app/requirements.txt
+	$(BIN)/pip install -q -e '.[test]' -r services/app/requirements.txt
+	touch $@
+
+install: $(STAMPS)/venv
+install-test: $(STAMPS)/venv-test
+
+render: install
+	$(BIN)/infra-gen render --all
+
+check: install
+	$(BIN)/infra-gen check
+
+lint: install-test
+	$(BIN)/ruff check infra_gen tests benchmarks services/app
+	$(BIN)/mypy
+
+unit: install-test
+	$(BIN)/pytest -q tests/unit
+
+tools:
+	bash scripts/install-tools.sh
+
+docker: tools
+	bash scripts/start-docker.sh
+
+base-image: docker
+	bash scripts/base-image.sh
+
+validate: install-test tools docker
+	$(BIN)/infra-gen validate --all --strict
+
+validate-tests: install-test tools docker
+	$(BIN)/pytest -q tests/validate
+
+-include mk/stack.mk
+
+# The whole suite, in the order a failure is cheapest to find.
+test: lint unit check validate-tests stack-test
+
+clean:
+	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache

@@ -73,7 +73,7 @@ def test_locations_follow_the_file_that_wrote_the_value(envdir: Path) -> None:
     shown, _ = doc.where[("postgres", "indexes")]
     assert Path(shown).name == "base.yaml"
     # A field nobody wrote is located at its nearest written parent.
-    assert doc.locate(("services", "api", "concurrency", "x")) == doc.where[("services", "api")]
+    assert doc.locate(("services", "api", "environment", "X")) == doc.where[("services", "api")]
 
 
 BAD_INPUTS = [

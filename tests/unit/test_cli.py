@@ -1,0 +1,77 @@
+"""The CLI as a user runs it: exit codes, one line per problem, nothing written on error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from infra_gen.cli import main; main()", *args],
+        cwd=cwd, capture_output=True, text=True, check=False,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for part in ("environments", "templates"):
+        shutil.copytree(ROOT / part, tmp_path / part)
+    return tmp_path
+
+
+def test_render_then_check_then_drift(project: Path) -> None:
+    assert run("render", "--all", cwd=project).returncode == 0
+    assert run("check", cwd=project).returncode == 0
+    (project / "generated" / "dev" / "compose.yaml").write_text("edited by hand\n")
+    (project / "generated" / "dev" / "extra.txt").write_text("left over\n")
+    result = run("check", cwd=project)
+    assert result.returncode == 1
+    assert "generated/dev/compose.yaml" in result.stderr
+    assert "generated/dev/extra.txt" in result.stderr
+    diff = run("diff", "dev", cwd=project)
+    assert diff.returncode == 1
+    assert "-edited by hand" in diff.stdout and "+name: churn-prediction-dev" in diff.stdout
+
+
+def test_bad_input_exits_2_writes_nothing_and_prints_no_traceback(project: Path) -> None:
+    assert run("render", "--all", cwd=project).returncode == 0
+    before = {p: p.read_bytes() for p in (project / "generated").rglob("*") if p.is_file()}
+    prod = project / "environments" / "prod.yaml"
+    prod.write_text(prod.read_text().replace("replicas: 3\n    concurrency: 4", "replicas: three\n    concurrency: 4"))
+    result = run("render", "--all", cwd=project)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "prod.yaml:" in lines[0] and "services.api.replicas" in lines[0]
+    after = {p: p.read_bytes() for p in (project / "generated").rglob("*") if p.is_file()}
+    assert after == before  # dev and staging were valid, but nothing is written
+
+
+def test_unknown_environment_is_a_user_error(project: Path) -> None:
+    result = run("render", "qa", cwd=project)
+    assert result.returncode == 2
+    assert "unknown environment 'qa'; expected one of: dev, prod, staging" in result.stderr
+
+
+def test_schema_documents_fields(project: Path) -> None:
+    result = run("schema", cwd=project)
+    schema = json.loads(result.stdout)
+    replicas = schema["$defs"]["AppService"]["properties"]["replicas"]
+    assert "upstream member" in replicas["description"]
+    assert schema["additionalProperties"] is False
+
+
+def test_list_names_each_environments_artifacts(project: Path) -> None:
+    result = run("list", cwd=project)
+    assert result.returncode == 0
+    assert "stack.yaml" in result.stdout  # prod only
+    assert result.stdout.count("compose.yaml") == 3

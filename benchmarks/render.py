@@ -70,9 +70,9 @@ def main() -> None:
             render_topology(plan(Environment.model_validate(data)), project.templates_dir)
 
         topo = plan(Environment.model_validate(data))
+        head = {"topo": topo, "env": topo.env, "header": lambda c="#", n=topo.name: header(n, c)}
         prepared = [
-            (jenv.get_template(o.template),
-             {"topo": topo, "env": topo.env, "header": lambda c="#": header(topo.name, c), **o.context})
+            (jenv.get_template(o.template), {**head, **o.context})
             for kind in REGISTRY for o in kind.outputs(topo)
         ]
 

@@ -93,9 +93,9 @@ def _convert(
             if not isinstance(key, str):
                 key = str(key)
             if key in out:
-                problems.append(
-                    Problem("duplicate key (a later one would silently win)", shown, line, _dotted(loc + (key,)))
-                )
+                problems.append(Problem(
+                    "duplicate key (a later one would silently win)", shown, line, _dotted((*loc, key))
+                ))
                 continue
             out[key] = _convert(value_node, loc + (key,), shown, where, problems)
             where[loc + (key,)] = (shown, line)
@@ -136,16 +136,17 @@ def load_document(path: Path, _chain: tuple[Path, ...] = ()) -> Document:
         return doc
     shown, line = doc.where.get(("extends",), (display_path(path), 1))
     if not isinstance(parent_name, str):
-        raise ConfigError([Problem("expected the name of another environment file", shown, line, "extends")])
+        raise ConfigError(
+            [Problem("expected the name of another environment file", shown, line, "extends")]
+        )
     parent = path.with_name(f"{parent_name}.yaml")
     if parent in _chain or parent == path:
         cycle = " -> ".join(p.stem for p in (*_chain, path, parent))
         raise ConfigError([Problem(f"extends forms a cycle: {cycle}", shown, line, "extends")])
     if not parent.is_file():
         known = sorted(p.stem for p in path.parent.glob("*.yaml") if p != path)
-        raise ConfigError(
-            [Problem(f"no environment file {parent_name!r} (known: {', '.join(known)})", shown, line, "extends")]
-        )
+        message = f"no environment file {parent_name!r} (known: {', '.join(known)})"
+        raise ConfigError([Problem(message, shown, line, "extends")])
     return deep_merge(load_document(parent, (*_chain, path)), doc)
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..model import Environment, Resources, Role, TlsMode, duration_seconds
-from ..model.common import ResourceAmounts
+from ..model import Environment, Resources, Role
 
 FRONTEND_NET = "frontend-net"
 BACKEND_NET = "backend-net"
@@ -41,6 +40,7 @@ ROLE_DEFAULTS: dict[Role, RoleDefaults] = {
 PORTS = {
     "lb_http": 8080,
     "lb_https": 8443,
+    "lb_status": 8081,
     "postgres": 5432,
     "redis": 6379,
     "prometheus": 9090,

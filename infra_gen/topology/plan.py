@@ -5,11 +5,10 @@ from __future__ import annotations
 from ..model import Environment, Resources, Role, TlsMode, duration_seconds
 from ..model.common import ResourceAmounts
 from .facts import (
-    APP_UID,
     BACKEND_NET,
     FRONTEND_NET,
-    NOBODY_UID,
     NGINX_UID,
+    NOBODY_UID,
     PORTS,
     ROLE_DEFAULTS,
     SECRETS_MOUNT,
@@ -126,13 +125,13 @@ class _Planner:
         svc = self.env.services[group]
         return svc.port or ROLE_DEFAULTS[self.env.role_of(group)].port
 
-    def metrics_of(self, group: str) -> tuple[int, str] | tuple[None, None]:
+    def metrics_of(self, group: str) -> tuple[int | None, str]:
         svc = self.env.services[group]
         if svc.metrics is not None:
             return svc.metrics.port, svc.metrics.path
         port = ROLE_DEFAULTS[self.env.role_of(group)].metrics_port
         if port is None:
-            return None, None
+            return None, "/metrics"
         # A user service of role api/ml on its own port serves metrics there too.
         if self.env.role_of(group) in (Role.api, Role.ml):
             port = self.port_of(group)
@@ -155,6 +154,14 @@ class _Planner:
             ]
         groups = sorted({u.group for u in upstreams})
         depends = [(f"{g}-1", "service_healthy") for g in groups]
+        # nginx resolves every upstream name when it starts: every member and the
+        # admin UIs it proxies must exist by then.
+        firsts = {f"{g}-1" for g in groups}
+        depends += [(m, "service_started") for u in upstreams for m in u.members
+                    if m not in firsts]
+        depends += [(name, "service_started") for name in ("prometheus", "alertmanager")]
+        if env.monitoring.grafana.enabled:
+            depends.append(("grafana", "service_started"))
         self.containers.append(
             Container(
                 name="lb",
@@ -258,7 +265,7 @@ class _Planner:
         )
         self._exporter(
             "nginx-exporter", "nginx-exporter", (FRONTEND_NET,),
-            (("NGINX_STATUS_URI", f"http://lb:{PORTS['lb_http']}/nginx_status"),), (), "lb",
+            (("NGINX_STATUS_URI", f"http://lb:{PORTS['lb_status']}/nginx_status"),), (), "lb",
         )
         self._exporter(
             "node-exporter", "node-exporter", (BACKEND_NET,), (), (), None,
@@ -378,7 +385,7 @@ class _Planner:
         jobs = []
         for group in self.env.services:
             port, path = self.metrics_of(group)
-            if port is None or path is None:
+            if port is None:
                 continue
             members = [c.name for c in self.containers if c.group == group]
             if members:

@@ -44,7 +44,7 @@ def test_upstream_members_and_scrape_targets_are_containers(name: str) -> None:
             assert names[member].port == pool.port
     for job in topo.scrape_jobs:
         for target in job.targets:
-            host, port = target.rsplit(":", 1)
+            host, _port = target.rsplit(":", 1)
             if host != "localhost":
                 assert host in names, target
 

@@ -47,9 +47,7 @@ class InMemoryStore:
         self._check()
         self._unique(fields["external_id"])
         now = datetime.now(UTC)
-        customer = Customer(
-            id=next(self._ids), risk_score=None, created_at=now, updated_at=now, **fields
-        )
+        customer = Customer(id=next(self._ids), risk_score=None, created_at=now, updated_at=now, **fields)
         self.customers[customer.id] = customer
         self.writes += 1
         return customer
@@ -87,17 +85,13 @@ class InMemoryStore:
         self._check()
         return next((r for r in self.history if r.task_id == task_id), None)
 
-    def record_score(
-        self, customer_id: int, task_id: str, risk_score: float, model_version: str
-    ) -> bool:
+    def record_score(self, customer_id: int, task_id: str, risk_score: float, model_version: str) -> bool:
         self._check()
         if self.risk_by_task(task_id) is not None:
             return False
         if customer_id not in self.customers:
             raise CustomerNotFoundError(customer_id)
-        self.history.append(
-            RiskRecord(customer_id, risk_score, model_version, task_id, datetime.now(UTC))
-        )
+        self.history.append(RiskRecord(customer_id, risk_score, model_version, task_id, datetime.now(UTC)))
         self.customers[customer_id] = replace(self.customers[customer_id], risk_score=risk_score)
         self.writes += 1
         return True

@@ -125,10 +125,7 @@ def test_cache_fails_open_when_redis_is_down(config: Any, store: InMemoryStore) 
     assert time.perf_counter() - started < 1.0, "a dead cache must not stall reads"
     assert response.status_code == 200
     assert response.get_json()["name"] == "Ada Lovelace"
-    assert (
-        api.patch(f"/api/customers/{customer['id']}", json={"name": "X"}, headers=AUTH).status_code
-        == 200
-    )
+    assert api.patch(f"/api/customers/{customer['id']}", json={"name": "X"}, headers=AUTH).status_code == 200
 
 
 def test_database_outage_is_503_not_500(api: Any, store: InMemoryStore) -> None:
@@ -138,9 +135,7 @@ def test_database_outage_is_503_not_500(api: Any, store: InMemoryStore) -> None:
     assert response.get_json()["error"] == "database unavailable"
 
 
-def test_prediction_is_queued_and_reported(
-    api: Any, store: InMemoryStore, queue: FakeQueue
-) -> None:
+def test_prediction_is_queued_and_reported(api: Any, store: InMemoryStore, queue: FakeQueue) -> None:
     customer = _create(api)
     response = api.post("/api/predictions", json={"customer_id": customer["id"]}, headers=AUTH)
     assert response.status_code == 202
@@ -190,8 +185,7 @@ def test_metrics_count_requests_by_route_and_status(api: Any) -> None:
     api.get("/api/customers/12345")
     text = api.get("/metrics").get_data(as_text=True)
     assert (
-        'churn_api_requests_total{method="GET",route="/api/customers/<int:customer_id>",status="404"}'
-        in text
+        'churn_api_requests_total{method="GET",route="/api/customers/<int:customer_id>",status="404"}' in text
     )
     assert "churn_api_request_duration_seconds_bucket" in text
     assert "churn_api_active_clients" in text

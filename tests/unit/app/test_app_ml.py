@@ -59,9 +59,7 @@ def test_metadata_is_complete_and_deterministic(trained: TrainedModel) -> None:
     assert meta["trained_at"] == "2024-01-01T00:00:00+00:00"
     assert abs(sum(meta["feature_importances"].values()) - 1.0) < 1e-3
     # tenure dominates the ground truth; total_charges has no effect of its own
-    assert (
-        meta["feature_importances"]["tenure_months"] > meta["feature_importances"]["total_charges"]
-    )
+    assert meta["feature_importances"]["tenure_months"] > meta["feature_importances"]["total_charges"]
     for distribution in meta["feature_distributions"].values():
         assert abs(sum(distribution["proportions"]) - 1.0) < 1e-3
 

@@ -45,9 +45,7 @@ CREATE_CASES = [
 )
 def test_create_rejects(api: Any, store: InMemoryStore, body: Any, status: int, field: str) -> None:
     if isinstance(body, bytes):
-        response = api.post(
-            "/api/customers", data=body, headers={**AUTH, "Content-Type": "application/json"}
-        )
+        response = api.post("/api/customers", data=body, headers={**AUTH, "Content-Type": "application/json"})
     else:
         response = api.post("/api/customers", json=body, headers=AUTH)
     assert response.status_code == status, response.get_json()

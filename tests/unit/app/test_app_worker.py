@@ -46,9 +46,7 @@ def test_unknown_customer_fails_without_calling_ml(store: InMemoryStore) -> None
     assert ml.calls == []
 
 
-def test_ml_outage_propagates_for_retry_and_writes_nothing(
-    store: InMemoryStore, customer_id: int
-) -> None:
+def test_ml_outage_propagates_for_retry_and_writes_nothing(store: InMemoryStore, customer_id: int) -> None:
     ml = FakeMLClient()
     ml.error = MLServiceError("connection refused")
     with pytest.raises(MLServiceError):

@@ -1,0 +1,93 @@
+"""`churn` management commands: migrate, create-token NAME, train --out DIR."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from churn.config import Config
+from churn.errors import ConfigError
+from churn.logs import configure_logging
+
+log = logging.getLogger("churn")
+
+
+def _migrate(_: argparse.Namespace, config: Config) -> int:
+    import psycopg
+
+    from churn.store.migrations import apply_migrations
+
+    with psycopg.connect(config.database_conninfo()) as conn:
+        applied = apply_migrations(conn)
+    print(f"applied migrations: {applied}" if applied else "schema is up to date")
+    return 0
+
+
+def _create_token(args: argparse.Namespace, config: Config) -> int:
+    import psycopg
+
+    from churn.api.auth import hash_token, new_token
+
+    token = new_token()
+    try:
+        with psycopg.connect(config.database_conninfo()) as conn:
+            conn.execute(
+                "INSERT INTO api_token (name, token_hash) VALUES (%s, %s)",
+                (args.name, hash_token(token)),
+            )
+    except psycopg.errors.UniqueViolation:
+        print(f"churn: a token named {args.name!r} already exists", file=sys.stderr)
+        return 1
+    # Printed once, on stdout alone, so scripts can capture it; only the hash is stored.
+    print(token)
+    return 0
+
+
+def _train(args: argparse.Namespace, _: Config) -> int:
+    from churn.ml.train import save, train
+
+    model = train(seed=args.seed)
+    save(model, Path(args.out))
+    metrics = model.metadata["metrics"]
+    log.info(
+        "model %s: held-out AUC %.3f, accuracy %.3f -> %s",
+        model.metadata["version"],
+        metrics["auc"],
+        metrics["accuracy"],
+        args.out,
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="churn", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
+        handler=_migrate
+    )
+    token = commands.add_parser("create-token", help="create an API token and print it once")
+    token.add_argument("name", help="who or what the token is for (unique)")
+    token.set_defaults(handler=_create_token)
+    train = commands.add_parser("train", help="train the churn model into a directory")
+    train.add_argument("--out", required=True, help="directory for model.joblib + metadata.json")
+    train.add_argument("--seed", type=int, default=42, help="data set and training seed")
+    train.set_defaults(handler=_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = Config.from_env()
+        configure_logging(config.log_level)
+        return int(args.handler(args, config))
+    except ConfigError as exc:
+        print(f"churn: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

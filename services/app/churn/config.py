@@ -1,0 +1,124 @@
+"""Runtime configuration from environment variables and secret files.
+
+Names follow docs/contract.md. Secrets are only ever read from the files named by
+`*_FILE` variables (Docker/Compose secrets), never from plain variables or code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from churn.errors import ConfigError
+
+DEFAULT_MODEL_DIR = "/opt/churn/model"
+
+
+def _read_secret(environ: Mapping[str, str], variable: str) -> str | None:
+    path = environ.get(variable)
+    if not path:
+        return None
+    try:
+        # Secret files often end with a newline written by `echo`; it is not part of it.
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{variable}: cannot read {path}: {exc.strerror}") from exc
+
+
+def _int(environ: Mapping[str, str], variable: str, default: int) -> int:
+    raw = environ.get(variable)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{variable} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the three services read from their environment.
+
+    Values a service does not need may be None; `require()` raises a ConfigError
+    naming the variable when a service asks for one that is missing.
+    """
+
+    database_host: str | None = None
+    database_port: int = 5432
+    database_name: str | None = None
+    database_user: str | None = None
+    database_password: str | None = None
+    database_replica_host: str | None = None
+    redis_host: str | None = None
+    redis_port: int = 6379
+    redis_password: str | None = None
+    ml_url: str | None = None
+    secret_key: str | None = None
+    model_dir: str = DEFAULT_MODEL_DIR
+    worker_concurrency: int = 2
+    metrics_port: int = 8888
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        return cls(
+            database_host=env.get("DATABASE_HOST") or None,
+            database_port=_int(env, "DATABASE_PORT", 5432),
+            database_name=env.get("DATABASE_NAME") or None,
+            database_user=env.get("DATABASE_USER") or None,
+            database_password=_read_secret(env, "DATABASE_PASSWORD_FILE"),
+            database_replica_host=env.get("DATABASE_REPLICA_HOST") or None,
+            redis_host=env.get("REDIS_HOST") or None,
+            redis_port=_int(env, "REDIS_PORT", 6379),
+            redis_password=_read_secret(env, "REDIS_PASSWORD_FILE"),
+            ml_url=(env.get("ML_URL") or "").rstrip("/") or None,
+            secret_key=_read_secret(env, "SECRET_KEY_FILE"),
+            model_dir=env.get("MODEL_DIR") or DEFAULT_MODEL_DIR,
+            worker_concurrency=_int(env, "WORKER_CONCURRENCY", 2),
+            metrics_port=_int(env, "METRICS_PORT", 8888),
+            log_level=(env.get("LOG_LEVEL") or "info").lower(),
+        )
+
+    def require(self, field: str) -> str:
+        """Return a required string setting or fail naming its variable."""
+        value = getattr(self, field)
+        if value is None or value == "":
+            variable = _VARIABLE_OF_FIELD.get(field, field.upper())
+            raise ConfigError(f"{variable} is not set")
+        return str(value)
+
+    def database_conninfo(self, *, replica: bool = False) -> str:
+        """libpq keyword/value connection string for the primary (or the replica)."""
+        from psycopg.conninfo import make_conninfo
+
+        host = self.require("database_replica_host" if replica else "database_host")
+        return make_conninfo(
+            host=host,
+            port=self.database_port,
+            dbname=self.require("database_name"),
+            user=self.require("database_user"),
+            password=self.database_password,
+            application_name="churn",
+            connect_timeout=5,
+        )
+
+    def redis_url(self, db: int) -> str:
+        host = self.require("redis_host")
+        auth = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""
+        return f"redis://{auth}{host}:{self.redis_port}/{db}"
+
+
+_VARIABLE_OF_FIELD = {
+    "database_password": "DATABASE_PASSWORD_FILE",
+    "redis_password": "REDIS_PASSWORD_FILE",
+    "secret_key": "SECRET_KEY_FILE",
+    "ml_url": "ML_URL",
+}
+
+# Redis logical databases (contract: broker db 0, cache db 1).
+REDIS_BROKER_DB = 0
+REDIS_CACHE_DB = 1

@@ -1,0 +1,66 @@
+"""Celery tasks. Registered under explicit names the API sends to."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Any
+
+import redis
+from celery import Task
+
+from churn.config import Config
+from churn.errors import StoreUnavailableError
+from churn.redis_cache import cache_client, customer_key
+from churn.worker.celery_app import make_celery
+from churn.worker.ml_client import HttpMLClient, MLServiceError
+from churn.worker.scoring import score_and_store
+
+config = Config.from_env()
+app = make_celery(config)
+
+MAX_RETRIES = 6
+
+
+@functools.cache
+def _store() -> Any:
+    # Built on first use: importing the tasks (tests, the API) must not need a database.
+    from churn.store.pools import Database
+    from churn.store.postgres import PostgresStore
+
+    return PostgresStore(Database(config, max_size=max(2, config.worker_concurrency)))
+
+
+@functools.cache
+def _ml_client() -> HttpMLClient:
+    return HttpMLClient(config.require("ml_url"))
+
+
+@functools.cache
+def _cache() -> redis.Redis:
+    return cache_client(config)
+
+
+def _forget_cached_customer(customer_id: int) -> None:
+    """The API caches customers; their risk_score just changed."""
+    # On failure the cache entry still expires by its TTL.
+    with contextlib.suppress(redis.RedisError):
+        _cache().delete(customer_key(customer_id))
+
+
+@app.task(
+    name="churn.score_customer",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(MLServiceError, StoreUnavailableError, ConnectionError, TimeoutError),
+    max_retries=MAX_RETRIES,
+    retry_backoff=2,  # 2, 4, 8, ... seconds
+    retry_backoff_max=120,
+    retry_jitter=True,
+)
+def score_customer(self: Task, customer_id: int) -> dict[str, object]:
+    result = score_and_store(_store(), _ml_client(), customer_id, self.request.id)
+    if result.newly_recorded:
+        _forget_cached_customer(customer_id)
+    return result.to_json()

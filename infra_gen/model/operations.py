@@ -29,6 +29,10 @@ class AlertThresholds(StrictModel):
     """Share of failed Celery tasks that raises TaskFailures."""
     disk_free_ratio: float = Field(default=0.1, gt=0, lt=1)
     """Free disk share below which DiskSpaceLow fires."""
+    replication_lag_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    """WAL bytes the replica's slot may trail the primary before ReplicationLag fires."""
+    redis_memory_ratio: float = Field(default=0.9, gt=0, lt=1)
+    """Share of Redis maxmemory in use that raises RedisMemoryHigh."""
 
 
 class Monitoring(StrictModel):

@@ -1,13 +1,189 @@
-"""docs artifact (stub: outputs nothing yet)."""
+"""docs/: env.example (secret names), RUNBOOK.md (disaster recovery), ARCHITECTURE.md.
+
+Every name in them (compose project, containers, scripts, directories, secrets)
+comes from the topology and the other artifacts' helpers, so the runbook's commands
+are the ones that work against this environment's stack.
+"""
 
 from __future__ import annotations
 
-from ..topology import Topology
+import re
+from dataclasses import dataclass
+
+from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
+from .backups import facts as backup_facts
 from .base import ArtifactKind, Output
+
+# What an environment variable naming another container means, for the diagram.
+LINK_LABELS = {
+    "DATABASE_HOST": "SQL",
+    "DATABASE_REPLICA_HOST": "SQL reads",
+    "REDIS_HOST": "cache + broker",
+    "ML_URL": "predictions",
+    "PRIMARY_HOST": "replication",
+    "DATA_SOURCE_URI": "exports",
+    "REDIS_ADDR": "exports",
+    "NGINX_STATUS_URI": "exports",
+}
+
+
+def secret_users(topo: Topology) -> dict[str, list[str]]:
+    """Secret name -> the containers it is mounted in."""
+    return {s: [c.name for c in topo.containers if s in c.secrets] for s in topo.secrets}
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    kind: str
+    members: tuple[str, ...]
+    image: str
+    port: int | None
+    networks: tuple[str, ...]
+    health: str
+    """The container's own healthcheck command, to run with `exec`."""
+
+
+def groups(topo: Topology) -> list[Group]:
+    seen: dict[str, list[Container]] = {}
+    for c in topo.containers:
+        seen.setdefault(c.group, []).append(c)
+    return [
+        Group(g, cs[0].kind, tuple(c.name for c in cs), cs[0].image, cs[0].port,
+              cs[0].networks, health_command(cs[0]))
+        for g, cs in seen.items()
+    ]
+
+
+def health_command(c: Container) -> str:
+    test = c.healthcheck.test
+    return " ".join(test[1:]) if test and test[0] == "CMD" else " ".join(test)
+
+
+# What rotating a secret needs before the containers using it are recreated.
+SECRET_STEPS = {
+    "postgres_password": "first set it on the role (psql prompts, nothing lands in shell "
+    "history): `{compose} exec postgres psql -U {superuser} -c '\\password {owner}'`",
+    "replication_password": "first set it on the role: "
+    "`{compose} exec postgres psql -U {superuser} -c '\\password replicator'`",
+    "redis_password": "Redis reads it at start: recreate redis and its clients together "
+    "(a short cache and broker outage)",
+    "secret_key": "signed sessions and tokens made with the old key stop validating",
+    "smtp_password": "change it at the mail provider first",
+    "grafana_admin_password": "Grafana applies the file only on a fresh database: also run "
+    "`{compose} exec grafana grafana cli admin reset-admin-password <new>`",
+}
+
+
+def secret_steps(topo: Topology) -> dict[str, str]:
+    b = backup_facts(topo)
+    compose = f"docker compose -p {topo.compose_project} -f {b.host_dir}/{b.compose_file}"
+    return {
+        s: SECRET_STEPS.get(s, "write the file").format(
+            compose=compose, superuser=b.db_superuser, owner=b.db_owner)
+        for s in topo.secrets
+    }
+
+
+def node_id(name: str) -> str:
+    return "n_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def _host_of(value: str) -> str:
+    return re.sub(r"^[a-z]+://", "", value).split("/")[0].split(":")[0]
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    label: str
+    dotted: bool = False
+
+
+def edges(topo: Topology) -> list[Edge]:
+    names = {c.name for c in topo.containers}
+    members = {g.name: g.members for g in groups(topo)}
+    out: list[Edge] = []
+    lb = [c for c in topo.containers if c.kind == "lb"]
+    for pool in topo.upstreams:
+        for m in pool.members:
+            out += [Edge(c.name, m, f"{pool.route} :{pool.port}") for c in lb]
+    for c in topo.containers:
+        for var, value in c.environment:
+            if var not in LINK_LABELS:
+                continue
+            host = _host_of(value)
+            targets = [host] if host in names else list(members.get(host, ()))
+            out += [Edge(c.name, t, LINK_LABELS[var], var in ("DATA_SOURCE_URI", "REDIS_ADDR",
+                                                              "NGINX_STATUS_URI"))
+                    for t in targets if t != c.name]
+    prom = [c.name for c in topo.containers if c.kind == "prometheus"]
+    for job in topo.scrape_jobs:
+        for target in job.targets:
+            host, _, port = target.partition(":")
+            if host in names:
+                out += [Edge(p, host, f"scrape :{port}", True) for p in prom if p != host]
+    if prom and "alertmanager" in names:
+        out.append(Edge(prom[0], "alertmanager", "alerts"))
+    if prom and "grafana" in names:
+        out.append(Edge("grafana", prom[0], "queries"))
+    unique: list[Edge] = []
+    for e in out:
+        if e not in unique:
+            unique.append(e)
+    return unique
+
+
+def network_sets(topo: Topology) -> list[tuple[str, list[str]]]:
+    """Subgraphs of the diagram: containers by the exact set of networks they join."""
+    sets: dict[tuple[str, ...], list[str]] = {}
+    for c in topo.containers:
+        sets.setdefault(tuple(n for n in topo.networks if n in c.networks), []).append(c.name)
+    return [(" + ".join(k), v) for k, v in sorted(sets.items())]
+
+
+def cron_interval(schedule: str) -> str:
+    fields = schedule.split()
+    if len(fields) == 5 and fields[2:] == ["*", "*", "*"]:
+        if fields[1].isdigit() and fields[0].isdigit():
+            return "24 hours"
+        if fields[1] == "*" and fields[0].isdigit():
+            return "1 hour"
+    return f"the interval of the cron schedule `{schedule}`"
 
 
 def outputs(topo: Topology) -> list[Output]:
-    return []
+    b = backup_facts(topo)
+    ctx = {
+        "b": b,
+        "groups": groups(topo),
+        "secret_users": secret_users(topo),
+        "secrets_mount": SECRETS_MOUNT,
+        "secret_steps": secret_steps(topo),
+        "secrets_where": topo.secrets_dir if topo.secrets_dir.startswith("/")
+        else f"{topo.secrets_dir} (relative to generated/{topo.name}/)",
+        "tls_renew": " (renew with `certbot renew`, then `$COMPOSE exec lb nginx -s reload`)"
+        if topo.env.tls.mode.value == "certbot" else "",
+        "compose": f"docker compose -p {topo.compose_project} -f {b.host_dir}/{b.compose_file}",
+        "edges": edges(topo),
+        "network_sets": network_sets(topo),
+        "node_id": node_id,
+        "rpo": cron_interval(b.schedule),
+        "pg_port": PORTS["postgres"],
+        "app_groups": [g for g in groups(topo) if g.kind in ("api", "worker")],
+        "ml_groups": [g for g in groups(topo) if g.kind == "ml"],
+        "redis_clients": sorted({c.group for c in topo.containers
+                                 if "redis_password" in c.secrets and c.kind != "redis"}),
+    }
+    return [
+        Output("docs/env.example", "docs/env.example.j2", ctx),
+        Output("docs/RUNBOOK.md", "docs/RUNBOOK.md.j2", ctx),
+        Output("docs/ARCHITECTURE.md", "docs/ARCHITECTURE.md.j2", ctx),
+    ]
 
 
-ARTIFACT = ArtifactKind("docs", "TODO", outputs)
+ARTIFACT = ArtifactKind(
+    "docs", "env.example (secret names), disaster-recovery runbook, architecture diagram",
+    outputs,
+)

@@ -1,13 +1,152 @@
-"""datastores artifact (stub: outputs nothing yet)."""
+"""datastores artifact: PostgreSQL and Redis configuration for their images.
+
+postgres/postgresql.conf, pg_hba.conf and init.sql are mounted read-only under
+/etc/infra-gen/ by the postgres containers (docs/contract.md); indexes.sql is
+applied by `infra-gen up` after the app's migrations. redis/redis.conf is
+included by the redis image's entry point, which adds `requirepass` from the
+secret file: no password is ever written here.
+"""
 
 from __future__ import annotations
 
-from ..topology import Topology
+import re
+from dataclasses import dataclass
+
+from ..errors import InfraGenError
+from ..topology import DOCKER_NETWORK_RANGES, PORTS, Topology
 from .base import ArtifactKind, Output
+
+MAX_WAL_SENDERS = 10
+"""WAL sender processes: the replica, pg_basebackup (two with -X stream), headroom."""
+MAX_REPLICATION_SLOTS = 10
+"""Replication slots the primary may hold (the replica uses one)."""
+MAX_SLOT_WAL_KEEP_SIZE = "4GB"
+"""WAL a slot may retain for a lost replica before the slot is given up (disk safety)."""
+LOG_MIN_DURATION_STATEMENT = "1s"
+"""Statements slower than this are logged."""
+REDIS_DATA_DIR = "/var/lib/redis"
+"""Mount target of the redis data volume (topology: redisdata)."""
+REDIS_DISABLED_COMMANDS = ("CONFIG", "DEBUG", "FLUSHALL", "FLUSHDB")
+"""Commands renamed to "" (disabled). CONFIG SET dir/dbfilename is the classic way
+from a Redis login to writing files. redis_exporter (1.45, Debian) does not need
+CONFIG: without it redis_up, redis_memory_max_bytes and every INFO metric stay;
+only redis_config_maxmemory/maxclients disappear (checked against a live server).
+SHUTDOWN stays for a clean stop by hand."""
+
+_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+_INDEX_COLUMN = re.compile(r"([a-z_][a-z0-9_]*)( (ASC|DESC))?")
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    table: str
+    columns: str
+    """Rendered column list, already quoted where needed."""
+
+
+def sql_identifier(name: str) -> str:
+    """A PostgreSQL identifier: as is when plain lower-case, else double-quoted."""
+    if _PLAIN_IDENTIFIER.fullmatch(name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _index_column(column: str) -> str:
+    match = _INDEX_COLUMN.fullmatch(column)
+    if match is None:
+        return sql_identifier(column)
+    return column
+
+
+def memory_setting(size: str, units: tuple[tuple[str, int], ...]) -> str:
+    """A model MemorySize (256M, 1.5G) in the largest unit that keeps it an integer.
+
+    units: (suffix, size in KiB), largest first; the last one must be 1 KiB.
+    """
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([KMG])", size)
+    if match is None:
+        raise InfraGenError(f"not a memory size: {size!r}")
+    kib = float(match.group(1)) * {"K": 1, "M": 1024, "G": 1024 * 1024}[match.group(2)]
+    if kib != int(kib):
+        raise InfraGenError(f"memory size {size!r} is not a whole number of KiB")
+    for suffix, factor in units:
+        if int(kib) % factor == 0:
+            return f"{int(kib) // factor}{suffix}"
+    raise InfraGenError(f"no unit for {size!r}")
+
+
+def postgres_memory(size: str) -> str:
+    """256M -> 256MB, 1.5G -> 1536MB (PostgreSQL units)."""
+    return memory_setting(size, (("GB", 1024 * 1024), ("MB", 1024), ("kB", 1)))
+
+
+def redis_memory(size: str) -> str:
+    """256M -> 256mb, 1G -> 1gb (Redis units; 1mb = 1024*1024 bytes)."""
+    return memory_setting(size, (("gb", 1024 * 1024), ("mb", 1024), ("kb", 1)))
+
+
+def _replication(topo: Topology) -> tuple[str, str]:
+    """The replication user and slot the postgres image is given."""
+    env = dict(topo.container("postgres").environment)
+    return env["REPLICATION_USER"], env["REPLICATION_SLOT"]
+
+
+def postgres_context(topo: Topology) -> dict[str, object]:
+    pg = topo.env.postgres
+    repl_user, slot = _replication(topo)
+    return {
+        "port": PORTS["postgres"],
+        "max_connections": pg.max_connections,
+        "shared_buffers": postgres_memory(pg.shared_buffers),
+        "max_wal_senders": MAX_WAL_SENDERS,
+        "max_replication_slots": MAX_REPLICATION_SLOTS,
+        "max_slot_wal_keep_size": MAX_SLOT_WAL_KEEP_SIZE,
+        "log_min_duration_statement": LOG_MIN_DURATION_STATEMENT,
+        "autovacuum": pg.autovacuum,
+        "database": sql_identifier(pg.database),
+        "database_name": pg.database,
+        "user": sql_identifier(pg.user),
+        "user_name": pg.user,
+        "replication_user": repl_user,
+        "replication_slot": slot,
+        "networks": DOCKER_NETWORK_RANGES,
+        "indexes": [
+            Index(sql_identifier(i.name), sql_identifier(i.table),
+                  ", ".join(_index_column(c) for c in i.columns))
+            for i in pg.indexes
+        ],
+    }
+
+
+def redis_context(topo: Topology) -> dict[str, object]:
+    redis = topo.env.redis
+    return {
+        "port": PORTS["redis"],
+        "maxmemory": redis_memory(redis.maxmemory),
+        "maxmemory_policy": redis.maxmemory_policy,
+        "dir": REDIS_DATA_DIR,
+        "disabled_commands": REDIS_DISABLED_COMMANDS,
+    }
 
 
 def outputs(topo: Topology) -> list[Output]:
-    return []
+    pg = postgres_context(topo)
+    return [
+        Output("postgres/postgresql.conf", "postgres/postgresql.conf.j2", pg),
+        Output("postgres/pg_hba.conf", "postgres/pg_hba.conf.j2", pg),
+        Output("postgres/init.sql", "postgres/init.sql.j2", pg),
+        Output("postgres/indexes.sql", "postgres/indexes.sql.j2", pg),
+        Output("redis/redis.conf", "redis/redis.conf.j2", redis_context(topo)),
+    ]
 
 
-ARTIFACT = ArtifactKind("datastores", "TODO", outputs)
+ARTIFACT = ArtifactKind(
+    "datastores",
+    "PostgreSQL (postgresql.conf, pg_hba.conf, init.sql, indexes.sql) and redis.conf",
+    outputs,
+)

@@ -2,6 +2,7 @@
 
 from .facts import (
     BACKEND_NET,
+    DOCKER_NETWORK_RANGES,
     FRONTEND_NET,
     PORTS,
     ROLE_DEFAULTS,
@@ -19,6 +20,7 @@ from .plan import plan
 
 __all__ = [
     "BACKEND_NET",
+    "DOCKER_NETWORK_RANGES",
     "FRONTEND_NET",
     "PORTS",
     "ROLE_DEFAULTS",

@@ -14,6 +14,9 @@ from ..model import Environment, Resources, Role
 FRONTEND_NET = "frontend-net"
 BACKEND_NET = "backend-net"
 SECRETS_MOUNT = "/run/secrets"
+DOCKER_NETWORK_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+"""Where Docker takes the subnets of bridge (172.16/12, 192.168/16) and swarm overlay
+(10/8) networks by default: the source addresses of container-to-container traffic."""
 
 APP_UID = "10001:10001"
 NGINX_UID = "10002:10002"

@@ -212,7 +212,7 @@ class _Planner:
                 mounts=(*conf, Mount("./postgres/init.sql", "/etc/infra-gen/init.sql"),
                         Mount("pgdata", "/var/lib/postgresql/data", False, True)),
                 healthcheck=check, stop_grace_period="60s",
-                tmpfs=("/tmp", "/var/run/postgresql"),
+                tmpfs=("/tmp",),
             )
         )
         if pg.replicas:
@@ -227,7 +227,7 @@ class _Planner:
                     mounts=(*conf, Mount("pgreplica", "/var/lib/postgresql/data", False, True)),
                     depends_on=(("postgres", "service_healthy"),),
                     healthcheck=check, stop_grace_period="60s",
-                    tmpfs=("/tmp", "/var/run/postgresql"),
+                    tmpfs=("/tmp",),
                 )
             )
         redis = self.env.redis

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .artifacts import REGISTRY
-from .errors import DriftError, UserError
+from .errors import DriftError, UserError, ValidationFailed
 from .project import Project
 from .render import differences, read_tree, render_environment, write_tree
 from .topology import plan
@@ -124,9 +124,121 @@ def list_(root: RootOption = None) -> None:
     out.print(table)
 
 
+# -- the running stack (infra_gen/stack.py) ------------------------------------
+StackEnvArg = Annotated[str, typer.Argument(help="Environment name.")]
+
+
+def _say(message: str) -> None:
+    out.print(f"[bold]==>[/bold] {message}", markup=True, highlight=False)
+
+
+def _status_table(states: list) -> Table:  # type: ignore[type-arg]
+    table = Table("service", "replica", "state", "health", "published")
+    for s in states:
+        style = "green" if s.state == "running" and s.health in ("healthy", "-") else "red"
+        table.add_row(s.service, str(s.replica), f"[{style}]{s.state}[/{style}]",
+                      s.health, s.ports or "")
+    return table
+
+
+@app.command()
+def up(
+    env: StackEnvArg = "dev",
+    root: RootOption = None,
+    build: Annotated[bool, typer.Option("--build/--no-build", help="Build the images first.")] = True,
+    rerender: Annotated[
+        bool, typer.Option("--render/--no-render", help="Render generated/ENV/ first.")
+    ] = True,
+    wait_timeout: Annotated[int, typer.Option(help="Seconds to wait for every service to be healthy.")] = 600,
+) -> None:
+    """Start ENV: Docker, images, render, secrets, compose up --wait, migrations, URLs."""
+    from . import stack
+
+    st = stack.Stack.load(env, root)
+    timings = stack.up(st, _say, build=build, rerender=rerender,
+                       wait_timeout=wait_timeout)
+    out.print(_status_table(st.status()))
+    for name, url in st.topo.urls.items():
+        out.print(f"  {name:<13} {url}")
+    figures = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+    out.print(f"{env} is up ({figures})")
+
+
+@app.command()
+def down(
+    env: StackEnvArg = "dev",
+    root: RootOption = None,
+    volumes: Annotated[bool, typer.Option("--volumes", help="Also remove the data volumes.")] = False,
+) -> None:
+    """Stop and remove ENV's containers and networks (volumes kept unless --volumes)."""
+    from . import stack
+
+    stack.down(stack.Stack.load(env, root), _say, volumes=volumes)
+
+
+@app.command()
+def status(env: StackEnvArg = "dev", root: RootOption = None) -> None:
+    """Every service and replica of ENV with its state and health (exit 1 unless all healthy)."""
+    from . import stack
+
+    states = stack.Stack.load(env, root).status()
+    out.print(_status_table(states))
+    if any(s.state != "running" or s.health not in ("healthy", "-") for s in states):
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(
+    env: StackEnvArg = "dev",
+    service: Annotated[str | None, typer.Argument(help="Service or group (api = every api replica).")] = None,
+    root: RootOption = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep following.")] = False,
+    tail: Annotated[str, typer.Option(help="Lines per container ('all' for every line).")] = "200",
+) -> None:
+    """The logs of ENV, or of one SERVICE."""
+    from . import stack
+
+    raise typer.Exit(stack.logs(stack.Stack.load(env, root), service, follow, tail))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def verify(ctx: typer.Context, env: StackEnvArg = "dev", root: RootOption = None) -> None:
+    """Check the running ENV (pytest tests/stack: testinfra, HTTP, databases). Extra args go to pytest."""
+    from . import stack
+
+    raise typer.Exit(stack.verify(stack.Stack.load(env, root), ctx.args))
+
+
+@app.command()
+def validate(
+    envs: EnvsArg = None,
+    every: AllOption = False,
+    root: RootOption = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="A skipped check is a failure (also CI=true).")
+    ] = False,
+    generated: Annotated[
+        bool, typer.Option("--generated", help="Check generated/<env>/ as it is, not a fresh render.")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Run every semantic and real-tool check; exit 1 when one failed."""
+    from .validate import validate as run_validation
+    from .validate.report import print_report
+
+    if fmt not in ("table", "json"):
+        raise UserError(f"--format must be table or json, not {fmt!r}")
+    project = Project.find(root)
+    report = run_validation(project, _environments(project, envs, every), strict, generated)
+    print_report(report, fmt, out)
+    if not report.ok:
+        raise ValidationFailed(f"{len(report.failed)} check(s) failed (see above)")
+
+
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of typer.Exit.
+        code = app(standalone_mode=False)
     except UserError as exc:
         for problem in exc.problems:
             err.print(f"error: {problem}", markup=False)
@@ -142,3 +254,4 @@ def main() -> None:
             exc.show()
             sys.exit(2)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -3,6 +3,7 @@
 from . import (
     alertmanager,
     backups,
+    ci,
     compose,
     datastores,
     docs,
@@ -29,6 +30,7 @@ REGISTRY: tuple[ArtifactKind, ...] = (
     backups.ARTIFACT,
     ssh.ARTIFACT,
     docs.ARTIFACT,
+    ci.ARTIFACT,
 )
 
 __all__ = ["REGISTRY", "ArtifactKind", "Output"]

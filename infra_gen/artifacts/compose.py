@@ -56,7 +56,7 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
         svc["ports"] = [
             {
                 "target": p.container_port,
-                "published": str(p.host_port),
+                "published": p.host_port,
                 "host_ip": p.host_ip,
                 "protocol": "tcp",
                 **({"mode": "host"} if swarm else {}),

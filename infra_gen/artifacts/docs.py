@@ -177,9 +177,9 @@ def outputs(topo: Topology) -> list[Output]:
                                  if "redis_password" in c.secrets and c.kind != "redis"}),
     }
     return [
-        Output("docs/env.example", "docs/env.example.j2", ctx),
-        Output("docs/RUNBOOK.md", "docs/RUNBOOK.md.j2", ctx),
-        Output("docs/ARCHITECTURE.md", "docs/ARCHITECTURE.md.j2", ctx),
+        Output("env.example", "docs/env.example.j2", ctx),
+        Output("RUNBOOK.md", "docs/RUNBOOK.md.j2", ctx),
+        Output("ARCHITECTURE.md", "docs/ARCHITECTURE.md.j2", ctx),
     ]
 
 

@@ -50,8 +50,10 @@ def test_bad_input_exits_2_writes_nothing_and_prints_no_traceback(project: Path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
+    # api and worker both had "replicas: 3" followed by concurrency: one line each.
+    assert len(lines) == 2
     assert "prod.yaml:" in lines[0] and "services.api.replicas" in lines[0]
+    assert "prod.yaml:" in lines[1] and "services.worker.replicas" in lines[1]
     after = {p: p.read_bytes() for p in (project / "generated").rglob("*") if p.is_file()}
     assert after == before  # dev and staging were valid, but nothing is written
 

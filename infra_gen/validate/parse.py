@@ -1,0 +1,205 @@
+"""Read the rendered files the semantic checks cross-reference (no tool needed)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .base import Context, Finding
+
+COMPOSE = "compose.yaml"
+NGINX = "nginx/nginx.conf"
+PROMETHEUS = "prometheus/prometheus.yml"
+ALERTMANAGER = "alertmanager/alertmanager.yml"
+ENV_EXAMPLE = "env.example"
+UFW = "firewall/ufw.sh"
+
+
+def services(ctx: Context, rel: str = COMPOSE) -> dict[str, dict[str, Any]]:
+    doc = ctx.yaml(rel) or {}
+    svcs = doc.get("services") or {}
+    return {str(k): (v or {}) for k, v in svcs.items()}
+
+
+def service_line(ctx: Context, name: str, key: str | None = None, rel: str = COMPOSE) -> int | None:
+    from .locate import yaml_line
+
+    return yaml_line(ctx.text(rel), ["services", name, *([key] if key else [])])
+
+
+def networks_of(svc: dict[str, Any]) -> set[str]:
+    nets = svc.get("networks") or []
+    return set(nets)
+
+
+def aliases_of(name: str, svc: dict[str, Any]) -> set[str]:
+    names = {name}
+    if svc.get("hostname"):
+        names.add(str(svc["hostname"]))
+    nets = svc.get("networks")
+    if isinstance(nets, dict):
+        for conf in nets.values():
+            names |= set((conf or {}).get("aliases") or [])
+    return names
+
+
+@dataclass(frozen=True)
+class PortMap:
+    host_ip: str
+    published: int
+    target: int
+
+
+def published(svc: dict[str, Any]) -> list[PortMap]:
+    out = []
+    for p in svc.get("ports") or []:
+        if isinstance(p, dict):
+            if p.get("published") is not None:
+                out.append(PortMap(str(p.get("host_ip", "0.0.0.0")), int(p["published"]),
+                                   int(p["target"])))
+        else:
+            parts = str(p).split("/")[0].split(":")
+            if len(parts) >= 2:
+                ip = parts[0] if len(parts) == 3 else "0.0.0.0"
+                out.append(PortMap(ip, int(parts[-2]), int(parts[-1])))
+    return out
+
+
+@dataclass(frozen=True)
+class UpstreamServer:
+    pool: str
+    host: str
+    port: int
+    line: int
+
+
+def nginx_upstreams(ctx: Context) -> list[UpstreamServer]:
+    """Every `server host:port` inside an `upstream NAME { ... }` block."""
+    text = ctx.text(NGINX)
+    out: list[UpstreamServer] = []
+    pool: str | None = None
+    depth = 0
+    for i, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        m = re.match(r"upstream\s+(\S+)\s*\{", line)
+        if m:
+            pool, depth = m.group(1), 1
+            continue
+        if pool is None:
+            continue
+        s = re.match(r"server\s+([^\s:;]+)(?::(\d+))?", line)
+        if s:
+            out.append(UpstreamServer(pool, s.group(1), int(s.group(2) or 80), i))
+        depth += line.count("{") - line.count("}")
+        if depth <= 0:
+            pool = None
+    return out
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    job: str
+    host: str
+    port: int
+    line: int | None
+
+
+def scrape_targets(ctx: Context) -> list[ScrapeTarget]:
+    text = ctx.text(PROMETHEUS)
+    doc = ctx.yaml(PROMETHEUS) or {}
+    out = []
+    for job in doc.get("scrape_configs") or []:
+        for sc in job.get("static_configs") or []:
+            for t in sc.get("targets") or []:
+                host, _, port = str(t).rpartition(":")
+                line = next((i for i, ln in enumerate(text.splitlines(), 1) if str(t) in ln), None)
+                out.append(ScrapeTarget(str(job.get("job_name")), host, int(port or 80), line))
+    return out
+
+
+def alertmanager_routes(ctx: Context) -> list[tuple[str, str]]:
+    """(route path, receiver) for the top route and every nested route."""
+    doc = ctx.yaml(ALERTMANAGER) or {}
+    out: list[tuple[str, str]] = []
+
+    def walk(route: dict[str, Any], path: str) -> None:
+        if route.get("receiver") is not None:
+            out.append((path, str(route["receiver"])))
+        for i, child in enumerate(route.get("routes") or []):
+            walk(child or {}, f"{path}.routes[{i}]")
+
+    walk(doc.get("route") or {}, "route")
+    return out
+
+
+def receivers(ctx: Context) -> set[str]:
+    doc = ctx.yaml(ALERTMANAGER) or {}
+    return {str(r.get("name")) for r in doc.get("receivers") or []}
+
+
+@dataclass(frozen=True)
+class UfwRule:
+    port: int
+    source: str | None
+    line: int
+    route: bool
+
+
+_UFW = re.compile(r"\bufw\s+(?:--\S+\s+)*(?P<route>route\s+)?allow\s+(?P<args>.*)")
+
+
+def ufw_rules(ctx: Context) -> list[UfwRule]:
+    """`ufw [route] allow ...` lines of the script: port and source (None = anyone)."""
+    out = []
+    for i, raw in enumerate(ctx.text(UFW).splitlines(), 1):
+        line = raw.split(" #", 1)[0].strip()
+        if line.startswith("#"):
+            continue
+        m = _UFW.search(line)
+        if not m:
+            continue
+        args = m.group("args").replace('"', "").replace("'", "")
+        port = re.search(r"\bport\s+(\d+)", args) or re.match(r"(\d+)(?:/\w+)?\b", args)
+        if not port:
+            continue
+        src = re.search(r"\bfrom\s+(\S+)", args)
+        source = None if src is None or src.group(1) == "any" else src.group(1)
+        out.append(UfwRule(int(port.group(1)), source, i, bool(m.group("route"))))
+    return out
+
+
+def declared_secrets(ctx: Context) -> set[str]:
+    """Names env.example declares (any word, comments included: it documents files)."""
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", ctx.text(ENV_EXAMPLE)))
+
+
+def referenced_secrets(ctx: Context) -> dict[str, tuple[str, int]]:
+    """secret name -> first (file, line) that references it: compose secrets and /run/secrets/X."""
+    found: dict[str, tuple[str, int]] = {}
+    for rel in ctx.glob("**/*"):
+        if rel in (ENV_EXAMPLE, "MANIFEST") or rel.endswith((".md", ".json")):
+            continue
+        try:
+            text = ctx.path(rel).read_text()
+        except UnicodeDecodeError:
+            continue
+        for i, line in enumerate(text.splitlines(), 1):
+            for name in re.findall(r"/run/secrets/([A-Za-z0-9_]+)", line):
+                found.setdefault(name, (rel, i))
+    for rel in ("compose.yaml", "stack.yaml"):
+        if ctx.exists(rel):
+            for name in (ctx.yaml(rel) or {}).get("secrets") or {}:
+                found.setdefault(str(name), (rel, _line_of(ctx, rel, ["secrets", str(name)])))
+    return found
+
+
+def _line_of(ctx: Context, rel: str, path: list[str | int]) -> int:
+    from .locate import yaml_line
+
+    return yaml_line(ctx.text(rel), path) or 1
+
+
+def finding(ctx: Context, message: str, rel: str, line: int | None = None) -> Finding:
+    """A semantic finding: the environment is named in every message."""
+    return Finding(f"[{ctx.env}] {message}", rel, line)

@@ -1,0 +1,146 @@
+"""Run every check on every environment, in parallel, and collect one result per pair."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem, ValidationFailed
+from ..project import Project
+from ..render import render_environment, write_tree
+from ..topology import plan
+from .base import Check, Context, Finding, NotApplicable, Result, Skip, Status, ToolFailed, missing_tools
+
+
+def strict_from_env(strict: bool) -> bool:
+    """--strict, or CI=true: a skipped check is a failure."""
+    return strict or os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def run_check(ctx: Context, check: Check) -> Result:
+    """One check on one environment: passed, failed (findings) or skipped (reason)."""
+    start = time.perf_counter()
+
+    def done(status: Status, findings: Iterable[Finding] = (), reason: str = "") -> Result:
+        return Result(ctx.env, check.name, check.artifact, status, tuple(findings), reason,
+                      time.perf_counter() - start)
+
+    missing = missing_tools(check.tools)
+    if missing:
+        return done(Status.skipped, reason=f"{', '.join(missing)} not installed — run make tools")
+    try:
+        findings = check.fn(ctx)
+    except Skip as exc:
+        return done(Status.skipped, reason=str(exc))
+    except NotApplicable as exc:
+        return done(Status.passed, reason=f"not applicable: {exc}")
+    except ToolFailed as exc:
+        return done(Status.failed, [Finding(str(exc))])
+    except Exception as exc:  # a check that crashes on a broken artifact reports it
+        return done(Status.failed, [Finding(f"check crashed: {type(exc).__name__}: {exc}")])
+    return done(Status.failed if findings else Status.passed, findings)
+
+
+def apply_strict(result: Result) -> Result:
+    if result.status is not Status.skipped:
+        return result
+    return replace(result, status=Status.failed,
+                   findings=(Finding(f"skipped, a failure under --strict/CI: {result.reason}"),))
+
+
+def run_checks(contexts: Sequence[Context], checks: Sequence[Check], strict: bool = False,
+               jobs: int | None = None) -> list[Result]:
+    """Every check on every context, independent ones in parallel (subprocess-bound)."""
+    pairs = [(ctx, check) for check in sorted(checks, key=lambda c: not c.slow)
+             for ctx in contexts]
+    workers = jobs or min(16, max(4, (os.cpu_count() or 2) * 4))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate") as pool:
+        futures = [pool.submit(run_check, ctx, check) for ctx, check in pairs]
+        results = [f.result() for f in futures]
+    if strict:
+        results = [apply_strict(r) for r in results]
+    order = {c.name: i for i, c in enumerate(checks)}
+    envs = {ctx.env: i for i, ctx in enumerate(contexts)}
+    return sorted(results, key=lambda r: (envs[r.env], order[r.check]))
+
+
+@dataclass
+class Report:
+    results: list[Result]
+    strict: bool
+    seconds: float
+    workdir: str = ""
+    per_env_render_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[Result]:
+        return [r for r in self.results if r.status is Status.failed]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def counts(self) -> dict[str, int]:
+        return {s.value: sum(r.status is s for r in self.results) for s in Status}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "strict": self.strict,
+            "seconds": round(self.seconds, 3),
+            "counts": self.counts(),
+            "results": [
+                {"environment": r.env, "artifact": r.artifact, "check": r.check,
+                 "status": r.status.value, "seconds": round(r.seconds, 3),
+                 "messages": r.messages(),
+                 "findings": [{"file": f"generated/{r.env}/{f.file}" if f.file else None,
+                               "line": f.line, "message": f.message} for f in r.findings]}
+                for r in self.results
+            ],
+        }
+
+    def raise_if_failed(self) -> None:
+        if self.failed:
+            raise ValidationFailed(
+                [Problem(f"{r.env} {r.artifact} {r.check}: {m}") for r in self.failed
+                 for m in r.messages()])
+
+
+def contexts_for(project: Project, names: Sequence[str], generated: bool,
+                 workdir: Path) -> list[Context]:
+    """Render each environment into workdir (or use generated/<env>/ as it is)."""
+    contexts = []
+    for name in names:
+        topo = plan(project.load(name))
+        if generated:
+            root = project.generated_dir / name
+            if not root.is_dir():
+                raise ValidationFailed(f"generated/{name}/ does not exist: run infra-gen render {name}")
+        else:
+            root = workdir / name
+            write_tree(root, render_environment(project, name))
+        contexts.append(Context(topo, root))
+    return contexts
+
+
+def validate(project: Project, names: Sequence[str], strict: bool = False, generated: bool = False,
+             checks: Sequence[Check] | None = None, jobs: int | None = None) -> Report:
+    """Render (or read generated/) and run every check; the caller decides the exit code."""
+    from .registry import CHECKS
+
+    start = time.perf_counter()
+    strict = strict_from_env(strict)
+    workdir = Path(tempfile.mkdtemp(prefix="infra-gen-validate-"))
+    try:
+        contexts = contexts_for(project, names, generated, workdir)
+        results = run_checks(contexts, checks if checks is not None else CHECKS, strict, jobs)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return Report(results, strict, time.perf_counter() - start)

@@ -1,0 +1,254 @@
+"""Cross-artifact checks, in Python, on the rendered files and the topology.
+
+Each reads what the consuming program would read (compose.yaml, nginx.conf,
+prometheus.yml, alertmanager.yml, env.example, ufw.sh), so a file edited or
+broken after rendering is caught too. Per-service hardening is in hardening.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from ..model import duration_seconds
+from . import parse
+from .base import Check, Context, Finding
+from .parse import COMPOSE, finding
+
+
+def _lb(ctx: Context) -> tuple[str, dict[str, object]]:
+    svcs = parse.services(ctx)
+    lbs = [c.name for c in ctx.topo.of_kind("lb")]
+    name = lbs[0] if lbs else "lb"
+    return name, svcs.get(name, {})
+
+
+def _by_alias(ctx: Context) -> dict[str, list[str]]:
+    """Every name a compose service answers to -> the services answering to it."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for name, svc in parse.services(ctx).items():
+        for alias in parse.aliases_of(name, svc):
+            out[alias].append(name)
+    return out
+
+
+def upstreams_are_services(ctx: Context) -> list[Finding]:
+    """Every nginx upstream member is a compose service on a network the lb shares, and
+    every pool has exactly the replicas the topology plans."""
+    ctx.need(COMPOSE, parse.NGINX)
+    svcs = parse.services(ctx)
+    lb_name, lb = _lb(ctx)
+    lb_nets = parse.networks_of(lb)
+    members: dict[str, set[str]] = defaultdict(set)
+    out = []
+    for s in parse.nginx_upstreams(ctx):
+        members[s.pool].add(s.host)
+        if s.host not in svcs:
+            out.append(finding(ctx, f"nginx upstream {s.pool}: server {s.host}:{s.port} is not a "
+                                    f"compose service (services: {', '.join(sorted(svcs))})",
+                               parse.NGINX, s.line))
+            continue
+        shared = lb_nets & parse.networks_of(svcs[s.host])
+        if not shared:
+            out.append(finding(ctx, f"nginx upstream {s.pool}: {s.host} shares no network with "
+                                    f"{lb_name} (set services.{s.host}.networks to include one "
+                                    f"of {sorted(lb_nets)})", COMPOSE,
+                               parse.service_line(ctx, s.host, "networks")))
+        try:
+            port = ctx.topo.container(s.host).port
+        except KeyError:
+            port = None
+        if port is not None and port != s.port:
+            out.append(finding(ctx, f"nginx upstream {s.pool}: {s.host}:{s.port}, but "
+                                    f"{s.host} listens on {port}", parse.NGINX, s.line))
+    for pool in ctx.topo.upstreams:
+        want = set(pool.members)
+        have = members.get(pool.name, set())
+        if have != want:
+            out.append(finding(ctx, f"nginx upstream {pool.name} has {sorted(have) or 'nothing'}; "
+                                    f"services.{pool.group}.replicas plans {sorted(want)}",
+                               parse.NGINX))
+    return out
+
+
+def _exposed_ports(ctx: Context, name: str, svc: dict[str, object]) -> set[int]:
+    ports: set[int] = {p.target for p in parse.published(svc)}
+    for e in svc.get("expose") or []:  # type: ignore[attr-defined]
+        ports.add(int(str(e).split("/")[0]))
+    env = svc.get("environment") or {}
+    if isinstance(env, dict):
+        for key in ("PORT", "METRICS_PORT"):
+            if str(env.get(key, "")).isdigit():
+                ports.add(int(env[key]))
+    try:
+        c = ctx.topo.container(name)
+    except KeyError:
+        return ports
+    if c.port:
+        ports.add(c.port)
+    ports |= {int(t.rpartition(":")[2]) for j in ctx.topo.scrape_jobs for t in j.targets
+              if t.rpartition(":")[0] == name}
+    return ports
+
+
+def scrape_targets_are_services(ctx: Context) -> list[Finding]:
+    """Every scrape target is a compose service, on a network Prometheus shares, with that port."""
+    ctx.need(COMPOSE, parse.PROMETHEUS)
+    svcs = parse.services(ctx)
+    prom = parse.networks_of(svcs.get("prometheus", {}))
+    by_alias = _by_alias(ctx)
+    out = []
+    for t in parse.scrape_targets(ctx):
+        host = "prometheus" if t.host in ("localhost", "127.0.0.1") else t.host
+        targets = by_alias.get(host, [])
+        if not targets:
+            out.append(finding(ctx, f"scrape job {t.job}: target {t.host}:{t.port} is not a "
+                                    "compose service", parse.PROMETHEUS, t.line))
+            continue
+        for name in targets:
+            if not prom & parse.networks_of(svcs[name]):
+                out.append(finding(ctx, f"scrape job {t.job}: {name} shares no network with "
+                                        "prometheus", COMPOSE, parse.service_line(ctx, name)))
+            exposed = _exposed_ports(ctx, name, svcs[name])
+            if t.port not in exposed:
+                out.append(finding(ctx, f"scrape job {t.job}: {t.host}:{t.port}, but service "
+                                        f"{name} exposes {sorted(exposed) or 'no port'}",
+                                   parse.PROMETHEUS, t.line))
+    return out
+
+
+def routes_have_receivers(ctx: Context) -> list[Finding]:
+    ctx.need(parse.ALERTMANAGER)
+    names = parse.receivers(ctx)
+    out = []
+    text = ctx.text(parse.ALERTMANAGER)
+    for path, receiver in parse.alertmanager_routes(ctx):
+        if receiver not in names:
+            line = next((i for i, ln in enumerate(text.splitlines(), 1)
+                         if "receiver:" in ln and receiver in ln), None)
+            out.append(finding(ctx, f"alertmanager {path}.receiver {receiver!r} is not a receiver "
+                                    f"(receivers: {', '.join(sorted(names))}; alerting.receivers "
+                                    "in the environment)", parse.ALERTMANAGER, line))
+    return out
+
+
+def host_ports_unique(ctx: Context) -> list[Finding]:
+    ctx.need(COMPOSE)
+    seen: dict[int, str] = {}
+    out = []
+    for name, svc in parse.services(ctx).items():
+        for p in parse.published(svc):
+            if p.published in seen and seen[p.published] != name:
+                out.append(finding(ctx, f"services.{name}.ports: host port {p.published} is "
+                                        f"already published by {seen[p.published]}", COMPOSE,
+                                   parse.service_line(ctx, name, "ports")))
+            seen.setdefault(p.published, name)
+    return out
+
+
+_PRIVATE_KINDS = ("postgres", "postgres-replica", "redis")
+
+
+def _kind(ctx: Context, name: str) -> str:
+    try:
+        return ctx.topo.container(name).kind
+    except KeyError:
+        return name
+
+
+def datastores_unpublished(ctx: Context) -> list[Finding]:
+    """PostgreSQL, Redis and the exporters publish no host port."""
+    ctx.need(COMPOSE)
+    out = []
+    for name, svc in parse.services(ctx).items():
+        kind = _kind(ctx, name)
+        if (kind in _PRIVATE_KINDS or kind.endswith("exporter")) and svc.get("ports"):
+            out.append(finding(ctx, f"services.{name}.ports: {kind} must publish no host port "
+                                    "(remove ports:; reach it over the backend network)",
+                               COMPOSE, parse.service_line(ctx, name, "ports")))
+    return out
+
+
+def ufw_matches_lb(ctx: Context) -> list[Finding]:
+    """UFW's public ports are exactly the ports the load balancer publishes."""
+    ctx.need(COMPOSE, parse.UFW)
+    lb_name, lb = _lb(ctx)
+    lb_ports = {p.published for p in parse.published(lb)}
+    lb_targets = {p.target for p in parse.published(lb)}
+    every = parse.ufw_rules(ctx)
+    rules = [r for r in every if not r.route]
+    public = {r.port for r in rules if r.source is None}
+    out = []
+    if public != lb_ports:
+        out.append(finding(ctx, f"ufw.sh opens {sorted(public)} to anyone; the load balancer "
+                                f"({lb_name}) publishes {sorted(lb_ports)} (firewall.public_ports "
+                                "must equal load_balancer.http_port/https_port)", parse.UFW))
+    routed = {r.port for r in every if r.route and r.source is None}
+    if routed != lb_targets:
+        out.append(finding(ctx, f"ufw.sh routes container ports {sorted(routed)} from anyone; the "
+                                f"load balancer's published container ports are "
+                                f"{sorted(lb_targets)} (ufw route allow, DOCKER-USER)", parse.UFW))
+    private = {r.port for r in rules if r.source is not None}
+    for rule in ctx.topo.firewall_rules:
+        if rule.source is not None and rule.port not in private:
+            out.append(finding(ctx, f"ufw.sh has no rule for port {rule.port} from {rule.source} "
+                                    f"({rule.comment})", parse.UFW))
+    for r in every:
+        if r.source is not None and r.source != ctx.topo.env.firewall.private_cidr:
+            out.append(finding(ctx, f"ufw.sh allows port {r.port} from {r.source}, not the "
+                                    f"private network {ctx.topo.env.firewall.private_cidr}",
+                               parse.UFW, r.line))
+    return out
+
+
+def secrets_declared(ctx: Context) -> list[Finding]:
+    ctx.need(parse.ENV_EXAMPLE)
+    declared = parse.declared_secrets(ctx)
+    return [finding(ctx, f"secret {name} is referenced here but not declared in env.example",
+                    rel, line)
+            for name, (rel, line) in sorted(parse.referenced_secrets(ctx).items())
+            if name not in declared]
+
+
+def grace_exceeds_gunicorn(ctx: Context) -> list[Finding]:
+    """stop_grace_period is longer than gunicorn's graceful timeout."""
+    ctx.need(COMPOSE)
+    out = []
+    for name, svc in parse.services(ctx).items():
+        env = svc.get("environment") or {}
+        timeout = env.get("GUNICORN_GRACEFUL_TIMEOUT") if isinstance(env, dict) else None
+        if timeout is None:
+            continue
+        grace = str(svc.get("stop_grace_period", "10s"))
+        try:
+            grace_s = _seconds(grace)
+        except ValueError:
+            grace_s = 0.0
+        if grace_s <= float(timeout):
+            out.append(finding(ctx, f"services.{name}.stop_grace_period {grace} is not longer than "
+                                    f"gunicorn's graceful timeout {timeout}s (the container is "
+                                    "killed mid-request; raise it or lower graceful_timeout)",
+                               COMPOSE, parse.service_line(ctx, name, "stop_grace_period")))
+    return out
+
+
+def _seconds(value: str) -> float:
+    total = 0.0
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", value)
+    if not parts:
+        raise ValueError(value)
+    for number, unit in parts:
+        total += duration_seconds(f"{int(float(number))}{unit}")
+    return total
+
+
+CHECKS = (
+    Check("upstreams are services", "nginx", upstreams_are_services),
+    Check("scrape targets are services", "prometheus", scrape_targets_are_services),
+    Check("routes name receivers", "alertmanager", routes_have_receivers),
+    Check("host ports unique", "compose", host_ports_unique),
+    Check("datastores unpublished", "compose", datastores_unpublished),
+    Check("ufw ports = lb ports", "firewall", ufw_matches_lb),
+    Check("secrets in env.example", "docs", secrets_declared),
+    Check("stop_grace_period > graceful", "compose", grace_exceeds_gunicorn),
+)

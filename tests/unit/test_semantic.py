@@ -1,0 +1,173 @@
+"""Semantic (cross-artifact) checks: each passes on every rendered environment and
+catches a deliberately broken file with a message naming the environment, the
+service and the field. Fast: no external tool runs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra_gen.project import Project
+from infra_gen.render import render_environment, write_tree
+from infra_gen.topology import plan
+from infra_gen.validate import Context, Status, run_check
+from infra_gen.validate.hardening import CHECKS as HARDENING
+from infra_gen.validate.semantic import CHECKS as SEMANTIC
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = Project(ROOT)
+CHECKS = {c.name: c for c in (*SEMANTIC, *HARDENING)}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("rendered")
+    out = {}
+    for name in PROJECT.environment_names:
+        write_tree(base / name, render_environment(PROJECT, name))
+        out[name] = base / name
+    return out
+
+
+def context(root: Path, env: str) -> Context:
+    return Context(plan(PROJECT.load(env)), root)
+
+
+@pytest.mark.parametrize("env", PROJECT.environment_names)
+@pytest.mark.parametrize("check", sorted(CHECKS))
+def test_passes_on_rendered(rendered: dict[str, Path], env: str, check: str) -> None:
+    result = run_check(context(rendered[env], env), CHECKS[check])
+    assert result.status is Status.passed, result.messages()
+
+
+# -- mutations: (check, how the rendered prod tree is broken, expected message) ----------
+
+def edit_compose(fn: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        path = root / "compose.yaml"
+        doc = yaml.safe_load(path.read_text())
+        fn(doc["services"])
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return mutate
+
+
+def sub(rel: str, pattern: str, repl: str, count: int = 1) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        path = root / rel
+        text, n = re.subn(pattern, repl, path.read_text(), count=count, flags=re.M)
+        assert n, f"mutation found nothing to change in {rel}: {pattern}"
+        path.write_text(text)
+    return mutate
+
+
+def _set(service: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda svcs: svcs[service].__setitem__(key, value)
+
+
+def _drop(service: str, key: str) -> Callable[[dict[str, Any]], None]:
+    return lambda svcs: svcs[service].pop(key)
+
+
+def _drop_limit(service: str, key: str) -> Callable[[dict[str, Any]], None]:
+    return lambda svcs: svcs[service]["deploy"]["resources"]["limits"].pop(key)
+
+
+PUBLISH = {"target": 6379, "published": 6379, "host_ip": "0.0.0.0", "protocol": "tcp"}
+MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
+    ("upstream to a missing service", "upstreams are services",
+     sub("nginx/nginx.conf", r"server api-1:", "server api-9:"),
+     "server api-9:8000 is not a compose service"),
+    ("upstream missing a replica", "upstreams are services",
+     sub("nginx/nginx.conf", r"^\s*server api-3:.*\n", ""), "services.api.replicas plans"),
+    ("upstream on a network the lb does not share", "upstreams are services",
+     edit_compose(lambda s: s["api-1"].__setitem__("networks", {"backend-net": None})),
+     "api-1 shares no network with lb"),
+    ("scrape target with a wrong port", "scrape targets are services",
+     sub("prometheus/prometheus.yml", r"worker-1:8888", "worker-1:9999"),
+     "worker-1:9999, but service worker-1 exposes"),
+    ("scrape target not a service", "scrape targets are services",
+     sub("prometheus/prometheus.yml", r"ml-1:5000", "mlx-1:5000"),
+     "target mlx-1:5000 is not a compose service"),
+    ("route to a missing receiver", "routes name receivers",
+     sub("alertmanager/alertmanager.yml", r"^  receiver: team-emails", "  receiver: pager"),
+     "route.receiver 'pager' is not a receiver"),
+    ("published Redis port", "datastores unpublished",
+     edit_compose(_set("redis", "ports", [PUBLISH])), "services.redis.ports: redis must publish"),
+    ("published exporter port", "datastores unpublished",
+     edit_compose(_set("redis-exporter", "ports", ["9121:9121"])), "services.redis-exporter.ports"),
+    ("two services on one host port", "host ports unique",
+     edit_compose(_set("frontend-1", "ports", ["443:8080"])), "host port 443 is already published"),
+    ("ufw opens a port the lb does not publish", "ufw ports = lb ports",
+     sub("firewall/ufw.sh", r"to any port 443 ", "to any port 444 "),
+     "ufw.sh opens [80, 444] to anyone"),
+    ("ufw private port from anywhere", "ufw ports = lb ports",
+     sub("firewall/ufw.sh", r"from 10\.0\.0\.0/8 to any port 6379", "from any to any port 6379"),
+     "ufw.sh opens [80, 443, 6379] to anyone"),
+    ("secret not in env.example", "secrets in env.example",
+     sub("env.example", r"smtp_password", "smtp_pw", count=0), "secret smtp_password is referenced"),
+    ("latest image", "images pinned",
+     edit_compose(_set("api-1", "image", "infra-gen/app:latest")),
+     "services.api-1.image 'infra-gen/app:latest' is not pinned"),
+    ("untagged image", "images pinned", edit_compose(_set("lb", "image", "infra-gen/lb")),
+     "services.lb.image 'infra-gen/lb' is not pinned"),
+    ("no healthcheck", "services hardened", edit_compose(_drop("api-2", "healthcheck")),
+     "services.api-2.healthcheck: needs a healthcheck"),
+    ("no memory limit", "services hardened", edit_compose(_drop_limit("worker-1", "memory")),
+     "services.worker-1.deploy.resources.limits.memory"),
+    ("no pids limit", "services hardened", edit_compose(_drop_limit("redis", "pids")),
+     "services.redis.deploy.resources.limits.pids"),
+    ("no cpu limit", "services hardened", edit_compose(_drop_limit("postgres", "cpus")),
+     "services.postgres.deploy.resources.limits.cpus"),
+    ("new privileges allowed", "services hardened", edit_compose(_drop("lb", "security_opt")),
+     "services.lb.security_opt: needs no-new-privileges"),
+    ("capabilities kept", "services hardened", edit_compose(_drop("ml-1", "cap_drop")),
+     "services.ml-1.cap_drop: must be [ALL]"),
+    ("capability the model does not list", "services hardened",
+     edit_compose(_set("api-1", "cap_add", ["NET_ADMIN"])), "services.api-1.cap_add: adds"),
+    ("privileged", "services hardened", edit_compose(_set("api-1", "privileged", True)),
+     "services.api-1.privileged"),
+    ("docker.sock mounted", "services hardened",
+     edit_compose(_set("prometheus", "volumes", ["/var/run/docker.sock:/var/run/docker.sock"])),
+     "services.prometheus.volumes: mounts /var/run/docker.sock"),
+    ("root user", "services hardened", edit_compose(_set("api-1", "user", "0:0")),
+     "services.api-1.user: runs as 0:0"),
+    ("grace shorter than gunicorn", "stop_grace_period > graceful",
+     edit_compose(_set("api-1", "stop_grace_period", "15s")),
+     "services.api-1.stop_grace_period 15s is not longer than gunicorn's graceful timeout 20s"),
+]
+
+
+@pytest.mark.parametrize(("check", "mutate", "expected"),
+                         [m[1:] for m in MUTATIONS], ids=[m[0] for m in MUTATIONS])
+def test_mutation_is_caught(rendered: dict[str, Path], tmp_path: Path, check: str,
+                            mutate: Callable[[Path], None], expected: str) -> None:
+    root = tmp_path / "prod"
+    shutil.copytree(rendered["prod"], root)
+    mutate(root)
+    result = run_check(context(root, "prod"), CHECKS[check])
+    assert result.status is Status.failed, f"{check} did not catch it: {result.messages()}"
+    messages = "\n".join(result.messages())
+    assert expected in messages
+    assert "[prod]" in messages
+
+
+def test_every_semantic_check_has_a_mutation() -> None:
+    """A check that cannot fail is a defect: each one is broken at least once above."""
+    assert set(CHECKS) <= {m[1] for m in MUTATIONS}
+
+
+def test_findings_point_at_the_file_and_line(rendered: dict[str, Path], tmp_path: Path) -> None:
+    root = tmp_path / "prod"
+    shutil.copytree(rendered["prod"], root)
+    edit_compose(_set("redis", "ports", [PUBLISH]))(root)
+    result = run_check(context(root, "prod"), CHECKS["datastores unpublished"])
+    (finding,) = result.findings
+    assert finding.file == "compose.yaml"
+    assert finding.line is not None
+    assert "ports:" in (root / "compose.yaml").read_text().splitlines()[finding.line - 1]

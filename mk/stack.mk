@@ -1,0 +1,30 @@
+# The running stack: make up / verify / down / images / stack-test [ENV=dev].
+# Included by the Makefile (the lead's); usable alone: make -f mk/stack.mk up
+ENV ?= dev
+VENV ?= .venv
+INFRA_GEN ?= $(VENV)/bin/infra-gen
+
+.PHONY: images up down verify status logs stack-test
+
+images: ## build every image (cached layers reused; base image made first where none can be pulled)
+	scripts/build-images.sh
+
+up: ## start ENV (default dev): docker, images, render, secrets, compose up --wait, migrations
+	$(INFRA_GEN) up $(ENV)
+
+down: ## stop ENV (volumes kept; infra-gen down ENV --volumes removes them)
+	$(INFRA_GEN) down $(ENV)
+
+verify: ## testinfra + HTTP + database checks against the running ENV
+	$(INFRA_GEN) verify $(ENV)
+
+status: ## every service and replica of ENV, with its health
+	$(INFRA_GEN) status $(ENV)
+
+logs: ## logs of ENV (SERVICE=api for one service or group)
+	$(INFRA_GEN) logs $(ENV) $(SERVICE)
+
+stack-test: ## up, verify, then down whatever verify said (exit status of up/verify)
+	@$(MAKE) --no-print-directory up ENV=$(ENV) && \
+	  { $(MAKE) --no-print-directory verify ENV=$(ENV); rc=$$?; } || rc=$$?; \
+	  $(MAKE) --no-print-directory down ENV=$(ENV); exit $$rc

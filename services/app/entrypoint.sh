@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# infra-gen/app entry point: app-entrypoint COMMAND [ARG...]. See docs/contract.md.
+#
+#   api                gunicorn churn.api.wsgi:app on $PORT (8000)
+#   ml                 gunicorn churn.ml.wsgi:app on $PORT (5000)
+#   worker             celery worker (threads pool), metrics on $METRICS_PORT (8888)
+#   migrate            apply database migrations
+#   create-token NAME  print a new API token once (only its hash is stored)
+#   healthcheck        the image's HEALTHCHECK: checks what this container runs
+#   anything else      run as given (e.g. bash, churn, python)
+#
+# Extra arguments after api/ml/worker are passed on to gunicorn/celery.
+set -euo pipefail
+
+ROLE_FILE=/tmp/.app-role
+cmd="${1:-api}"
+[[ $# -eq 0 ]] || shift
+
+remember_role() {
+    printf '%s\n' "$1" >"$ROLE_FILE" 2>/dev/null || true
+}
+
+case "$cmd" in
+    api)
+        remember_role api
+        argv=(gunicorn --config python:churn.gunicorn_conf.api --no-control-socket)
+        ;;
+    ml)
+        remember_role ml
+        argv=(gunicorn --config python:churn.gunicorn_conf.ml --no-control-socket)
+        ;;
+    worker)
+        remember_role worker
+        argv=(celery --app churn.worker worker --loglevel "${LOG_LEVEL:-info}"
+            --concurrency "${WORKER_CONCURRENCY:-2}" --without-gossip --without-mingle)
+        ;;
+    migrate)
+        argv=(churn migrate)
+        ;;
+    create-token)
+        [[ $# -ge 1 ]] || { echo "usage: app-entrypoint create-token NAME" >&2; exit 2; }
+        argv=(churn create-token)
+        ;;
+    healthcheck)
+        role="$(cat "$ROLE_FILE" 2>/dev/null || echo none)"
+        case "$role" in
+            api) url="http://127.0.0.1:${PORT:-8000}/health/" ;;
+            ml) url="http://127.0.0.1:${PORT:-5000}/health" ;;
+            worker) url="http://127.0.0.1:${METRICS_PORT:-8888}/metrics" ;;
+            *) url="" ;;
+        esac
+        # One-shot commands (migrate, create-token) have nothing to check.
+        argv=(true)
+        [[ -z "$url" ]] || argv=(curl -fsS --max-time 4 -o /dev/null "$url")
+        ;;
+    *)
+        argv=("$cmd")
+        ;;
+esac
+
+exec "${argv[@]}" "$@"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# infra-gen/exporters entry point (runs as nobody). See docs/contract.md.
+#
+#   exporter-entrypoint postgres-exporter [FLAG...]   :9187
+#       DATA_SOURCE_URI (host:port/db?sslmode=disable), DATA_SOURCE_USER,
+#       DATA_SOURCE_PASS_FILE
+#   exporter-entrypoint redis-exporter [FLAG...]      :9121
+#       REDIS_ADDR (redis://redis:6379), REDIS_PASSWORD_FILE
+#   exporter-entrypoint nginx-exporter [FLAG...]      :9113
+#       NGINX_STATUS_URI (http://lb:8081/nginx_status)
+#   exporter-entrypoint node-exporter [FLAG...]       :9100
+#
+# Passwords are read from the files into the exporter's own environment, never
+# onto its command line. Further flags are passed on to the exporter.
+set -euo pipefail
+
+log() { printf 'exporter-entrypoint: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# secret FILE: the file's content without trailing newlines.
+secret() {
+    [[ -r "$1" ]] || die "cannot read secret file $1"
+    printf '%s' "$(<"$1")"
+}
+
+name="${1:-}"
+[[ $# -eq 0 ]] || shift
+
+case "$name" in
+    postgres-exporter)
+        [[ -n "${DATA_SOURCE_URI:-}" ]] || die "DATA_SOURCE_URI must be set"
+        [[ -n "${DATA_SOURCE_USER:-}" ]] || die "DATA_SOURCE_USER must be set"
+        # The exporter reads DATA_SOURCE_PASS_FILE itself.
+        if [[ -n "${DATA_SOURCE_PASS_FILE:-}" ]]; then
+            [[ -r "$DATA_SOURCE_PASS_FILE" ]] || die "cannot read secret file $DATA_SOURCE_PASS_FILE"
+        fi
+        argv=(prometheus-postgres-exporter --web.listen-address=:9187)
+        ;;
+    redis-exporter)
+        export REDIS_ADDR="${REDIS_ADDR:-redis://redis:6379}"
+        if [[ -n "${REDIS_PASSWORD_FILE:-}" ]]; then
+            # redis_exporter's own --redis.password-file is a JSON map, not
+            # the plain secret file: pass the password through REDIS_PASSWORD.
+            REDIS_PASSWORD="$(secret "$REDIS_PASSWORD_FILE")"
+            export REDIS_PASSWORD
+            unset REDIS_PASSWORD_FILE
+        fi
+        argv=(prometheus-redis-exporter -web.listen-address=:9121)
+        ;;
+    nginx-exporter)
+        # Retries: the load balancer may start after the exporter.
+        argv=(prometheus-nginx-exporter -web.listen-address=:9113
+            "-nginx.scrape-uri=${NGINX_STATUS_URI:-http://lb:8081/nginx_status}"
+            -nginx.retries=30 -nginx.retry-interval=5s)
+        ;;
+    node-exporter)
+        argv=(prometheus-node-exporter --web.listen-address=:9100)
+        ;;
+    "")
+        die "usage: exporter-entrypoint postgres-exporter|redis-exporter|nginx-exporter|node-exporter [FLAG...]"
+        ;;
+    *)
+        # Anything else runs as given (e.g. a shell, or an exporter's --help).
+        argv=("$name")
+        ;;
+esac
+
+exec "${argv[@]}" "$@"

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# infra-gen/postgres entry point (runs as postgres). See docs/contract.md.
+#
+#   POSTGRES_ROLE=primary  first start (empty $PGDATA): initdb (scram-sha-256),
+#       app role + database, replication role, physical replication slot,
+#       /etc/infra-gen/init.sql (if mounted) -- all on a temporary server that
+#       listens on no TCP address; then the real server.
+#   POSTGRES_ROLE=replica  first start: wait for PRIMARY_HOST, then
+#       pg_basebackup -R -S $REPLICATION_SLOT -X stream; then start as a standby.
+#
+# Secrets are read from *_FILE paths and never put on a command line: psql gets
+# them through its environment (\getenv), libpq through a 0600 PGPASSFILE.
+# Arguments are passed on to the postgres server.
+set -euo pipefail
+
+PGDATA="${PGDATA:-/var/lib/postgresql/data}"
+ROLE="${POSTGRES_ROLE:-primary}"
+PORT="${POSTGRES_PORT:-5432}"
+PRIMARY_HOST="${PRIMARY_HOST:-}"
+PRIMARY_PORT="${PRIMARY_PORT:-5432}"
+PRIMARY_WAIT="${PRIMARY_WAIT_SECONDS:-300}"
+CONF_DIR=/etc/infra-gen
+INIT_MARK="$PGDATA/.infra-gen-initialized"
+INIT_SOCKET_DIR=/tmp/infra-gen-pg-init
+PASSFILE=/tmp/infra-gen-pgpass
+
+log() { printf '%s postgres-entrypoint[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$ROLE" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+require() {
+    local name
+    for name in "$@"; do
+        [[ -n "${!name:-}" ]] || die "$name must be set"
+    done
+}
+
+# read_secret FILE: the file's content without trailing newlines.
+read_secret() {
+    local file="$1" value
+    [[ -n "$file" ]] || die "a *_PASSWORD_FILE variable is empty"
+    [[ -r "$file" ]] || die "cannot read secret file $file"
+    value="$(<"$file")"
+    [[ -n "$value" ]] || die "secret file $file is empty"
+    printf '%s' "$value"
+}
+
+data_dir_empty() {
+    [[ -z "$(find "$PGDATA" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]]
+}
+
+# write_passfile USER PASSWORD: a libpq password file (0600) for USER, any host.
+write_passfile() {
+    local pw="$2"
+    pw="${pw//\\/\\\\}"
+    pw="${pw//:/\\:}"
+    (umask 077 && printf '*:*:*:%s:%s\n' "$1" "$pw" >"$PASSFILE")
+    export PGPASSFILE="$PASSFILE"
+}
+
+init_primary() {
+    require POSTGRES_USER POSTGRES_DB POSTGRES_PASSWORD_FILE \
+        REPLICATION_USER REPLICATION_PASSWORD_FILE REPLICATION_SLOT
+    local app_pw repl_pw
+    app_pw="$(read_secret "$POSTGRES_PASSWORD_FILE")"
+    repl_pw="$(read_secret "$REPLICATION_PASSWORD_FILE")"
+
+    log "initdb in $PGDATA"
+    # The superuser postgres has no password (local peer only) unless it is
+    # also the app owner.
+    local initdb_args=(--pgdata="$PGDATA" --username=postgres --encoding=UTF8
+        --locale=C.UTF-8 --auth-local=peer --auth-host=scram-sha-256)
+    local pwfile=""
+    if [[ "$POSTGRES_USER" == postgres ]]; then
+        pwfile="$(umask 077 && mktemp /tmp/infra-gen-pwfile.XXXXXX)"
+        printf '%s\n' "$app_pw" >"$pwfile"
+        initdb_args+=(--pwfile="$pwfile")
+    fi
+    initdb "${initdb_args[@]}" >/dev/null
+    [[ -z "$pwfile" ]] || rm -f "$pwfile"
+
+    # Defaults used when no pg_hba.conf is mounted: password logins from any
+    # address, replication for the replication role.
+    cat >>"$PGDATA/pg_hba.conf" <<EOF
+
+# infra-gen defaults (used only when /etc/infra-gen/pg_hba.conf is not mounted)
+host    all             all                     all     scram-sha-256
+host    replication     $REPLICATION_USER       all     scram-sha-256
+EOF
+
+    mkdir -p "$INIT_SOCKET_DIR"
+    pg_ctl --pgdata="$PGDATA" --wait --timeout=120 --silent \
+        -o "-c listen_addresses='' -c unix_socket_directories=$INIT_SOCKET_DIR" start
+
+    log "creating role $POSTGRES_USER, database $POSTGRES_DB, replication role $REPLICATION_USER, slot $REPLICATION_SLOT"
+    INIT_APP_USER="$POSTGRES_USER" INIT_APP_PASSWORD="$app_pw" INIT_APP_DB="$POSTGRES_DB" \
+    INIT_REPL_USER="$REPLICATION_USER" INIT_REPL_PASSWORD="$repl_pw" \
+    INIT_SLOT="$REPLICATION_SLOT" \
+        psql -X -q -v ON_ERROR_STOP=1 -h "$INIT_SOCKET_DIR" -U postgres -d postgres <<'SQL'
+\getenv app_user INIT_APP_USER
+\getenv app_pw INIT_APP_PASSWORD
+\getenv app_db INIT_APP_DB
+\getenv repl_user INIT_REPL_USER
+\getenv repl_pw INIT_REPL_PASSWORD
+\getenv slot INIT_SLOT
+SET password_encryption = 'scram-sha-256';
+SELECT format('CREATE ROLE %I LOGIN', :'app_user')
+    WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_user') \gexec
+SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'app_user', :'app_pw') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'app_db', :'app_user')
+    WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'app_db') \gexec
+SELECT format('CREATE ROLE %I WITH REPLICATION LOGIN PASSWORD %L', :'repl_user', :'repl_pw')
+    WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'repl_user') \gexec
+SELECT pg_create_physical_replication_slot(:'slot')
+    WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = :'slot') \g /dev/null
+SQL
+
+    if [[ -f "$CONF_DIR/init.sql" ]]; then
+        log "running $CONF_DIR/init.sql in $POSTGRES_DB"
+        psql -X -q -v ON_ERROR_STOP=1 -h "$INIT_SOCKET_DIR" -U postgres -d "$POSTGRES_DB" \
+            -f "$CONF_DIR/init.sql"
+    fi
+
+    pg_ctl --pgdata="$PGDATA" --wait --timeout=120 --silent -m fast stop
+    rmdir "$INIT_SOCKET_DIR" 2>/dev/null || true
+    : >"$INIT_MARK"
+    log "initialisation done"
+}
+
+init_replica() {
+    require PRIMARY_HOST REPLICATION_USER REPLICATION_PASSWORD_FILE REPLICATION_SLOT
+    local deadline=$((SECONDS + PRIMARY_WAIT)) attempt
+    log "waiting for the primary $PRIMARY_HOST:$PRIMARY_PORT (at most ${PRIMARY_WAIT} s)"
+    until pg_isready -q -h "$PRIMARY_HOST" -p "$PRIMARY_PORT"; do
+        ((SECONDS < deadline)) || die "primary $PRIMARY_HOST:$PRIMARY_PORT not ready after ${PRIMARY_WAIT} s"
+        sleep 2
+    done
+    for attempt in 1 2 3 4 5; do
+        log "pg_basebackup from $PRIMARY_HOST (slot $REPLICATION_SLOT), attempt $attempt"
+        if pg_basebackup --pgdata="$PGDATA" --host="$PRIMARY_HOST" --port="$PRIMARY_PORT" \
+            --username="$REPLICATION_USER" --no-password --write-recovery-conf \
+            --slot="$REPLICATION_SLOT" --wal-method=stream --checkpoint=fast; then
+            : >"$INIT_MARK"
+            log "base backup done"
+            return 0
+        fi
+        find "$PGDATA" -mindepth 1 -maxdepth 1 ! -name lost+found -exec rm -rf {} +
+        sleep 5
+    done
+    die "pg_basebackup failed"
+}
+
+case "$ROLE" in
+    primary | replica) ;;
+    *) die "POSTGRES_ROLE must be primary or replica, not '$ROLE'" ;;
+esac
+
+chmod 0700 "$PGDATA" 2>/dev/null || true
+
+if [[ "$ROLE" == replica ]]; then
+    # The WAL receiver reads the password from this file on every start.
+    require REPLICATION_USER REPLICATION_PASSWORD_FILE
+    write_passfile "$REPLICATION_USER" "$(read_secret "$REPLICATION_PASSWORD_FILE")"
+fi
+
+if data_dir_empty; then
+    if [[ "$ROLE" == primary ]]; then init_primary; else init_replica; fi
+elif [[ ! -s "$PGDATA/PG_VERSION" ]]; then
+    die "$PGDATA is neither empty nor a PostgreSQL data directory"
+elif [[ ! -e "$INIT_MARK" ]]; then
+    die "$PGDATA holds an interrupted initialisation: remove the volume and start again"
+fi
+
+server_args=(-D "$PGDATA" -p "$PORT" -c "listen_addresses=*")
+if [[ -f "$CONF_DIR/postgresql.conf" ]]; then
+    server_args+=(-c "config_file=$CONF_DIR/postgresql.conf")
+fi
+if [[ -f "$CONF_DIR/pg_hba.conf" ]]; then
+    server_args+=(-c "hba_file=$CONF_DIR/pg_hba.conf")
+fi
+
+log "starting postgres ($([[ -f "$PGDATA/standby.signal" ]] && echo standby || echo read-write))"
+exec postgres "${server_args[@]}" "$@"

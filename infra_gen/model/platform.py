@@ -136,8 +136,8 @@ class Images(StrictModel):
     """Tag of the project's own images: a release, never latest."""
     grafana: str = "grafana/grafana:11.2.2"
     """Grafana image (pulled, not built here)."""
-    fluentd: str = "fluent/fluentd:v1.17.1-debian-1.0"
-    """fluentd image (pulled, not built here)."""
+    fluentd: str = "fluent/fluentd-kubernetes-daemonset:v1.17.1-debian-elasticsearch8-1.0"
+    """fluentd image with the Elasticsearch output plugin (pulled, not built here)."""
 
     @model_validator(mode="after")
     def _pinned(self) -> Images:

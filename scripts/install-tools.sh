@@ -19,7 +19,8 @@ set -euo pipefail
 # Debian 12 packages (binaries only; their daemons must not run on the host).
 BASE_PKGS=(
     nginx prometheus prometheus-alertmanager logrotate shellcheck ufw
-    debootstrap wrk curl ca-certificates postgresql-client iptables
+    debootstrap wrk curl ca-certificates postgresql-client iptables openssl openssh-client
+    python3.11  # the images' Python: host wheels are resolved with it
 )
 # From trixie on bookworm: engine 26, CLI 26, Compose 2.26, buildx 0.13.
 DOCKER_PKGS=(docker.io docker-cli docker-compose docker-buildx)

@@ -54,7 +54,8 @@ case "$name" in
             -nginx.retries=30 -nginx.retry-interval=5s)
         ;;
     node-exporter)
-        argv=(prometheus-node-exporter --web.listen-address=:9100)
+        # Debian enables the systemd collector; a container has no D-Bus.
+        argv=(prometheus-node-exporter --web.listen-address=:9100 --no-collector.systemd)
         ;;
     "")
         die "usage: exporter-entrypoint postgres-exporter|redis-exporter|nginx-exporter|node-exporter [FLAG...]"

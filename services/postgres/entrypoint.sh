@@ -130,7 +130,10 @@ init_replica() {
     require PRIMARY_HOST REPLICATION_USER REPLICATION_PASSWORD_FILE REPLICATION_SLOT
     local deadline=$((SECONDS + PRIMARY_WAIT)) attempt
     log "waiting for the primary $PRIMARY_HOST:$PRIMARY_PORT (at most ${PRIMARY_WAIT} s)"
-    until pg_isready -q -h "$PRIMARY_HOST" -p "$PRIMARY_PORT"; do
+    # A bare TCP connect: the primary listens on TCP only once its initialisation
+    # is complete, and an empty connection is not logged (pg_isready would be,
+    # as a connection that pg_hba.conf refuses).
+    until (exec 3<>"/dev/tcp/$PRIMARY_HOST/$PRIMARY_PORT") 2>/dev/null; do
         ((SECONDS < deadline)) || die "primary $PRIMARY_HOST:$PRIMARY_PORT not ready after ${PRIMARY_WAIT} s"
         sleep 2
     done
@@ -155,6 +158,9 @@ case "$ROLE" in
 esac
 
 chmod 0700 "$PGDATA" 2>/dev/null || true
+# /run/postgresql (the default socket directory) links here.
+mkdir -p /tmp/postgresql
+chmod 2775 /tmp/postgresql
 
 if [[ "$ROLE" == replica ]]; then
     # The WAL receiver reads the password from this file on every start.

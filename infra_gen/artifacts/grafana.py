@@ -146,7 +146,8 @@ def application(topo: Topology) -> dict[str, Any]:
                                     for q in (0.5, 0.95, 0.99)], unit="s",
                   thresholds=[(topo.env.monitoring.thresholds.latency_p95_seconds, "red")])
         lay.panel("Error rate (5xx share)", [(
-            f'sum(rate({API_REQUESTS}{{{sel},status=~"5.."}}[5m]))'
+            # No 5xx series exists until the first 5xx: count that as zero.
+            f'(sum(rate({API_REQUESTS}{{{sel},status=~"5.."}}[5m])) or vector(0))'
             f" / sum(rate({API_REQUESTS}{{{sel}}}[5m]))", "5xx")], unit="percentunit",
             thresholds=[(topo.env.monitoring.thresholds.error_rate, "red")])
         lay.panel("Active users (5 min)", [(f"sum({API_ACTIVE_CLIENTS}{{{sel}}})", "clients")],

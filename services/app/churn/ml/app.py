@@ -72,6 +72,10 @@ def create_app(config: Config | None = None, model: ChurnModel | None = None) ->
         if not force and now - drift_updated_at < _DRIFT_REFRESH_SECONDS:
             return
         drift_updated_at = now
+        if not len(drift):
+            # Another gunicorn worker may hold the recent inputs; with "mostrecent"
+            # an empty window here would overwrite its figures.
+            return
         for feature, psi in drift.psi().items():
             metrics.FEATURE_DRIFT.labels(feature).set(psi)
         metrics.DRIFT_WINDOW_ROWS.set(len(drift))

@@ -30,6 +30,12 @@ TASK_RUNTIME = Histogram(
 _started: dict[str, float] = {}
 
 
+def declare_task(name: str) -> None:
+    """Create the task's series at zero (Prometheus shows no series before that)."""
+    for counter in (TASKS_SUCCEEDED, TASKS_FAILED, TASKS_RETRIED):
+        counter.labels(name)
+
+
 def _name(sender: Any) -> str:
     return getattr(sender, "name", None) or str(sender)
 

@@ -12,6 +12,7 @@ from celery import Task
 from churn.config import Config
 from churn.errors import StoreUnavailableError
 from churn.redis_cache import cache_client, customer_key
+from churn.worker import metrics as _metrics
 from churn.worker.celery_app import make_celery
 from churn.worker.ml_client import HttpMLClient, MLServiceError
 from churn.worker.scoring import score_and_store
@@ -64,3 +65,8 @@ def score_customer(self: Task, customer_id: int) -> dict[str, object]:
     if result.newly_recorded:
         _forget_cached_customer(customer_id)
     return result.to_json()
+
+
+# A counter series exists only once labelled: declare the task's failures and
+# retries at zero, so dashboards and alert ratios have data before the first one.
+_metrics.declare_task(score_customer.name)

@@ -1,0 +1,80 @@
+"""End to end through the load balancer: create a customer, request a prediction,
+poll until it is done, find the score in risk_history and in the API, and in what
+the frontend page shows (its data comes from /api/customers/top-risk)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def scored(site, api_token):
+    auth = {"Authorization": f"Bearer {api_token}"}
+    ext = f"verify-{uuid.uuid4().hex[:12]}"
+    body = {"external_id": ext, "name": "Verify Customer", "email": f"{ext}@example.com",
+            "tenure_months": 2, "monthly_charges": 99.5, "total_charges": 199.0,
+            "contract_type": "month-to-month", "support_calls": 7}
+    r = site.post("/api/customers", json=body, headers=auth)
+    assert r.status_code == 201, r.text
+    customer = r.json()
+    r = site.post("/api/predictions", json={"customer_id": customer["id"]}, headers=auth)
+    assert r.status_code == 202, r.text
+    task = r.json()["id"]
+    deadline = time.monotonic() + 60
+    while True:
+        r = site.get(f"/api/predictions/{task}")
+        assert r.status_code == 200, r.text
+        result = r.json()
+        if result["status"] == "done":
+            break
+        assert result["status"] not in ("failed", "failure", "error"), result
+        assert time.monotonic() < deadline, f"prediction {task} not done in 60 s: {result}"
+        time.sleep(1)
+    return customer, task, result
+
+
+def test_prediction_score_is_a_probability(scored):
+    customer, _, result = scored
+    assert result["customer_id"] == customer["id"]
+    assert 0.0 <= result["risk_score"] <= 1.0
+
+
+def test_score_in_risk_history_table(scored, stack):
+    customer, _, result = scored
+    rows = stack.psql(f"SELECT risk_score FROM risk_history WHERE customer_id = {int(customer['id'])}")
+    scores = [float(x) for x in rows.split()]
+    assert scores, "no risk_history row"
+    assert any(abs(s - result["risk_score"]) < 1e-9 for s in scores), scores
+
+
+def test_score_in_api_risk_history(scored, site):
+    customer, _, result = scored
+    r = site.get(f"/api/customers/{customer['id']}/risk-history")
+    assert r.status_code == 200, r.text
+    assert any(abs(i["risk_score"] - result["risk_score"]) < 1e-9 for i in r.json()["items"])
+
+
+def test_frontend_lists_the_customer(scored, site, topo):
+    if not topo.of_kind("frontend"):
+        pytest.skip("no frontend in this environment")
+    customer, _, _ = scored
+    page = site.get("/")
+    assert page.status_code == 200 and "customers" in page.text
+    script = site.get("/app.js")
+    assert script.status_code == 200 and "/api/customers/top-risk" in script.text
+    # What the page's script fetches, through the same load balancer.
+    r = site.get("/api/customers/top-risk?limit=100", headers={"Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    ids = [c["id"] for c in items]
+    total = site.get("/api/customers?per_page=1").json()["total"]
+    if total <= 100:
+        assert customer["id"] in ids, f"customer {customer['id']} not on the page"
+    else:  # the page shows the riskiest 100: ours is there if its score ranks
+        r2 = site.get(f"/api/customers/{customer['id']}")
+        assert r2.status_code == 200
+        lowest = min(c["risk_score"] for c in items if c.get("risk_score") is not None)
+        assert customer["id"] in ids or r2.json()["risk_score"] <= lowest

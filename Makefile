@@ -61,7 +61,10 @@ validate: install-test tools docker
 validate-tests: install-test tools docker
 	$(BIN)/pytest -q tests/validate
 
--include mk/stack.mk
+include mk/stack.mk
+
+# The stack commands run from the venv (verify needs pytest-testinfra).
+images up down verify status logs: install-test
 
 # The whole suite, in the order a failure is cheapest to find.
 test: lint unit check validate-tests stack-test

@@ -61,3 +61,22 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def settings(service: str, default_port: int, wsgi_app: str) -> dict[str, Any]:
+    """Every gunicorn setting of one service; a config module publishes them as globals."""
+    ensure_multiprocess_dir(service, default_port)
+    return {
+        "wsgi_app": wsgi_app,
+        "bind": bind(default_port),
+        "workers": workers(),
+        "timeout": timeout(),
+        "graceful_timeout": graceful_timeout(),
+        "loglevel": log_level(),
+        "accesslog": "-",
+        "errorlog": "-",
+        # Heartbeat files on tmpfs: a container's overlay filesystem can stall them.
+        "worker_tmp_dir": "/dev/shm",
+        "on_starting": on_starting,
+        "child_exit": child_exit,
+    }

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from ..model import Environment, Resources, Role, TlsMode, duration_seconds
-from ..model.common import ResourceAmounts
+from ..model import Environment, Role, TlsMode, duration_seconds
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
     NGINX_UID,
-    NOBODY_UID,
     PORTS,
     ROLE_DEFAULTS,
-    SECRETS_MOUNT,
     Container,
     FirewallRule,
     Healthcheck,
@@ -21,16 +18,7 @@ from .facts import (
     Topology,
     UpstreamPool,
 )
-
-SMALL = Resources(limits=ResourceAmounts(cpus=0.25, memory="128M"), pids=64)
-
-
-def _http_check(port: int, path: str) -> Healthcheck:
-    return Healthcheck(("CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"))
-
-
-def _secret_env(name: str, secret: str) -> tuple[str, str]:
-    return (name, f"{SECRETS_MOUNT}/{secret}")
+from .observability import exporters, http_check, monitoring, secret_env
 
 
 class _Planner:
@@ -51,12 +39,12 @@ class _Planner:
             ("DATABASE_PORT", str(PORTS["postgres"])),
             ("DATABASE_NAME", pg.database),
             ("DATABASE_USER", pg.user),
-            _secret_env("DATABASE_PASSWORD_FILE", "postgres_password"),
+            secret_env("DATABASE_PASSWORD_FILE", "postgres_password"),
         )
         redis_env = (
             ("REDIS_HOST", "redis"),
             ("REDIS_PORT", str(PORTS["redis"])),
-            _secret_env("REDIS_PASSWORD_FILE", "redis_password"),
+            secret_env("REDIS_PASSWORD_FILE", "redis_password"),
         )
         ml_groups = [n for n in env.services if env.role_of(n) is Role.ml]
         ml_url = f"http://{ml_groups[0]}:{self.port_of(ml_groups[0])}" if ml_groups else ""
@@ -74,7 +62,7 @@ class _Planner:
                     ("PORT", str(port)),
                     ("GUNICORN_WORKERS", str(svc.concurrency)),
                     ("GUNICORN_GRACEFUL_TIMEOUT", str(int(grace))),
-                    _secret_env("SECRET_KEY_FILE", "secret_key"),
+                    secret_env("SECRET_KEY_FILE", "secret_key"),
                 ]
                 secrets.append("secret_key")
             if role in (Role.api, Role.worker):
@@ -96,7 +84,7 @@ class _Planner:
                 networks = (FRONTEND_NET,)
             environment += sorted(svc.environment.items())
             if defaults.health_path and port:
-                check = _http_check(port, defaults.health_path)
+                check = http_check(port, defaults.health_path)
             else:
                 check = Healthcheck(("CMD", "curl", "-fsS", "-o", "/dev/null",
                                      f"http://127.0.0.1:{self.metrics_of(group)[0]}/metrics"))
@@ -175,7 +163,7 @@ class _Planner:
                 published=tuple(published),
                 mounts=tuple(mounts),
                 depends_on=tuple(depends),
-                healthcheck=_http_check(PORTS["lb_http"], "/nginx_health"),
+                healthcheck=http_check(PORTS["lb_http"], "/nginx_health"),
                 stop_grace_period=f"{int(duration_seconds(lb.timeouts.read)) + 5}s",
                 tmpfs=("/tmp", "/var/cache/nginx"),
             )
@@ -189,9 +177,9 @@ class _Planner:
         common_env = (
             ("POSTGRES_DB", pg.database),
             ("POSTGRES_USER", pg.user),
-            _secret_env("POSTGRES_PASSWORD_FILE", "postgres_password"),
+            secret_env("POSTGRES_PASSWORD_FILE", "postgres_password"),
             ("REPLICATION_USER", "replicator"),
-            _secret_env("REPLICATION_PASSWORD_FILE", "replication_password"),
+            secret_env("REPLICATION_PASSWORD_FILE", "replication_password"),
             ("REPLICATION_SLOT", "replica_1"),
         )
         conf = (
@@ -236,134 +224,13 @@ class _Planner:
                 name="redis", group="redis", kind="redis", image=self.image("redis"),
                 user="redis", port=PORTS["redis"], resources=redis.resources,
                 networks=(BACKEND_NET,),
-                environment=(_secret_env("REDIS_PASSWORD_FILE", "redis_password"),),
+                environment=(secret_env("REDIS_PASSWORD_FILE", "redis_password"),),
                 secrets=("redis_password",),
                 mounts=(Mount("./redis/redis.conf", "/etc/infra-gen/redis.conf"),
                         Mount("redisdata", "/var/lib/redis", False, True)),
                 healthcheck=Healthcheck(("CMD", "redis-healthcheck")),
             )
         )
-
-    def exporters(self) -> None:
-        pg = self.env.postgres
-        targets = [("postgres-exporter", "postgres")]
-        if pg.replicas:
-            targets.append(("postgres-replica-exporter", "postgres-replica"))
-        for name, db in targets:
-            self._exporter(
-                name, "postgres-exporter", (BACKEND_NET,),
-                (("DATA_SOURCE_URI", f"{db}:{PORTS['postgres']}/{pg.database}?sslmode=disable"),
-                 ("DATA_SOURCE_USER", pg.user),
-                 _secret_env("DATA_SOURCE_PASS_FILE", "postgres_password")),
-                ("postgres_password",), db,
-            )
-        self._exporter(
-            "redis-exporter", "redis-exporter", (BACKEND_NET,),
-            (("REDIS_ADDR", f"redis://redis:{PORTS['redis']}"),
-             _secret_env("REDIS_PASSWORD_FILE", "redis_password")),
-            ("redis_password",), "redis",
-        )
-        self._exporter(
-            "nginx-exporter", "nginx-exporter", (FRONTEND_NET,),
-            (("NGINX_STATUS_URI", f"http://lb:{PORTS['lb_status']}/nginx_status"),), (), "lb",
-        )
-        self._exporter(
-            "node-exporter", "node-exporter", (BACKEND_NET,), (), (), None,
-            mounts=(Mount("/proc", "/host/proc"), Mount("/sys", "/host/sys"),
-                    Mount("/", "/host/root")),
-        )
-
-    def _exporter(
-        self, name: str, kind: str, networks: tuple[str, ...], environment: tuple[tuple[str, str], ...],
-        secrets: tuple[str, ...], target: str | None, mounts: tuple[Mount, ...] = (),
-    ) -> None:
-        port = PORTS[kind]
-        self.containers.append(
-            Container(
-                name=name, group=name, kind=kind, image=self.image("exporters"),
-                command=(kind,), user=NOBODY_UID, port=port, resources=SMALL,
-                networks=networks, environment=environment, secrets=secrets, mounts=mounts,
-                depends_on=((target, "service_started"),) if target else (),
-                healthcheck=_http_check(port, "/metrics"),
-            )
-        )
-
-    def monitoring(self) -> None:
-        env = self.env
-        mon = env.monitoring
-        prom_port, am_port = PORTS["prometheus"], PORTS["alertmanager"]
-        self.containers.append(
-            Container(
-                name="prometheus", group="prometheus", kind="prometheus",
-                image=self.image("prometheus"), user="prometheus", port=prom_port,
-                command=(
-                    "--config.file=/etc/prometheus/prometheus.yml",
-                    "--storage.tsdb.path=/var/lib/prometheus",
-                    f"--storage.tsdb.retention.time={mon.retention}",
-                    "--web.route-prefix=/prometheus",
-                    f"--web.external-url=https://{env.domain}/prometheus/",
-                ),
-                resources=mon.resources, networks=(FRONTEND_NET, BACKEND_NET),
-                mounts=(Mount("./prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"),
-                        Mount("./prometheus/rules", "/etc/prometheus/rules"),
-                        Mount("prometheusdata", "/var/lib/prometheus", False, True)),
-                healthcheck=_http_check(prom_port, "/prometheus/-/healthy"),
-            )
-        )
-        smtp = sorted({r.email.auth_password_secret for r in env.alerting.receivers if r.email})
-        self.containers.append(
-            Container(
-                name="alertmanager", group="alertmanager", kind="alertmanager",
-                image=self.image("alertmanager"), user="prometheus", port=am_port,
-                command=(
-                    "--config.file=/etc/alertmanager/alertmanager.yml",
-                    "--storage.path=/var/lib/alertmanager",
-                    "--web.route-prefix=/alertmanager",
-                    f"--web.external-url=https://{env.domain}/alertmanager/",
-                    "--cluster.listen-address=",
-                ),
-                resources=SMALL, networks=(FRONTEND_NET, BACKEND_NET), secrets=tuple(smtp),
-                mounts=(Mount("./alertmanager/alertmanager.yml", "/etc/alertmanager/alertmanager.yml"),
-                        Mount("alertmanagerdata", "/var/lib/alertmanager", False, True)),
-                healthcheck=_http_check(am_port, "/alertmanager/-/healthy"),
-            )
-        )
-        if mon.grafana.enabled:
-            secret = mon.grafana.admin_password_secret
-            self.containers.append(
-                Container(
-                    name="grafana", group="grafana", kind="grafana", image=env.images.grafana,
-                    user="472:0", port=PORTS["grafana"], built_here=False,
-                    resources=Resources(limits=ResourceAmounts(cpus=0.5, memory="512M")),
-                    networks=(FRONTEND_NET, BACKEND_NET), secrets=(secret,),
-                    environment=(
-                        ("GF_SECURITY_ADMIN_PASSWORD__FILE", f"{SECRETS_MOUNT}/{secret}"),
-                        ("GF_SERVER_ROOT_URL", f"https://{env.domain}/grafana/"),
-                        ("GF_SERVER_SERVE_FROM_SUB_PATH", "true"),
-                        ("GF_USERS_ALLOW_SIGN_UP", "false"),
-                    ),
-                    mounts=(Mount("./grafana/provisioning", "/etc/grafana/provisioning"),
-                            Mount("./grafana/dashboards", "/var/lib/grafana/dashboards"),
-                            Mount("grafanadata", "/var/lib/grafana", False, True)),
-                    depends_on=(("prometheus", "service_healthy"),),
-                    healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null",
-                                             f"http://127.0.0.1:{PORTS['grafana']}/api/health")),
-                )
-            )
-        if env.logging.fluentd.enabled:
-            self.containers.append(
-                Container(
-                    name="fluentd", group="fluentd", kind="fluentd", image=env.images.fluentd,
-                    user="0:0", port=24224, built_here=False, resources=SMALL,
-                    root_reason="reads every container's log under /var/lib/docker/containers",
-                    networks=(BACKEND_NET,),
-                    mounts=(Mount("./fluentd/fluent.conf", "/fluentd/etc/fluent.conf"),
-                            Mount("/var/lib/docker/containers", "/var/lib/docker/containers"),
-                            Mount("fluentdbuffer", "/fluentd/buffer", False, True)),
-                    healthcheck=Healthcheck(("CMD", "fluentd", "--dry-run", "-c",
-                                             "/fluentd/etc/fluent.conf")),
-                )
-            )
 
     # -- derived facts --------------------------------------------------------
     def upstreams(self) -> tuple[UpstreamPool, ...]:
@@ -417,8 +284,8 @@ def plan(env: Environment) -> Topology:
     p.databases()
     upstreams = p.upstreams()
     p.load_balancer(upstreams)
-    p.exporters()
-    p.monitoring()
+    p.containers += exporters(env, p.image)
+    p.containers += monitoring(env, p.image)
     containers = tuple(p.containers)
     secrets = sorted({s for c in containers for s in c.secrets})
     volumes = sorted({m.source for c in containers for m in c.mounts if m.named})

@@ -1,0 +1,158 @@
+"""Observability containers: exporters, Prometheus, Alertmanager, Grafana, fluentd."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..model import Environment, Resources
+from ..model.common import ResourceAmounts
+from .facts import (
+    BACKEND_NET,
+    FRONTEND_NET,
+    NOBODY_UID,
+    PORTS,
+    SECRETS_MOUNT,
+    Container,
+    Healthcheck,
+    Mount,
+)
+
+ImageRef = Callable[[str], str]
+"""Full reference of one of the project's own images, by short name."""
+
+SMALL = Resources(limits=ResourceAmounts(cpus=0.25, memory="128M"), pids=64)
+
+
+def http_check(port: int, path: str) -> Healthcheck:
+    return Healthcheck(("CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"))
+
+
+def secret_env(name: str, secret: str) -> tuple[str, str]:
+    return (name, f"{SECRETS_MOUNT}/{secret}")
+
+
+def _exporter(
+    image: ImageRef, name: str, kind: str, networks: tuple[str, ...],
+    environment: tuple[tuple[str, str], ...] = (), secrets: tuple[str, ...] = (),
+    target: str | None = None, mounts: tuple[Mount, ...] = (),
+) -> Container:
+    port = PORTS[kind]
+    return Container(
+        name=name, group=name, kind=kind, image=image("exporters"),
+        command=(kind,), user=NOBODY_UID, port=port, resources=SMALL,
+        networks=networks, environment=environment, secrets=secrets, mounts=mounts,
+        depends_on=((target, "service_started"),) if target else (),
+        healthcheck=http_check(port, "/metrics"),
+    )
+
+
+def exporters(env: Environment, image: ImageRef) -> list[Container]:
+    """Redis and PostgreSQL do not speak the Prometheus format: their exporters do.
+    One per database server, one for Redis, nginx and the host."""
+    pg = env.postgres
+    databases = ["postgres"] + (["postgres-replica"] if pg.replicas else [])
+    out = [
+        _exporter(
+            image, f"{db}-exporter", "postgres-exporter", (BACKEND_NET,),
+            (("DATA_SOURCE_URI", f"{db}:{PORTS['postgres']}/{pg.database}?sslmode=disable"),
+             ("DATA_SOURCE_USER", pg.user),
+             secret_env("DATA_SOURCE_PASS_FILE", "postgres_password")),
+            ("postgres_password",), db,
+        )
+        for db in databases
+    ]
+    out.append(_exporter(
+        image, "redis-exporter", "redis-exporter", (BACKEND_NET,),
+        (("REDIS_ADDR", f"redis://redis:{PORTS['redis']}"),
+         secret_env("REDIS_PASSWORD_FILE", "redis_password")),
+        ("redis_password",), "redis",
+    ))
+    out.append(_exporter(
+        image, "nginx-exporter", "nginx-exporter", (FRONTEND_NET,),
+        (("NGINX_STATUS_URI", f"http://lb:{PORTS['lb_status']}/nginx_status"),), target="lb",
+    ))
+    out.append(_exporter(
+        image, "node-exporter", "node-exporter", (BACKEND_NET,),
+        mounts=(Mount("/proc", "/host/proc"), Mount("/sys", "/host/sys"), Mount("/", "/host/root")),
+    ))
+    return out
+
+
+def monitoring(env: Environment, image: ImageRef) -> list[Container]:
+    """Prometheus and Alertmanager; Grafana and fluentd where the environment enables them."""
+    out: list[Container] = []
+    mon = env.monitoring
+    prom_port, am_port = PORTS["prometheus"], PORTS["alertmanager"]
+    out.append(
+        Container(
+            name="prometheus", group="prometheus", kind="prometheus",
+            image=image("prometheus"), user="prometheus", port=prom_port,
+            command=(
+                "--config.file=/etc/prometheus/prometheus.yml",
+                "--storage.tsdb.path=/var/lib/prometheus",
+                f"--storage.tsdb.retention.time={mon.retention}",
+                "--web.route-prefix=/prometheus",
+                f"--web.external-url=https://{env.domain}/prometheus/",
+            ),
+            resources=mon.resources, networks=(FRONTEND_NET, BACKEND_NET),
+            mounts=(Mount("./prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"),
+                    Mount("./prometheus/rules", "/etc/prometheus/rules"),
+                    Mount("prometheusdata", "/var/lib/prometheus", False, True)),
+            healthcheck=http_check(prom_port, "/prometheus/-/healthy"),
+        )
+    )
+    smtp = sorted({r.email.auth_password_secret for r in env.alerting.receivers if r.email})
+    out.append(
+        Container(
+            name="alertmanager", group="alertmanager", kind="alertmanager",
+            image=image("alertmanager"), user="prometheus", port=am_port,
+            command=(
+                "--config.file=/etc/alertmanager/alertmanager.yml",
+                "--storage.path=/var/lib/alertmanager",
+                "--web.route-prefix=/alertmanager",
+                f"--web.external-url=https://{env.domain}/alertmanager/",
+                "--cluster.listen-address=",
+            ),
+            resources=SMALL, networks=(FRONTEND_NET, BACKEND_NET), secrets=tuple(smtp),
+            mounts=(Mount("./alertmanager/alertmanager.yml", "/etc/alertmanager/alertmanager.yml"),
+                    Mount("alertmanagerdata", "/var/lib/alertmanager", False, True)),
+            healthcheck=http_check(am_port, "/alertmanager/-/healthy"),
+        )
+    )
+    if mon.grafana.enabled:
+        secret = mon.grafana.admin_password_secret
+        out.append(
+            Container(
+                name="grafana", group="grafana", kind="grafana", image=env.images.grafana,
+                user="472:0", port=PORTS["grafana"], built_here=False,
+                resources=Resources(limits=ResourceAmounts(cpus=0.5, memory="512M")),
+                networks=(FRONTEND_NET, BACKEND_NET), secrets=(secret,),
+                environment=(
+                    ("GF_SECURITY_ADMIN_PASSWORD__FILE", f"{SECRETS_MOUNT}/{secret}"),
+                    ("GF_SERVER_ROOT_URL", f"https://{env.domain}/grafana/"),
+                    ("GF_SERVER_SERVE_FROM_SUB_PATH", "true"),
+                    ("GF_USERS_ALLOW_SIGN_UP", "false"),
+                ),
+                mounts=(Mount("./grafana/provisioning", "/etc/grafana/provisioning"),
+                        Mount("./grafana/dashboards", "/var/lib/grafana/dashboards"),
+                        Mount("grafanadata", "/var/lib/grafana", False, True)),
+                depends_on=(("prometheus", "service_healthy"),),
+                healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null",
+                                         f"http://127.0.0.1:{PORTS['grafana']}/api/health")),
+            )
+        )
+    if env.logging.fluentd.enabled:
+        out.append(
+            Container(
+                name="fluentd", group="fluentd", kind="fluentd", image=env.images.fluentd,
+                user="0:0", port=24224, built_here=False, resources=SMALL,
+                root_reason="reads every container's log under /var/lib/docker/containers",
+                networks=(BACKEND_NET,),
+                mounts=(Mount("./fluentd/fluent.conf", "/fluentd/etc/fluent.conf"),
+                        Mount("/var/lib/docker/containers", "/var/lib/docker/containers"),
+                        Mount("fluentdbuffer", "/fluentd/buffer", False, True)),
+                healthcheck=Healthcheck(("CMD", "fluentd", "--dry-run", "-c",
+                                         "/fluentd/etc/fluent.conf")),
+            )
+        )
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import Resources
-from ..topology import BACKEND_NET, Container, Mount, Topology
+from ..topology import BACKEND_NET, Container, Mount, Published, Topology
 from .base import ArtifactKind, Output
 
 # Docker's own log files rotate too; this keeps a runaway service from filling the disk.
@@ -41,6 +41,17 @@ def _volume(m: Mount) -> dict[str, Any]:
     }
 
 
+def _port(p: Published, swarm: bool) -> dict[str, Any]:
+    port: dict[str, Any] = {"target": p.container_port, "published": p.host_port, "protocol": "tcp"}
+    if swarm:
+        # Swarm knows no host_ip; mode host keeps the client's address, which the
+        # routing mesh would hide from nginx's rate limits and allow lists.
+        port["mode"] = "host"
+    else:
+        port["host_ip"] = p.host_ip
+    return port
+
+
 def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
     """One compose service; the keys every hardened service carries come first."""
     svc: dict[str, Any] = {"image": c.image}
@@ -53,16 +64,7 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
     if c.secrets:
         svc["secrets"] = list(c.secrets)
     if c.published:
-        svc["ports"] = [
-            {
-                "target": p.container_port,
-                "published": p.host_port,
-                "host_ip": p.host_ip,
-                "protocol": "tcp",
-                **({"mode": "host"} if swarm else {}),
-            }
-            for p in c.published
-        ]
+        svc["ports"] = [_port(p, swarm) for p in c.published]
     if c.mounts:
         svc["volumes"] = [_volume(m) for m in c.mounts]
     svc["networks"] = {net: {"aliases": [c.group]} for net in c.networks}

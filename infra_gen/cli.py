@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .artifacts import REGISTRY
-from .errors import DriftError, UserError, ValidationFailed
+from .errors import DriftError, Problem, UserError, ValidationFailed
 from .project import Project
 from .render import differences, read_tree, render_environment, write_tree
 from .topology import plan
@@ -73,7 +73,8 @@ def check(root: RootOption = None) -> None:
         stale += [f"generated/{name}/{path}" for path in diff]
     if stale:
         raise DriftError(
-            [*stale, "generated/ is stale: run `infra-gen render --all` (or `make render`)"]  # type: ignore[list-item]
+            [Problem("differs from a fresh render", file=path) for path in stale]
+            + [Problem("generated/ is stale: run `infra-gen render --all` (or `make render`)")]
         )
     out.print(f"generated/ is up to date ({len(project.environment_names)} environments)")
 

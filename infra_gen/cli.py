@@ -151,13 +151,17 @@ def up(
         bool, typer.Option("--render/--no-render", help="Render generated/ENV/ first.")
     ] = True,
     wait_timeout: Annotated[int, typer.Option(help="Seconds to wait for every service to be healthy.")] = 600,
+    replace_stale_volumes: Annotated[bool, typer.Option(
+        "--replace-stale-volumes",
+        help="When secrets are new but data volumes exist, remove the volumes (data lost).",
+    )] = False,
 ) -> None:
     """Start ENV: Docker, images, render, secrets, compose up --wait, migrations, URLs."""
     from . import stack
 
     st = stack.Stack.load(env, root)
     timings = stack.up(st, _say, build=build, rerender=rerender,
-                       wait_timeout=wait_timeout)
+                       wait_timeout=wait_timeout, replace_stale_volumes=replace_stale_volumes)
     out.print(_status_table(st.status()))
     for name, url in st.topo.urls.items():
         out.print(f"  {name:<13} {url}")

@@ -227,8 +227,36 @@ def _show_failures(stack: Stack, say: Say) -> list[str]:
     return [s.service for s in bad]
 
 
+def existing_volumes(stack: Stack) -> list[str]:
+    """The environment's named volumes that Docker already has."""
+    names = [f"{stack.topo.compose_project}_{v}" for v in stack.topo.volumes]
+    listed = subprocess.run(
+        [docker_binary(), "volume", "ls", "--quiet"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [n for n in names if n in listed]
+
+
+def _stale_volumes(stack: Stack, created: list[str], say: Say, replace: bool) -> None:
+    """Volumes initialized with secrets that no longer exist cannot be logged into."""
+    if not [name for name in created if name != "tls"]:
+        return
+    stale = existing_volumes(stack)
+    if not stale:
+        return
+    if not replace:
+        raise StackError(
+            f"volumes {', '.join(stale)} were initialized with other secrets than the ones just "
+            f"created in {stack.secrets}; restore those secrets, or remove the volumes with "
+            f"`infra-gen down {stack.name} --volumes` (or `infra-gen up {stack.name} "
+            "--replace-stale-volumes`)"
+        )
+    say(f"removing volumes initialized with other secrets: {', '.join(stale)}")
+    down(stack, say, volumes=True)
+
+
 def up(stack: Stack, say: Say, build: bool = True, rerender: bool = True,
-       wait_timeout: int = DEFAULT_WAIT_TIMEOUT) -> dict[str, float]:
+       wait_timeout: int = DEFAULT_WAIT_TIMEOUT,
+       replace_stale_volumes: bool = False) -> dict[str, float]:
     """Start the environment; returns the seconds each stage took."""
     timings: dict[str, float] = {}
     t0 = time.monotonic()
@@ -245,6 +273,7 @@ def up(stack: Stack, say: Say, build: bool = True, rerender: bool = True,
     created = ensure_secrets(stack.topo, stack.secrets)
     say(f"secrets in {stack.secrets}: "
         + (f"created {', '.join(created)}" if created else "all present, kept"))
+    _stale_volumes(stack, created, say, replace_stale_volumes)
     absent = _missing_mounts(stack)
     if absent:
         raise StackError("files the containers mount are missing (an artifact not rendered?): "

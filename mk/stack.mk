@@ -10,7 +10,7 @@ images: ## build every image (cached layers reused; base image made first where 
 	scripts/build-images.sh
 
 up: ## start ENV (default dev): docker, images, render, secrets, compose up --wait, migrations
-	$(INFRA_GEN) up $(ENV)
+	$(INFRA_GEN) up $(ENV) $(UP_FLAGS)
 
 down: ## stop ENV (volumes kept; infra-gen down ENV --volumes removes them)
 	$(INFRA_GEN) down $(ENV)
@@ -24,7 +24,9 @@ status: ## every service and replica of ENV, with its health
 logs: ## logs of ENV (SERVICE=api for one service or group)
 	$(INFRA_GEN) logs $(ENV) $(SERVICE)
 
+# A fresh clone has new secrets: volumes left by another checkout could not be
+# logged into, so the test run replaces them (a plain `make up` refuses instead).
 stack-test: ## up, verify, then down whatever verify said (exit status of up/verify)
-	@$(MAKE) --no-print-directory up ENV=$(ENV) && \
+	@$(MAKE) --no-print-directory up ENV=$(ENV) UP_FLAGS=--replace-stale-volumes && \
 	  { $(MAKE) --no-print-directory verify ENV=$(ENV); rc=$$?; } || rc=$$?; \
 	  $(MAKE) --no-print-directory down ENV=$(ENV); exit $$rc

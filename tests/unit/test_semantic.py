@@ -4,14 +4,13 @@ service and the field. Fast: no external tool runs."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from mutations import edit_compose, sub
 
 from infra_gen.project import Project
 from infra_gen.render import render_environment, write_tree
@@ -48,22 +47,6 @@ def test_passes_on_rendered(rendered: dict[str, Path], env: str, check: str) -> 
 
 # -- mutations: (check, how the rendered prod tree is broken, expected message) ----------
 
-def edit_compose(fn: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
-    def mutate(root: Path) -> None:
-        path = root / "compose.yaml"
-        doc = yaml.safe_load(path.read_text())
-        fn(doc["services"])
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return mutate
-
-
-def sub(rel: str, pattern: str, repl: str, count: int = 1) -> Callable[[Path], None]:
-    def mutate(root: Path) -> None:
-        path = root / rel
-        text, n = re.subn(pattern, repl, path.read_text(), count=count, flags=re.M)
-        assert n, f"mutation found nothing to change in {rel}: {pattern}"
-        path.write_text(text)
-    return mutate
 
 
 def _set(service: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]:

@@ -4,14 +4,13 @@ check catches a deliberately broken artifact with the tool's own message."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from mutations import append, edit_yaml, sub
 
 from infra_gen.project import Project
 from infra_gen.render import render_environment, write_tree
@@ -40,28 +39,7 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def sub(rel: str, pattern: str, repl: str, count: int = 1) -> Callable[[Path], None]:
-    def mutate(root: Path) -> None:
-        path = root / rel
-        text, n = re.subn(pattern, repl, path.read_text(), count=count, flags=re.M)
-        assert n, f"mutation found nothing to change in {rel}: {pattern}"
-        path.write_text(text)
-    return mutate
 
-
-def edit_yaml(rel: str, fn: Callable[[Any], None]) -> Callable[[Path], None]:
-    def mutate(root: Path) -> None:
-        doc = yaml.safe_load((root / rel).read_text())
-        fn(doc)
-        (root / rel).write_text(yaml.safe_dump(doc, sort_keys=False))
-    return mutate
-
-
-def append(rel: str, text: str) -> Callable[[Path], None]:
-    def mutate(root: Path) -> None:
-        with (root / rel).open("a") as f:
-            f.write(text)
-    return mutate
 
 
 def _never_fires(doc: Any) -> None:

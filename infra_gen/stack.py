@@ -227,30 +227,41 @@ def _show_failures(stack: Stack, say: Say) -> list[str]:
     return [s.service for s in bad]
 
 
-def existing_volumes(stack: Stack) -> list[str]:
-    """The environment's named volumes that Docker already has."""
+VOLUMES_RECORD = "volumes.json"
+"""Beside the secrets: which volumes this checkout's secrets initialized."""
+
+
+def existing_volumes(stack: Stack) -> dict[str, str]:
+    """The environment's named volumes that Docker has, with their creation times."""
     names = [f"{stack.topo.compose_project}_{v}" for v in stack.topo.volumes]
-    listed = subprocess.run(
-        [docker_binary(), "volume", "ls", "--quiet"], capture_output=True, text=True, check=True
-    ).stdout.split()
-    return [n for n in names if n in listed]
+    found = subprocess.run(
+        [docker_binary(), "volume", "inspect", "--format", "{{.Name}} {{.CreatedAt}}", *names],
+        capture_output=True, text=True, check=False,
+    ).stdout  # names Docker lacks are reported on stderr
+    return dict(line.split(" ", 1) for line in found.splitlines() if " " in line)
 
 
-def _stale_volumes(stack: Stack, created: list[str], say: Say, replace: bool) -> None:
-    """Volumes initialized with secrets that no longer exist cannot be logged into."""
-    if not [name for name in created if name != "tls"]:
-        return
-    stale = existing_volumes(stack)
+def _record_volumes(stack: Stack) -> None:
+    (stack.secrets / VOLUMES_RECORD).write_text(
+        json.dumps(existing_volumes(stack), indent=2, sort_keys=True) + "\n"
+    )
+
+
+def _stale_volumes(stack: Stack, say: Say, replace: bool) -> None:
+    """Data volumes this checkout's secrets did not initialize (another checkout's, or
+    from before the secrets were made anew) hold passwords nobody here knows."""
+    record = stack.secrets / VOLUMES_RECORD
+    ours = json.loads(record.read_text()) if record.is_file() else {}
+    stale = sorted(n for n, created in existing_volumes(stack).items() if ours.get(n) != created)
     if not stale:
         return
     if not replace:
         raise StackError(
-            f"volumes {', '.join(stale)} were initialized with other secrets than the ones just "
-            f"created in {stack.secrets}; restore those secrets, or remove the volumes with "
-            f"`infra-gen down {stack.name} --volumes` (or `infra-gen up {stack.name} "
-            "--replace-stale-volumes`)"
+            f"volumes {', '.join(stale)} were not created with the secrets in {stack.secrets}; "
+            f"remove them with `infra-gen down {stack.name} --volumes` (or `infra-gen up "
+            f"{stack.name} --replace-stale-volumes`), or restore the secrets they were made with"
         )
-    say(f"removing volumes initialized with other secrets: {', '.join(stale)}")
+    say(f"removing volumes not created with these secrets: {', '.join(stale)}")
     down(stack, say, volumes=True)
 
 
@@ -273,7 +284,7 @@ def up(stack: Stack, say: Say, build: bool = True, rerender: bool = True,
     created = ensure_secrets(stack.topo, stack.secrets)
     say(f"secrets in {stack.secrets}: "
         + (f"created {', '.join(created)}" if created else "all present, kept"))
-    _stale_volumes(stack, created, say, replace_stale_volumes)
+    _stale_volumes(stack, say, replace_stale_volumes)
     absent = _missing_mounts(stack)
     if absent:
         raise StackError("files the containers mount are missing (an artifact not rendered?): "
@@ -285,6 +296,8 @@ def up(stack: Stack, say: Say, build: bool = True, rerender: bool = True,
         f"at most {wait_timeout} s)")
     result = stack.compose("up", "-d", "--wait", "--wait-timeout", str(wait_timeout),
                            "--remove-orphans", check=False)
+    # Whatever their health, the volumes that exist now were made with these secrets.
+    _record_volumes(stack)
     if result.returncode != 0:
         bad = _show_failures(stack, say)
         raise StackError(f"the stack did not become healthy (exit {result.returncode})"

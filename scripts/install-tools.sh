@@ -21,6 +21,7 @@ BASE_PKGS=(
     nginx prometheus prometheus-alertmanager logrotate shellcheck ufw
     debootstrap wrk curl ca-certificates postgresql-client iptables openssl openssh-client
     python3.11  # the images' Python: host wheels are resolved with it
+    chromium    # the stack test renders the frontend page headless
 )
 # From trixie on bookworm: engine 26, CLI 26, Compose 2.26, buildx 0.13.
 DOCKER_PKGS=(docker.io docker-cli docker-compose docker-buildx)

@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..topology import Topology
+from ..topology.facts import DOCKER_NETWORK_RANGES
 from .base import ArtifactKind, Output
 
-RFC1918 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
-"""Where Docker takes container addresses from (its default pools are in these)."""
 DOCKER_BRIDGES = ("docker0", "br-+", "docker_gwbridge")
 """Interfaces traffic from containers arrives on (default bridge, compose/user
 networks, swarm's gateway bridge)."""
@@ -83,11 +82,11 @@ def after_rules_block() -> list[str]:
     lines += [
         "-A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp "
         f"--tcp-flags FIN,SYN,RST,ACK SYN -d {net}"
-        for net in RFC1918
+        for net in DOCKER_NETWORK_RANGES
     ]
     lines += [
         f"-A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d {net}"
-        for net in RFC1918
+        for net in DOCKER_NETWORK_RANGES
     ]
     lines += [
         "-A DOCKER-USER -j RETURN",

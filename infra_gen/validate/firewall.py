@@ -17,6 +17,7 @@ import re
 import subprocess
 import threading
 
+from ..topology.facts import DOCKER_NETWORK_RANGES
 from . import parse
 from .base import Check, Context, Finding, Skip, ToolFailed, docker_available, image_exists, run
 
@@ -29,8 +30,6 @@ RUN apt-get update \\
 """
 IMAGE = "infra-gen/ufw-check:" + hashlib.sha256(DOCKERFILE.encode()).hexdigest()[:12]
 _BUILD_LOCK = threading.Lock()
-DOCKER_NETS = ("172.16.0.0/12",)
-"""Docker's default address pools: new connections to them must be dropped by default."""
 
 
 def ensure_image() -> str:
@@ -139,7 +138,8 @@ def docker_user_findings(iptables: str) -> list[Finding]:
             out.append(Finding(f"iptables -S: {r!r} lets every private host past UFW to every "
                                "published port", UFW))
     chains = _drop_chains(iptables)
-    for net in DOCKER_NETS:
+    # New connections to Docker's networks must be dropped unless ufw allowed them.
+    for net in DOCKER_NETWORK_RANGES:
         if not any(f"-d {net}" in r and "SYN" in r and r.split(" -j ")[-1].split()[0] in chains
                    for r in rules):
             out.append(Finding(f"iptables -S: DOCKER-USER does not drop new TCP connections to "

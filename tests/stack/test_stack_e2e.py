@@ -78,3 +78,38 @@ def test_frontend_lists_the_customer(scored, site, topo):
         assert r2.status_code == 200
         lowest = min(c["risk_score"] for c in items if c.get("risk_score") is not None)
         assert customer["id"] in ids or r2.json()["risk_score"] <= lowest
+
+
+def test_frontend_page_shows_the_customer_in_a_browser(scored, site, topo, tmp_path):
+    """The real page in headless Chromium: its script fetches through the load
+    balancer and renders the scored customer in the risk table."""
+    import shutil
+    import subprocess
+
+    if not topo.of_kind("frontend"):
+        pytest.skip("no frontend in this environment")
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip("chromium not installed (make tools installs it)")
+    customer, _, _ = scored
+    host, port = site.https_addr if site.tls else site.http_base.split("//")[1].split(":")
+    scheme = "https" if site.tls else "http"
+    time.sleep(site.min_interval * 6)  # the page makes a few requests: stay under the limit
+    page = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path}",
+         # The domain resolves to the published loopback address, as DNS would in prod.
+         f"--host-resolver-rules=MAP {site.domain} {host}",
+         "--ignore-certificate-errors", "--virtual-time-budget=15000", "--dump-dom",
+         f"{scheme}://{site.domain}:{port}/"],
+        capture_output=True, text=True, timeout=90, check=False,
+    )
+    assert page.returncode == 0, page.stderr[-2000:]
+    assert 'class="customer"' in page.stdout, page.stdout[-2000:]
+    # The page shows the riskiest 20 by default: exactly what the API returns.
+    top = site.get("/api/customers/top-risk?limit=20").json()["items"]
+    shown = [f"{c['name']} ({c['external_id']})" for c in top]
+    assert shown and all(label in page.stdout for label in shown)
+    if customer["id"] in {c["id"] for c in top}:
+        assert f"{customer['name']} ({customer['external_id']})" in page.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -48,8 +49,23 @@ def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=False) + "\n"
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (keyed by each template's source
+    checksum, so an edited template is compiled anew). Compiling was most of a
+    render's time. None where no cache directory can be made."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    directory = base / "infra-gen" / "jinja"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(directory))
+
+
+@functools.lru_cache(maxsize=8)
 def jinja_environment(templates_dir: Path) -> jinja2.Environment:
-    """The one Jinja environment: strict about undefined names, keeps newlines."""
+    """The one Jinja environment: strict about undefined names, keeps newlines.
+    One per templates directory and process, so each template compiles once."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         undefined=jinja2.StrictUndefined,
@@ -57,6 +73,7 @@ def jinja_environment(templates_dir: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters["to_yaml"] = to_yaml
     env.filters["to_json"] = to_json

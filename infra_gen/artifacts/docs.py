@@ -128,11 +128,7 @@ def edges(topo: Topology) -> list[Edge]:
         out.append(Edge(prom[0], "alertmanager", "alerts"))
     if prom and "grafana" in names:
         out.append(Edge("grafana", prom[0], "queries"))
-    unique: list[Edge] = []
-    for e in out:
-        if e not in unique:
-            unique.append(e)
-    return unique
+    return list(dict.fromkeys(out))  # first occurrence of each edge, in order
 
 
 def network_sets(topo: Topology) -> list[tuple[str, list[str]]]:

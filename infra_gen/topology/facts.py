@@ -8,6 +8,7 @@ artifacts that mention them cannot disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..model import Environment, Resources, Role
 
@@ -155,14 +156,22 @@ class Topology:
     def name(self) -> str:
         return self.env.name
 
-    def container(self, name: str) -> Container:
+    @cached_property
+    def _by_name(self) -> dict[str, Container]:
+        return {c.name: c for c in self.containers}
+
+    @cached_property
+    def _by_group(self) -> dict[str, tuple[Container, ...]]:
+        groups: dict[str, list[Container]] = {}
         for c in self.containers:
-            if c.name == name:
-                return c
-        raise KeyError(name)
+            groups.setdefault(c.group, []).append(c)
+        return {g: tuple(cs) for g, cs in groups.items()}
+
+    def container(self, name: str) -> Container:
+        return self._by_name[name]
 
     def of_group(self, group: str) -> tuple[Container, ...]:
-        return tuple(c for c in self.containers if c.group == group)
+        return self._by_group.get(group, ())
 
     def of_kind(self, *kinds: str) -> tuple[Container, ...]:
         return tuple(c for c in self.containers if c.kind in kinds)

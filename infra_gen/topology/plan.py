@@ -88,10 +88,10 @@ class _Planner:
             else:
                 check = Healthcheck(("CMD", "curl", "-fsS", "-o", "/dev/null",
                                      f"http://127.0.0.1:{self.metrics_of(group)[0]}/metrics"))
-            for i in range(1, svc.replicas + 1):
+            for name in self.replicas_of(group):
                 self.containers.append(
                     Container(
-                        name=f"{group}-{i}",
+                        name=name,
                         group=group,
                         kind=role.value,
                         image=self.image(defaults.image),
@@ -108,6 +108,11 @@ class _Planner:
                         stop_grace_period=f"{int(grace) + 10}s",
                     )
                 )
+
+    def replicas_of(self, group: str) -> tuple[str, ...]:
+        """Container names of an app service's replicas: api-1, api-2, ..."""
+        count = self.env.services[group].replicas
+        return tuple(f"{group}-{i}" for i in range(1, count + 1))
 
     def port_of(self, group: str) -> int | None:
         svc = self.env.services[group]
@@ -240,7 +245,7 @@ class _Planner:
             port = self.port_of(group)
             if route is None or port is None:
                 continue
-            members = tuple(c.name for c in self.containers if c.group == group)
+            members = self.replicas_of(group)
             pools.append(UpstreamPool(
                 name=group.replace("-", "_"), group=group, route=route, port=port,
                 members=members, health_path=ROLE_DEFAULTS[self.env.role_of(group)].health_path,
@@ -254,7 +259,7 @@ class _Planner:
             port, path = self.metrics_of(group)
             if port is None:
                 continue
-            members = [c.name for c in self.containers if c.group == group]
+            members = self.replicas_of(group)
             if members:
                 jobs.append(ScrapeJob(group, tuple(f"{m}:{port}" for m in members), path))
         for c in self.containers:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
 from .backups import facts as backup_facts
 from .base import ArtifactKind, Output
+from .prometheus import replication_slot
 
 # What an environment variable naming another container means, for the diagram.
 LINK_LABELS = {
@@ -149,10 +150,44 @@ def cron_interval(schedule: str) -> str:
     return f"the interval of the cron schedule `{schedule}`"
 
 
+@dataclass(frozen=True)
+class DataTier:
+    """Names the database and cache procedures act on, as the topology has them."""
+
+    primary: str
+    primary_volume: str
+    replica: str | None
+    replica_volume: str | None
+    slot: str | None
+    redis: str
+    redis_volume: str
+    exporters: tuple[str, ...]
+
+
+def _volume(topo: Topology, container: str) -> str:
+    named = [m.source for m in topo.container(container).mounts if m.named]
+    return f"{topo.compose_project}_{named[0]}"
+
+
+def data_tier(topo: Topology) -> DataTier:
+    primary = topo.of_kind("postgres")[0].name
+    replicas = topo.of_kind("postgres-replica")
+    replica = replicas[0].name if replicas else None
+    redis = topo.of_kind("redis")[0].name
+    exporters = tuple(c.name for c in topo.of_kind("postgres-exporter"))
+    return DataTier(
+        primary=primary, primary_volume=_volume(topo, primary),
+        replica=replica, replica_volume=_volume(topo, replica) if replica else None,
+        slot=replication_slot(topo), redis=redis, redis_volume=_volume(topo, redis),
+        exporters=exporters,
+    )
+
+
 def outputs(topo: Topology) -> list[Output]:
     b = backup_facts(topo)
     ctx = {
         "b": b,
+        "db": data_tier(topo),
         "groups": groups(topo),
         "secret_users": secret_users(topo),
         "secrets_mount": SECRETS_MOUNT,

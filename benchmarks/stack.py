@@ -26,6 +26,7 @@ are exactly the deployed ones.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -63,8 +64,6 @@ def timed(fn, *args, **kw):  # type: ignore[no-untyped-def]
 
 def build_time(cold: bool) -> float:
     env = {"NO_CACHE": "1"} if cold else {}
-    import os
-
     seconds, _ = timed(subprocess.run, ["bash", str(ROOT / "scripts/build-images.sh")],
                        env={**os.environ, **env}, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -172,6 +171,13 @@ def load_balancer_vs_direct(st: stk.Stack, duration: int, conns: int,
 
 
 def main() -> None:
+    try:
+        measure()
+    except stk.StackError as exc:  # one line, as the CLI prints it
+        sys.exit(f"error: {exc}")
+
+
+def measure() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="dev")
     parser.add_argument("--cold", action="store_true", help="also time a build without cache")

@@ -35,6 +35,7 @@ install-test: $(STAMPS)/venv-test
 
 render: install
 	$(BIN)/infra-gen render --all
+	$(BIN)/infra-gen schema --out docs/environment.schema.json
 
 check: install
 	$(BIN)/infra-gen check

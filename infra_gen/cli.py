@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -100,11 +99,14 @@ def diff(env: Annotated[str, typer.Argument(help="Environment name.")], root: Ro
 @app.command()
 def schema(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")] = None,
+    merged: Annotated[bool, typer.Option(
+        "--merged", help="The schema of a merged environment (every required field), not of one file.",
+    )] = False,
 ) -> None:
-    """The JSON Schema of an environment file (for editors and CI)."""
-    from .model import Environment
+    """The JSON Schema of an environment file, for editors and CI (docs/environment.schema.json)."""
+    from .model.schema import schema_text
 
-    text = json.dumps(Environment.model_json_schema(by_alias=True), indent=2) + "\n"
+    text = schema_text(merged)
     if out_file:
         out_file.write_text(text)
     else:

@@ -56,10 +56,10 @@ docker: tools
 base-image: docker
 	bash scripts/base-image.sh
 
-validate: install-test tools docker
+validate: install-test base-image
 	$(BIN)/infra-gen validate --all --strict
 
-validate-tests: install-test tools docker
+validate-tests: install-test base-image
 	$(BIN)/pytest -q tests/validate
 
 include mk/stack.mk

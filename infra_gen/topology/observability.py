@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..model import Environment, Resources
 from ..model.common import ResourceAmounts
@@ -71,10 +72,16 @@ def exporters(env: Environment, image: ImageRef) -> list[Container]:
         image, "nginx-exporter", "nginx-exporter", (FRONTEND_NET,),
         (("NGINX_STATUS_URI", f"http://lb:{PORTS['lb_status']}/nginx_status"),), target="lb",
     ))
-    out.append(_exporter(
+    host = {"procfs": ("/proc", "/host/proc"), "sysfs": ("/sys", "/host/sys"),
+            "rootfs": ("/", "/host/root")}
+    node = _exporter(
         image, "node-exporter", "node-exporter", (BACKEND_NET,),
-        mounts=(Mount("/proc", "/host/proc"), Mount("/sys", "/host/sys"), Mount("/", "/host/root")),
-    ))
+        mounts=tuple(Mount(source, target) for source, target in host.values()),
+    )
+    # The host's /proc, /sys and filesystems, not the container's: disk alerts and
+    # the system dashboard are about the machine.
+    flags = tuple(f"--path.{name}={target}" for name, (_, target) in host.items())
+    out.append(replace(node, command=(*node.command, *flags)))
     return out
 
 

@@ -12,7 +12,8 @@ MAX_ID = 2**63 - 1
 
 
 def services() -> ApiServices:
-    return current_app.extensions["churn"]
+    registered: ApiServices = current_app.extensions["churn"]
+    return registered
 
 
 def int_arg(name: str, default: int, minimum: int, maximum: int) -> int:

@@ -54,13 +54,14 @@ class Dataset:
 def churn_logit(features: np.ndarray) -> np.ndarray:
     """The documented ground-truth logit for rows in FEATURE_NAMES order."""
     tenure, monthly, _total, contract, calls = features.T
-    return (
+    logit: np.ndarray = (
         0.3
         - 0.06 * (tenure - 24)
         + 0.025 * (monthly - 65)
         + _CONTRACT_EFFECT[contract.astype(int)]
         + 0.45 * (calls - 1.5)
     )
+    return logit
 
 
 def generate(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED) -> Dataset:

@@ -43,4 +43,5 @@ class ChurnModel:
 
     def churn_probability(self, raw: np.ndarray) -> np.ndarray:
         """P(churn) for rows in FEATURE_NAMES order (see churn.ml.features.to_matrix)."""
-        return self.pipeline.predict_proba(raw)[:, 1]
+        probabilities: np.ndarray = self.pipeline.predict_proba(raw)[:, 1]
+        return probabilities

@@ -138,7 +138,7 @@ class PostgresStore:
 
     def update_customer(self, customer_id: int, changes: dict[str, Any]) -> Customer | None:
         columns = [name for name in changes if name in WRITABLE_COLUMNS]
-        assignments = [
+        assignments: list[sql.Composable] = [
             sql.SQL("{} = {}").format(sql.Identifier(c), sql.Placeholder()) for c in columns
         ]
         assignments.append(sql.SQL("updated_at = now()"))

@@ -7,6 +7,8 @@ ignores (depends_on conditions).
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from ..model import Resources
@@ -41,6 +43,53 @@ def _volume(m: Mount) -> dict[str, Any]:
     }
 
 
+def shipped_as_config(m: Mount) -> bool:
+    """A generated file: on one host a bind mount, in a swarm a config that reaches
+    every node (bind mounts of host paths, volumes and tmpfs stay what they are)."""
+    return not m.named and m.source.startswith("./")
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """A swarm config or secret; swarm objects are immutable, so each is named with a
+    version the deploy script computes from its file (deploy-stack.sh)."""
+
+    key: str
+    file: str
+    variable: str
+
+    def name(self, project: str) -> str:
+        # Swarm object names hold 64 characters: the project is shortened first.
+        room = SWARM_NAME_MAX - VERSION_MAX - 2 - len(self.key)
+        return f"{project[:room].rstrip('-_.')}_{self.key}_${{{self.variable}:-1}}"
+
+
+SWARM_NAME_MAX = 64
+VERSION_MAX = 12
+"""Digest characters (or the 10 digits of a modification time) in a name."""
+
+
+def _versioned(path: str, prefix: str) -> Versioned:
+    # The file and its directory say what it is (rules/alerts.yml); globally unique
+    # paths would not fit in a swarm name.
+    tail = "_".join(path.removeprefix("./").split("/")[-2:])
+    key = re.sub(r"[^A-Za-z0-9.]+", "_", tail).strip("_.")[-32:]
+    variable = prefix + re.sub(r"[^A-Z0-9]+", "_", path.removeprefix("./").upper()).strip("_")
+    return Versioned(key, path, variable)
+
+
+def swarm_configs(topo: Topology) -> list[Versioned]:
+    paths = sorted({m.source for c in topo.containers for m in c.mounts if shipped_as_config(m)})
+    return [_versioned(p, "CONFIG_") for p in paths]
+
+
+def swarm_secrets(topo: Topology) -> list[Versioned]:
+    return [
+        Versioned(s, f"{topo.secrets_dir}/{s}", _versioned(s, "SECRET_").variable)
+        for s in topo.secrets
+    ]
+
+
 def _port(p: Published, swarm: bool) -> dict[str, Any]:
     port: dict[str, Any] = {"target": p.container_port, "published": p.host_port, "protocol": "tcp"}
     if swarm:
@@ -65,8 +114,15 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
         svc["secrets"] = list(c.secrets)
     if c.published:
         svc["ports"] = [_port(p, swarm) for p in c.published]
-    if c.mounts:
-        svc["volumes"] = [_volume(m) for m in c.mounts]
+    shipped = [m for m in c.mounts if swarm and shipped_as_config(m)]
+    kept = [m for m in c.mounts if m not in shipped]
+    if shipped:
+        svc["configs"] = [
+            {"source": _versioned(m.source, "").key, "target": m.target, "mode": 0o444}
+            for m in shipped
+        ]
+    if kept:
+        svc["volumes"] = [_volume(m) for m in kept]
     svc["networks"] = {net: {"aliases": [c.group]} for net in c.networks}
     if c.depends_on and not swarm:
         svc["depends_on"] = {name: {"condition": cond} for name, cond in c.depends_on}
@@ -101,7 +157,9 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
             "restart_policy": {"condition": "any", "delay": "5s", "max_attempts": 10},
             "update_config": {
                 "parallelism": 1,
-                "order": "stop-first" if c.mounts and any(m.named for m in c.mounts) else "start-first",
+                # A second task cannot share a data volume or a host-mode port.
+                "order": "stop-first" if c.published or any(m.named for m in c.mounts)
+                else "start-first",
                 "failure_action": "rollback",
             },
         }
@@ -127,7 +185,14 @@ def document(topo: Topology, swarm: bool) -> dict[str, Any]:
         networks[net] = spec
     doc["networks"] = networks
     doc["volumes"] = {v: {} for v in topo.volumes}
-    doc["secrets"] = {s: {"file": f"{topo.secrets_dir}/{s}"} for s in topo.secrets}
+    if swarm:
+        project = topo.compose_project
+        doc["configs"] = {c.key: {"name": c.name(project), "file": c.file}
+                          for c in swarm_configs(topo)}
+        doc["secrets"] = {s.key: {"name": s.name(project), "file": s.file}
+                          for s in swarm_secrets(topo)}
+    else:
+        doc["secrets"] = {s: {"file": f"{topo.secrets_dir}/{s}"} for s in topo.secrets}
     return doc
 
 
@@ -137,6 +202,9 @@ def outputs(topo: Topology) -> list[Output]:
     if topo.env.deploy.swarm:
         files.append(Output("stack.yaml", "compose/compose.yaml.j2",
                             {"document": document(topo, swarm=True), "swarm": True}))
+        files.append(Output("deploy-stack.sh", "compose/deploy-stack.sh.j2",
+                            {"configs": swarm_configs(topo), "secrets": swarm_secrets(topo)},
+                            executable=True))
     return files
 
 

@@ -95,9 +95,10 @@ def rule_files_glob(topo: Topology) -> str:
     Prometheus resolves it against /etc/prometheus) and for `promtool check config`
     run on generated/<env>/prometheus/prometheus.yml (rules/ is its sibling)."""
     prom = topo.of_kind("prometheus")[0]
-    targets = {posixpath.basename(m.source): m.target for m in prom.mounts}
-    config_dir = posixpath.dirname(targets["prometheus.yml"])
-    return posixpath.join(posixpath.relpath(targets["rules"], config_dir), "*.yml")
+    config = next(m.target for m in prom.mounts if m.source.endswith("/prometheus.yml"))
+    rules = next(m.target for m in prom.mounts if m.source.startswith("./prometheus/rules/"))
+    rules_dir = posixpath.relpath(posixpath.dirname(rules), posixpath.dirname(config))
+    return posixpath.join(rules_dir, "*.yml")
 
 
 # -- alerts and their test cases ---------------------------------------------------

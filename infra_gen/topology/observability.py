@@ -18,6 +18,10 @@ from .facts import (
     Mount,
 )
 
+GRAFANA_PROVISIONING = ("datasources/prometheus.yml", "dashboards/provider.yml")
+GRAFANA_DASHBOARDS = ("system", "application", "ml")
+"""Grafana's provisioning files and dashboards (the grafana artifact renders them)."""
+
 ImageRef = Callable[[str], str]
 """Full reference of one of the project's own images, by short name."""
 
@@ -103,7 +107,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
             ),
             resources=mon.resources, networks=(FRONTEND_NET, BACKEND_NET),
             mounts=(Mount("./prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"),
-                    Mount("./prometheus/rules", "/etc/prometheus/rules"),
+                    Mount("./prometheus/rules/alerts.yml", "/etc/prometheus/rules/alerts.yml"),
                     Mount("prometheusdata", "/var/lib/prometheus", False, True)),
             healthcheck=http_check(prom_port, "/prometheus/-/healthy"),
         )
@@ -140,8 +144,11 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
                     ("GF_SERVER_SERVE_FROM_SUB_PATH", "true"),
                     ("GF_USERS_ALLOW_SIGN_UP", "false"),
                 ),
-                mounts=(Mount("./grafana/provisioning", "/etc/grafana/provisioning"),
-                        Mount("./grafana/dashboards", "/var/lib/grafana/dashboards"),
+                # Files, not directories: a swarm stack ships each one as a config.
+                mounts=(*(Mount(f"./grafana/provisioning/{f}", f"/etc/grafana/provisioning/{f}")
+                          for f in GRAFANA_PROVISIONING),
+                        *(Mount(f"./grafana/dashboards/{d}.json", f"/var/lib/grafana/dashboards/{d}.json")
+                          for d in GRAFANA_DASHBOARDS),
                         Mount("grafanadata", "/var/lib/grafana", False, True)),
                 depends_on=(("prometheus", "service_healthy"),),
                 healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null",

@@ -54,7 +54,11 @@ def test_provisioning(env: str) -> None:
 def test_provider_path_is_where_the_container_mounts_the_dashboards() -> None:
     (grafana,) = plan(Project(ROOT).load("prod")).of_kind("grafana")
     mounts = {m.source: m.target for m in grafana.mounts}
-    assert mounts["./grafana/dashboards"] == "/var/lib/grafana/dashboards"
+    (provider,) = yaml.safe_load(
+        rendered("prod")["grafana/provisioning/dashboards/provider.yml"])["providers"]
+    for name in DASHBOARDS:
+        target = mounts[f"./grafana/dashboards/{name}.json"]
+        assert target == f"{provider['options']['path']}/{name}.json"
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -14,7 +14,7 @@ from rich.table import Table
 from .artifacts import REGISTRY
 from .errors import DriftError, Problem, UserError, ValidationFailed
 from .project import Project
-from .render import differences, read_tree, render_environment, write_tree
+from .render import differences, read_tree, render_environment, write_trees
 from .topology import plan
 
 app = typer.Typer(
@@ -23,7 +23,6 @@ app = typer.Typer(
     help="Render every deployment artifact of a Docker stack from one typed model per environment.",
 )
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 RootOption = Annotated[
     Path | None, typer.Option("--root", help="Project directory (default: found from the cwd upward).")
@@ -57,9 +56,9 @@ def render(
     # Render everything before writing anything: one bad environment writes nothing.
     trees = {name: render_environment(project, name) for name in names}
     target = out_dir or project.generated_dir
+    write_trees(target, trees)  # every environment, or none
     for name, files in trees.items():
-        write_tree(target / name, files)
-        out.print(f"rendered {name}: {len(files)} files in {target / name}")
+        out.print(f"rendered {name}: {len(files)} files in {target / name}", markup=False, emoji=False)
 
 
 @app.command()
@@ -247,8 +246,12 @@ def main() -> None:
         # Without standalone mode click returns (not raises) the code of typer.Exit.
         code = app(standalone_mode=False)
     except UserError as exc:
+        # Plain writes: a problem quotes user text, which rich would read as markup
+        # or emoji codes (file.yaml:100: became an emoji). str(problem) is escaped.
+        sys.stdout.flush()
         for problem in exc.problems:
-            err.print(f"error: {problem}", markup=False)
+            sys.stderr.write(f"error: {problem}\n")
+        sys.stderr.flush()
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

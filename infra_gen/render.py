@@ -17,7 +17,7 @@ import jinja2
 import yaml
 
 from .artifacts import REGISTRY
-from .errors import InfraGenError
+from .errors import InfraGenError, UserError
 from .project import Project
 from .topology import Topology, plan
 
@@ -127,26 +127,71 @@ def render_environment(project: Project, name: str) -> dict[str, RenderedFile]:
 
 def write_tree(target: Path, files: Mapping[str, RenderedFile]) -> None:
     """Replace target with exactly these files, atomically: whole or not at all."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    write_trees(target.parent, {target.name: files})
+
+
+def write_trees(root: Path, trees: Mapping[str, Mapping[str, RenderedFile]]) -> None:
+    """Replace root/<name> with each tree: every one of them, or none.
+
+    Each tree is staged next to its target (.<name>.new-*), then every target is
+    swapped in by rename; a failure puts the swapped ones back. Leftovers of a run
+    that died (.<name>.new-*, .<name>.old) are removed first: they never block a
+    render, and they live outside root/<name>, so they are never read as output.
+    """
+    staged: dict[str, Path] = {}
     try:
-        for rel, f in files.items():
-            path = staging / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(f.content)
-            os.chmod(path, 0o755 if f.executable else 0o644)
-        os.chmod(staging, 0o755)
-        old = target.parent / f".{target.name}.old"
-        if old.exists():
-            shutil.rmtree(old)
-        if target.exists():
-            os.rename(target, old)
-        os.rename(staging, target)
-        if old.exists():
-            shutil.rmtree(old)
+        root.mkdir(parents=True, exist_ok=True)
+        for name in trees:
+            for leftover in (*root.glob(f".{name}.new-*"), root / f".{name}.old"):
+                _remove(leftover)
+        for name, files in trees.items():
+            staged[name] = _stage(root, name, files)
+        _swap(root, staged)
+    except OSError as exc:
+        raise UserError(f"cannot write {exc.filename or root}: {exc.strerror or exc}") from None
+    finally:
+        for staging in staged.values():
+            _remove(staging)
+
+
+def _stage(root: Path, name: str, files: Mapping[str, RenderedFile]) -> Path:
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.new-", dir=root))
+    for rel, f in files.items():
+        path = staging / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(f.content)
+        os.chmod(path, 0o755 if f.executable else 0o644)
+    os.chmod(staging, 0o755)
+    return staging
+
+
+def _swap(root: Path, staged: Mapping[str, Path]) -> None:
+    done: list[str] = []
+    try:
+        for name, staging in staged.items():
+            target, old = root / name, root / f".{name}.old"
+            if target.exists() or target.is_symlink():
+                os.rename(target, old)
+            os.rename(staging, target)
+            done.append(name)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        for name in [*reversed(done), *(n for n in staged if n not in done)]:
+            target, old = root / name, root / f".{name}.old"
+            if name in done:
+                os.rename(target, staged[name])  # removed with the other stagings
+            if old.exists() or old.is_symlink():
+                os.rename(old, target)
         raise
+    for name in staged:
+        _remove(root / f".{name}.old")
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, symlink or directory tree, if there."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
 
 
 def read_tree(root: Path) -> dict[str, bytes]:

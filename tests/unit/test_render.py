@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from infra_gen.errors import UserError
 from infra_gen.project import Project
 from infra_gen.render import differences, read_tree, render_environment, write_tree
 
@@ -67,7 +68,7 @@ def test_a_failed_write_leaves_the_old_tree(tmp_path: Path, monkeypatch: pytest.
         raise OSError("disk full")
 
     monkeypatch.setattr("infra_gen.render.os.rename", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="disk full"):
         write_tree(target, files)
     assert (target / "keep.conf").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["dev"]

@@ -87,9 +87,11 @@ def _read_yaml(path: Path) -> Document:
     shown = display_path(path)
     text = _read_text(path, shown)
     try:
+        _check_depth(text, shown)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.reader.ReaderError as exc:
-        message = f"invalid YAML: character {exc.character!r} is not allowed"
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        message = f"invalid YAML: character {char!r} is not allowed"
         raise ConfigError([Problem(message, shown, _line_at(text, exc.position))]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -111,6 +113,20 @@ def _read_yaml(path: Path) -> Document:
     converter.where[()] = (shown, 1)
     assert isinstance(data, dict)
     return Document(data, converter.where)
+
+
+def _check_depth(text: str, shown: str) -> None:
+    """Refuse deep nesting from the event stream, before the (recursive) composer
+    would run out of stack on it."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise ConfigError([Problem(f"nesting deeper than {MAX_DEPTH} levels", shown, line)])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 class _TooBig(Exception):
@@ -196,6 +212,10 @@ class _Converter:
                     "duplicate key (a later one would silently win)", self.shown, line,
                     _dotted((*loc, key)),
                 ))
+                continue
+            if id(value_node) in self.active:  # point at the alias, not at its anchor
+                self.problems.append(Problem("an alias refers to a node that contains it",
+                                             self.shown, line, _dotted((*loc, key))))
                 continue
             explicit[key] = self._node(value_node, (*loc, key))
             self.where[(*loc, key)] = (self.shown, line)
@@ -296,6 +316,8 @@ def _problems(exc: ValidationError, doc: Document, path: Path) -> list[Problem]:
     for err in exc.errors(include_url=False):
         loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         message = _message(err, loc)
+        if loc and loc[-1] == "[key]":  # pydantic's marker for a bad mapping key
+            loc, message = loc[:-1], f"invalid key: {message}"
         # Cross-field validators start their message with the field they blame,
         # relative to where they run ("route.receiver: ..."): point there.
         blamed = _BLAMED.match(message) if err["type"] == "value_error" else None
@@ -325,6 +347,8 @@ def _message(err: Any, loc: Loc) -> str:
     msg = str(err["msg"])
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     msg = msg.replace("Input should be", "expected").replace("input should be", "expected")
+    msg = msg.replace("String should have", "expected").replace("List should have", "expected")
+    msg = msg.replace("Dictionary should have", "expected")
     if kind not in ("value_error", "assertion_error") and not isinstance(value, dict | list):
         msg += f", got {shown_value(value)}"
     return msg

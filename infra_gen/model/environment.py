@@ -81,6 +81,25 @@ class Environment(StrictModel):
 
     @model_validator(mode="after")
     @located
+    def _names_and_routes_are_the_users(self) -> Environment:
+        for name in self.services:
+            if name in RESERVED_SERVICE_NAMES:
+                raise ValueError(
+                    f"services.{name}: the stack's own containers already use the name {name!r}"
+                )
+            owner, dash, number = name.rpartition("-")
+            if dash and number.isdigit() and owner in self.services:
+                raise ValueError(
+                    f"services.{name}: {name!r} is the name of a replica of services.{owner}"
+                )
+            route = self.route_of(name)
+            clash = route_collision(route) if route is not None else None
+            if clash:
+                raise ValueError(f"services.{name}.route: {route!r} would shadow {clash}")
+        return self
+
+    @model_validator(mode="after")
+    @located
     def _one_service_per_route(self) -> Environment:
         seen: dict[str, str] = {}
         for name in self.services:
@@ -116,25 +135,6 @@ class Environment(StrictModel):
 
     @model_validator(mode="after")
     @located
-    def _names_and_routes_are_the_users(self) -> Environment:
-        for name in self.services:
-            if name in RESERVED_SERVICE_NAMES:
-                raise ValueError(
-                    f"services.{name}: the stack's own containers already use the name {name!r}"
-                )
-            owner, dash, number = name.rpartition("-")
-            if dash and number.isdigit() and owner in self.services:
-                raise ValueError(
-                    f"services.{name}: {name!r} is the name of a replica of services.{owner}"
-                )
-            route = self.route_of(name)
-            clash = route_collision(route) if route is not None else None
-            if clash:
-                raise ValueError(f"services.{name}.route: {route!r} would shadow {clash}")
-        return self
-
-    @model_validator(mode="after")
-    @located
     def _running_what_others_need(self) -> Environment:
         for name, svc in self.services.items():
             if svc.replicas == 0 and self.route_of(name) is not None:
@@ -160,9 +160,10 @@ class Environment(StrictModel):
             raise ValueError(
                 f"load_balancer.https_port: {lb.https_port} is also load_balancer.http_port"
             )
+        public = "load_balancer.http_port" if lb.http_port in DATASTORE_PORTS.values() \
+            else "load_balancer.https_port"
         private = {"the SSH port": ("firewall.ssh_port", self.firewall.ssh_port)}
-        private |= {f"the {name} port": ("load_balancer", port)
-                    for name, port in DATASTORE_PORTS.items()}
+        private |= {f"the {name} port": (public, port) for name, port in DATASTORE_PORTS.items()}
         for what, (field, port) in private.items():
             if port in self.published_ports():
                 raise ValueError(

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError, Problem
 from .model import Environment
+from .model.common import EXTENDS_PATTERN
 from .model.common import shown as shown_value
 
 Loc = tuple[str | int, ...]
@@ -60,7 +61,7 @@ MAX_DEPTH = 32
 """Nesting of mappings and sequences; the model itself is about 6 deep."""
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
-_EXTENDS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+_EXTENDS = re.compile(EXTENDS_PATTERN)
 
 
 def _line_at(text: str | bytes, offset: int) -> int:

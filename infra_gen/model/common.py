@@ -184,6 +184,10 @@ Text = Annotated[
 ]
 
 
+EXTENDS_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$"
+"""What `extends` may name: a file of the same environments/ directory, never a path."""
+
+
 # -- paths and routes -------------------------------------------------------------
 _SEGMENT = r"[A-Za-z0-9._-]{1,128}"
 
@@ -214,6 +218,8 @@ def _secrets_dir(value: str) -> str:
     if "{" in value.replace("{env}", "") or "}" in value.replace("{env}", ""):
         raise ValueError(f"the only placeholder is {{env}}, got {shown(value)}")
     parts = value.split("/")
+    if value.startswith("-"):
+        raise ValueError(f"must not start with '-' (it would read as an option), got {shown(value)}")
     if value.startswith("/"):
         if ".." in parts:
             raise ValueError(f"'..' is not allowed in an absolute path, got {shown(value)}")

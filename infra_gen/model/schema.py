@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .common import EXTENDS_PATTERN
 from .environment import Environment
 
 
@@ -31,6 +32,8 @@ def file_schema() -> dict[str, Any]:
     schema["properties"] = {
         "extends": {
             "type": "string",
+            "pattern": EXTENDS_PATTERN,
+            "maxLength": 64,
             "title": "Extends",
             "description": "Another file of environments/, without .yaml, merged under this one: "
             "mappings merge key by key, every other value (lists too) is replaced.",

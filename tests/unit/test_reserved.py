@@ -72,3 +72,29 @@ def test_a_validator_that_crashes_gives_a_value_error() -> None:
         check("1")
     with pytest.raises(ValueError, match="TypeError"):
         located(lambda v: v + 1)("x")
+
+
+def test_every_model_validator_is_located() -> None:
+    """A TypeError in a validator would escape pydantic as a traceback: each custom
+    validator goes through model.checks.located."""
+    from infra_gen.model import Environment
+
+    models, seen = [Environment], set()
+    while models:
+        model = models.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for dec in model.__pydantic_decorators__.model_validators.values():
+            assert hasattr(dec.func, "__wrapped__"), f"{model.__name__}.{dec.cls_var_name}"
+        for info in model.model_fields.values():
+            models += [t for t in _models_in(info.annotation)]
+    assert len(seen) > 20
+
+
+def _models_in(annotation: object) -> list[type]:
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]

@@ -163,6 +163,8 @@ SEMANTICS = [
      f"{FILE}:2: monitoring.retention: expected at most 10 characters"),
     ("secrets-dir-other-placeholder", "deploy: {secrets_dir: '/etc/{project}/x'}\n",
      f"{FILE}:2: deploy.secrets_dir: expected text matching"),
+    ("secrets-dir-option", "deploy: {secrets_dir: '-rf'}\n",
+     f"{FILE}:2: deploy.secrets_dir: must not start with '-'"),
     ("secrets-dir-climbs-later", "deploy: {secrets_dir: 'secrets/../../../etc'}\n",
      f"{FILE}:2: deploy.secrets_dir: '..' only at the start of a relative path"),
     ("log-dir-dot-dot", "logging:\n  logrotate: {log_dir: /var/log/../../etc}\n",
@@ -369,3 +371,9 @@ def test_all_environments_render_nothing_when_one_is_hostile(
     hostile.write_text("extends: base\nbackups: {directory: '/x\\n/y'}\n")
     code, output = run_cli(capfd, monkeypatch, "render", "--all")
     assert_one_clean_error(code, output, f"{FILE}:2: backups.directory:")
+
+
+def test_extends_with_a_trailing_newline_is_not_a_name(hostile: Path) -> None:
+    hostile.write_text('extends: "base\\n"\n')
+    with pytest.raises(ConfigError, match="extends: expected the name of another file"):
+        load_environment(hostile)

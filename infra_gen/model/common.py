@@ -177,11 +177,6 @@ Email = Annotated[
     Field(description="An e-mail address: local part of letters, digits and ._%+-, "
                       "then a domain name."),
 ]
-Text = Annotated[
-    str,
-    StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$"),
-    Field(description="One line of free text (at most 200 characters)."),
-]
 
 
 EXTENDS_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$"

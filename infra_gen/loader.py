@@ -21,6 +21,7 @@ from .errors import ConfigError, Problem
 from .model import Environment
 from .model.common import EXTENDS_PATTERN
 from .model.common import shown as shown_value
+from .model.schema import pattern_docs
 
 Loc = tuple[str | int, ...]
 Where = tuple[str, int]
@@ -344,7 +345,10 @@ def _message(err: Any, loc: Loc) -> str:
     if kind == "missing":
         return "required field is missing"
     if kind == "string_pattern_mismatch":
-        return f"expected text matching {err['ctx']['pattern']}, got {shown_value(value)}"
+        pattern = err["ctx"]["pattern"]
+        words = pattern_docs().get(pattern, "").rstrip(".")
+        expected = words[:1].lower() + words[1:] if words else f"text matching {pattern}"
+        return f"expected {expected}, got {shown_value(value)}"
     msg = str(err["msg"])
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     msg = msg.replace("Input should be", "expected").replace("input should be", "expected")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,3 +31,11 @@ def shown(value: object, limit: int = 60) -> str:
     """A user value for an error message: repr (control characters escaped) and cut."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What a constrained type accepts, in words. The JSON Schema appends it to the
+    field's own description, and the loader says it when a value does not match."""
+
+    text: str

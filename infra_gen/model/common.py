@@ -19,6 +19,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from .checks import Doc as Doc
 from .checks import located as located
 from .checks import shown as shown
 from .cron import CRON_MACROS as CRON_MACROS
@@ -33,7 +34,7 @@ def _checked(check: Callable[[str], str]) -> AfterValidator:
 Duration = Annotated[
     str,
     StringConstraints(max_length=10, pattern=r"^[0-9]{1,6}(ms|s|m|h|d)$"),
-    Field(description="A duration such as 30s, 5m, 1h or 7d (at most 6 digits)."),
+    Doc("A duration such as 30s, 5m, 1h or 7d (at most 6 digits)."),
 ]
 
 _SIZE = re.compile(r"([0-9]{1,6})(\.[0-9]{1,3})?([KMG])")
@@ -50,7 +51,7 @@ MemorySize = Annotated[
     str,
     StringConstraints(max_length=12, pattern=r"^[0-9]{1,6}(\.[0-9]{1,3})?[KMG]$"),
     _checked(_positive_size),
-    Field(description="A memory size above zero such as 512M or 4G."),
+    Doc("A memory size above zero such as 512M or 4G."),
 ]
 
 _DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -68,15 +69,15 @@ def duration_seconds(value: str) -> float:
 Identifier = Annotated[
     str,
     StringConstraints(max_length=32, pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"),
-    Field(description="Lower-case letters, digits and dashes, starting with a letter "
-                      "(at most 32 characters)."),
+    Doc("Lower-case letters, digits and dashes, starting with a letter "
+        "(at most 32 characters)."),
 ]
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 DnsName = Annotated[
     str,
     StringConstraints(max_length=253, pattern=rf"^{_LABEL}(\.{_LABEL})*$"),
-    Field(description="A host name (RFC 1123: dot-separated labels of letters, digits and "
-                      "dashes, each at most 63 characters; 253 in all) or an IPv4 address."),
+    Doc("A host name (RFC 1123: dot-separated labels of letters, digits and "
+        "dashes, each at most 63 characters; 253 in all) or an IPv4 address."),
 ]
 
 
@@ -95,23 +96,23 @@ DomainName = Annotated[
     str,
     StringConstraints(max_length=253,
                       pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"),
-    Field(description="A fully qualified lower-case domain name such as churn.example.com."),
+    Doc("A fully qualified lower-case domain name such as churn.example.com."),
 ]
 SshAlias = Annotated[
     str,
     StringConstraints(max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"),
-    Field(description="An SSH host alias: letters, digits, - and _ (no wildcard, no space)."),
+    Doc("An SSH host alias: letters, digits, - and _ (no wildcard, no space)."),
 ]
 SecretName = Annotated[
     str,
     StringConstraints(max_length=64, pattern=r"^[a-z][a-z0-9_]{0,63}$"),
-    Field(description="Name of a secret file under the environment's secrets_dir."),
+    Doc("Name of a secret file under the environment's secrets_dir."),
 ]
 EnvVarName = Annotated[
     str,
     StringConstraints(max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"),
-    Field(description="An environment variable name: letters, digits and _, not starting "
-                      "with a digit."),
+    Doc("An environment variable name: letters, digits and _, not starting "
+        "with a digit."),
 ]
 
 
@@ -129,8 +130,8 @@ EnvVarValue = Annotated[
     str,
     StringConstraints(max_length=4096, pattern=r"^[^$\x00-\x1f\x7f]*$"),
     _checked(_env_value),
-    Field(description="An environment variable value: printable text without '$' "
-                      "(at most 4096 characters)."),
+    Doc("An environment variable value: printable text without '$' "
+        "(at most 4096 characters)."),
 ]
 
 # PostgreSQL reserves pg_* role names; postgres is the superuser and replicator the
@@ -149,8 +150,8 @@ PgIdentifier = Annotated[
     str,
     StringConstraints(max_length=63, pattern=r"^[a-z_][a-z0-9_]{0,62}$"),
     _checked(_pg_identifier),
-    Field(description="A PostgreSQL identifier: lower-case letters, digits and _, not "
-                      "starting with a digit or pg_ (at most 63 characters)."),
+    Doc("A PostgreSQL identifier: lower-case letters, digits and _, not "
+        "starting with a digit or pg_ (at most 63 characters)."),
 ]
 
 
@@ -164,8 +165,8 @@ PgRole = Annotated[PgIdentifier, _checked(_pg_role)]
 PosixUser = Annotated[
     str,
     StringConstraints(max_length=32, pattern=r"^[a-z_][a-z0-9_-]{0,31}$"),
-    Field(description="A POSIX user name: lower-case letters, digits, _ and -, not starting "
-                      "with a digit or - (at most 32 characters)."),
+    Doc("A POSIX user name: lower-case letters, digits, _ and -, not starting "
+        "with a digit or - (at most 32 characters)."),
 ]
 Email = Annotated[
     str,
@@ -174,8 +175,8 @@ Email = Annotated[
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
                 r"[A-Za-z]{2,63}$",
     ),
-    Field(description="An e-mail address: local part of letters, digits and ._%+-, "
-                      "then a domain name."),
+    Doc("An e-mail address: local part of letters, digits and ._%+-, "
+        "then a domain name."),
 ]
 
 
@@ -197,15 +198,15 @@ SafePath = Annotated[
     str,
     StringConstraints(max_length=255, pattern=rf"^(/{_SEGMENT})+$"),
     _checked(_no_dot_segments),
-    Field(description="An absolute, normalized path: /segment/... of letters, digits, ., _ "
-                      "and - (no '..', no '//', no trailing '/'; at most 255 characters)."),
+    Doc("An absolute, normalized path: /segment/... of letters, digits, ., _ "
+        "and - (no '..', no '//', no trailing '/'; at most 255 characters)."),
 ]
 IdentityFile = Annotated[
     str,
     StringConstraints(max_length=255, pattern=rf"^(~|)(/{_SEGMENT})+$"),
     _checked(_no_dot_segments),
-    Field(description="A private key path: absolute, or under the home directory (~/...), "
-                      "same characters as a safe path."),
+    Doc("A private key path: absolute, or under the home directory (~/...), "
+        "same characters as a safe path."),
 ]
 
 
@@ -234,22 +235,22 @@ SecretsDir = Annotated[
     StringConstraints(max_length=255,
                       pattern=r"^/?([A-Za-z0-9._-]|\{env\})+(/([A-Za-z0-9._-]|\{env\})+)*$"),
     _checked(_secrets_dir),
-    Field(description="A directory, absolute or relative to generated/<env>/: segments of "
-                      "letters, digits, ., _ and -, '..' only at the start of a relative path, "
-                      "and the placeholder {env}."),
+    Doc("A directory, absolute or relative to generated/<env>/: segments of "
+        "letters, digits, ., _ and -, '..' only at the start of a relative path, "
+        "and the placeholder {env}."),
 ]
 Route = Annotated[
     str,
     StringConstraints(max_length=200, pattern=r"^/([A-Za-z0-9_~-][A-Za-z0-9._~-]{0,63}/)*$"),
-    Field(description="A URL path prefix that starts and ends with '/': segments of "
-                      "letters, digits and ._~- (not starting with '.')."),
+    Doc("A URL path prefix that starts and ends with '/': segments of "
+        "letters, digits and ._~- (not starting with '.')."),
 ]
 UrlPath = Annotated[
     str,
     StringConstraints(max_length=200,
                       pattern=r"^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,63})+/?$"),
-    Field(description="An absolute URL path such as /metrics: segments of letters, digits "
-                      "and ._~- (not starting with '.')."),
+    Doc("An absolute URL path such as /metrics: segments of letters, digits "
+        "and ._~- (not starting with '.')."),
 ]
 
 
@@ -279,8 +280,8 @@ Cidr = Annotated[
     str,
     StringConstraints(max_length=43, pattern=r"^[0-9A-Fa-f:.]+/[0-9]{1,3}$"),
     _checked(_network),
-    Field(description="An IPv4 or IPv6 network with its prefix length, without host bits, "
-                      "such as 10.0.0.0/8."),
+    Doc("An IPv4 or IPv6 network with its prefix length, without host bits, "
+        "such as 10.0.0.0/8."),
 ]
 
 
@@ -295,9 +296,9 @@ IpAddress = Annotated[
     str,
     StringConstraints(max_length=39, pattern=r"^[0-9A-Fa-f:.]+$"),
     _checked(_address),
-    Field(description="An IPv4 or IPv6 address."),
+    Doc("An IPv4 or IPv6 address."),
 ]
-Port = Annotated[int, Field(ge=1, le=65535, description="A TCP port, 1-65535.")]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 def _host_port(value: str) -> str:
@@ -311,7 +312,7 @@ HostPort = Annotated[
     str,
     StringConstraints(max_length=259, pattern=rf"^{_LABEL}(\.{_LABEL})*:[0-9]{{1,5}}$"),
     _checked(_host_port),
-    Field(description="host:port, e.g. smtp.example.com:587."),
+    Doc("host:port, e.g. smtp.example.com:587."),
 ]
 
 
@@ -334,17 +335,17 @@ ImageRef = Annotated[
         pattern=rf"^{_IMAGE_NAME}(:[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(@sha256:[a-f0-9]{{64}})?$",
     ),
     _checked(_pinned),
-    Field(description="An image reference pinned to a tag (not latest) or a sha256 digest."),
+    Doc("An image reference pinned to a tag (not latest) or a sha256 digest."),
 ]
 ImageRegistry = Annotated[
     str,
     StringConstraints(max_length=200, pattern=rf"^{_IMAGE_NAME}$"),
-    Field(description="Image name prefix: [registry-host[:port]/]path, lower case."),
+    Doc("Image name prefix: [registry-host[:port]/]path, lower case."),
 ]
 ImageTag = Annotated[
     str,
     StringConstraints(max_length=128, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
-    Field(description="An image tag: letters, digits, _, . and - (a release, never latest)."),
+    Doc("An image tag: letters, digits, _, . and - (a release, never latest)."),
 ]
 
 

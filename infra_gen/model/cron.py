@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
-from .checks import located, shown
+from .checks import Doc, located, shown
 
 # -- cron ---------------------------------------------------------------------------
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -64,6 +64,6 @@ CronSchedule = Annotated[
     str,
     StringConstraints(max_length=100, pattern=r"^(@[a-z]+|[0-9A-Za-z*/,-]+( [0-9A-Za-z*/,-]+){4})$"),
     AfterValidator(located(_cron)),
-    Field(description="A cron schedule: 5 fields (minute hour day-of-month month day-of-week; "
-                      "numbers, names, *, ranges, steps and lists) or a macro such as @daily."),
+    Doc("A cron schedule: 5 fields (minute hour day-of-month month day-of-week; "
+        "numbers, names, *, ranges, steps and lists) or a macro such as @daily."),
 ]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from .common import DomainName, Identifier, SecretsDir, StrictModel, located
+from .common import Doc, DomainName, Identifier, SecretsDir, StrictModel, located
 from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
 from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
 from .reserved import DATASTORE_PORTS, RESERVED_SERVICE_NAMES, route_collision
@@ -15,7 +15,7 @@ from .services import AppService, Role
 ProjectName = Annotated[
     str,
     StringConstraints(max_length=41, pattern=r"^[a-z][a-z0-9_]{0,40}$"),
-    Field(description="Lower-case letters, digits and _, starting with a letter."),
+    Doc("Lower-case letters, digits and _, starting with a letter."),
 ]
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, model_validator
 from .common import (
     Cidr,
     CronSchedule,
+    Doc,
     Duration,
     Email,
     Hostname,
@@ -30,17 +31,17 @@ from .common import (
 ReceiverName = Annotated[
     str,
     StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$"),
-    Field(description="An Alertmanager receiver name: letters, digits, _ and -."),
+    Doc("An Alertmanager receiver name: letters, digits, _ and -."),
 ]
 LabelName = Annotated[
     str,
     StringConstraints(max_length=64, pattern=r"^([a-zA-Z_][a-zA-Z0-9_]{0,63}|\.\.\.)$"),
-    Field(description="A Prometheus label name (or ... for every label)."),
+    Doc("A Prometheus label name (or ... for every label)."),
 ]
 SmtpUser = Annotated[
     str,
     StringConstraints(max_length=254, pattern=r"^[A-Za-z0-9._%+@-]{1,254}$"),
-    Field(description="An SMTP login: letters, digits and ._%+@-."),
+    Doc("An SMTP login: letters, digits and ._%+@-."),
 ]
 
 

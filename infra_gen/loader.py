@@ -60,6 +60,8 @@ MAX_NODES = 20_000
 alias bomb stops here instead of growing to gigabytes."""
 MAX_DEPTH = 32
 """Nesting of mappings and sequences; the model itself is about 6 deep."""
+MAX_EXTENDS = 8
+"""Files in one extends chain (dev -> base is 2)."""
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _EXTENDS = re.compile(EXTENDS_PATTERN)
@@ -272,6 +274,9 @@ def load_document(path: Path, _chain: tuple[Path, ...] = ()) -> Document:
                    f"(letters, digits, - and _), got {shown_value(parent_name)}")
         raise ConfigError([Problem(message, shown, line, "extends")])
     parent = path.with_name(f"{parent_name}.yaml")
+    if len(_chain) >= MAX_EXTENDS:
+        message = f"more than {MAX_EXTENDS} files extend one another"
+        raise ConfigError([Problem(message, shown, line, "extends")])
     if parent in _chain or parent == path:
         cycle = " -> ".join(p.stem for p in (*_chain, path, parent))
         raise ConfigError([Problem(f"extends forms a cycle: {cycle}", shown, line, "extends")])

@@ -9,6 +9,7 @@ type of its field, before any template sees it.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import sys
 import time
@@ -377,3 +378,17 @@ def test_extends_with_a_trailing_newline_is_not_a_name(hostile: Path) -> None:
     hostile.write_text('extends: "base\\n"\n')
     with pytest.raises(ConfigError, match="extends: expected the name of another file"):
         load_environment(hostile)
+
+
+def test_a_long_extends_chain_is_refused(hostile: Path) -> None:
+    envs = hostile.parent
+    names = [f"chain{i}" for i in range(12)]
+    try:
+        for child, parent in itertools.pairwise(names):
+            (envs / f"{child}.yaml").write_text(f"extends: {parent}\n")
+        (envs / f"{names[-1]}.yaml").write_text("extends: base\n")
+        with pytest.raises(ConfigError, match="extends: more than 8 files extend one another"):
+            load_document(envs / "chain0.yaml")
+    finally:
+        for name in names:
+            (envs / f"{name}.yaml").unlink()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .artifacts import REGISTRY
-from .errors import DriftError, Problem, UserError, ValidationFailed
+from .errors import DriftError, Problem, UserError, ValidationFailed, printable
 from .project import Project
 from .render import differences, read_tree, render_environment, write_trees
 from .topology import plan
@@ -241,6 +242,20 @@ def validate(
         raise ValidationFailed(f"{len(report.failed)} check(s) failed (see above)")
 
 
+def _click_errors() -> tuple[type[Exception], ...]:
+    """ClickException of click and of the copy recent typer versions vendor."""
+    found = []
+    for name in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(importlib.import_module(name).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+_CLICK_ERRORS = _click_errors()
+
+
 def main() -> None:
     try:
         # Without standalone mode click returns (not raises) the code of typer.Exit.
@@ -257,11 +272,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except _CLICK_ERRORS as exc:  # a usage error: bad option, missing argument
+        # Its message may quote the argument as typed: escaped like a Problem.
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            sys.stderr.write(ctx.get_usage() + "\n")
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        sys.stderr.write(f"error: {printable(message)}\n")
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

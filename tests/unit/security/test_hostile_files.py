@@ -392,3 +392,20 @@ def test_a_long_extends_chain_is_refused(hostile: Path) -> None:
     finally:
         for name in names:
             (envs / f"{name}.yaml").unlink()
+
+
+@pytest.mark.parametrize("args", [
+    ("render", "--bogus\x1b[2J"),
+    ("nosuch\x1b[2J",),
+    ("validate", "dev", "--format", "\x1b[2J"),
+    ("render", "\x1b[31mqa"),
+], ids=["option", "command", "bad-format", "environment-name"])
+def test_bad_command_lines_are_escaped_usage_errors(
+    project: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+) -> None:
+    monkeypatch.chdir(project)
+    code, output = run_cli(capfd, monkeypatch, *args)
+    assert code == 2, output
+    assert "\x1b" not in output and "Traceback" not in output
+    assert "\\x1b" in output

@@ -34,7 +34,7 @@ INFRA_CONTAINERS: frozenset[str] = frozenset({
 RESERVED_SERVICE_NAMES: frozenset[str] = INFRA_CONTAINERS | {
     # Prometheus job names of the exporters (the container name without -exporter)
     # and of the monitoring containers: a service's scrape job is its own name.
-    "nginx", "node", "postgres-replica",
+    "nginx", "node",
 }
 """Names an application service may not take: a container, DNS alias or scrape job
 of the stack's own already has it."""

@@ -261,15 +261,6 @@ def assert_one_clean_error(code: int, output: str, want: str) -> None:
     assert "Traceback" not in output
 
 
-@pytest.mark.parametrize(("content", "want"), CASES)
-def test_hostile_file_is_one_located_error(
-    hostile: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    content: str, want: str,
-) -> None:
-    hostile.write_text(content)
-    assert_one_clean_error(*run_cli(capfd, monkeypatch, "render", "hostile"), want)
-
-
 BYTES = [
     pytest.param(b"extends: base\nproject: caf\xe9\n", f"{FILE}:2: not UTF-8 text (byte 0xe9",
                  id="latin-1"),
@@ -284,12 +275,12 @@ BYTES = [
 ]
 
 
-@pytest.mark.parametrize(("content", "want"), BYTES)
-def test_hostile_bytes_are_one_located_error(
+@pytest.mark.parametrize(("content", "want"), CASES + BYTES)
+def test_hostile_file_is_one_located_error(
     hostile: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    content: bytes, want: str,
+    content: str | bytes, want: str,
 ) -> None:
-    hostile.write_bytes(content)
+    hostile.write_bytes(content if isinstance(content, bytes) else content.encode())
     assert_one_clean_error(*run_cli(capfd, monkeypatch, "render", "hostile"), want)
 
 

@@ -237,10 +237,22 @@ def redis_value(value: Any) -> str:
     return '"' + "".join(out) + '"'
 
 
+# -- fluentd ------------------------------------------------------------------------
+
+_FLUENTD_VALUE = re.compile(r"[A-Za-z0-9_.:/@+,=*-]+")
+
+
+def fluentd_value(value: Any) -> str:
+    """A fluentd parameter or tag pattern, unquoted. A double-quoted fluentd string
+    runs `#{...}` as Ruby, and an unquoted value ends at the line: only inert
+    characters pass (`*` too, for tag patterns and path globs)."""
+    return _refuse(value, "fluentd_value", _FLUENTD_VALUE)
+
+
 FILTERS = {
     f.__name__: f
     for f in (token, comment, sh, cron_schedule, cron_command, logrotate_path, sql_ident,
               sql_str, sql_order, hba_name, nginx_str, nginx_location, nginx_prefix_regex,
-              ssh_value, redis_value)
+              ssh_value, redis_value, fluentd_value)
 }
 """Registered in the one Jinja environment (render.jinja_environment)."""

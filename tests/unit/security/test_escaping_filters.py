@@ -63,6 +63,9 @@ def test_sh_round_trips_through_bash(value: str) -> None:
     (escaping.redis_value, "noeviction", "noeviction"),
     (escaping.redis_value, "a b", '"a b"'),
     (escaping.redis_value, 'x"\ny\\', '"x\\"\\x0ay\\\\"'),
+    (escaping.fluentd_value, "churn.**", "churn.**"),
+    (escaping.fluentd_value, "/var/lib/docker/containers/*/*-json.log",
+     "/var/lib/docker/containers/*/*-json.log"),
 ])
 def test_filter_output(filt: Callable[[Any], str], value: Any, expected: str) -> None:
     assert filt(value) == expected
@@ -99,6 +102,9 @@ def test_filter_output(filt: Callable[[Any], str], value: Any, expected: str) ->
     (escaping.ssh_value, "u ProxyCommand=id", "ssh_value"),
     (escaping.ssh_value, "~/.ssh/%d", "ssh_value"),
     (escaping.ssh_value, "${HOME}/k", "ssh_value"),
+    (escaping.fluentd_value, "es\n  @type exec", "fluentd_value"),
+    (escaping.fluentd_value, "#{`id`}", "fluentd_value"),
+    (escaping.fluentd_value, "es # x", "fluentd_value"),
 ])
 def test_filter_refuses(filt: Callable[[Any], str], value: Any, message: str) -> None:
     with pytest.raises(EscapingError, match=message):

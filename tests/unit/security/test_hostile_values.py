@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra_gen.artifacts import backups, compose, datastores, logrotate, nginx, ssh
+from infra_gen.artifacts import backups, compose, datastores, fluentd, logrotate, nginx, ssh
 from infra_gen.artifacts.base import Output
 from infra_gen.escaping import EscapingError
 from infra_gen.model import Environment
@@ -293,6 +293,14 @@ def test_redis_conf_gets_no_replicaof() -> None:
 def test_logrotate_refuses_a_path_it_cannot_hold(log_dir: str) -> None:
     with pytest.raises(EscapingError, match="logrotate_path"):
         render(hostile("dev", logging__logrotate__log_dir=log_dir), logrotate.outputs)
+
+
+def test_fluentd_refuses_a_host_that_adds_directives() -> None:
+    host = 'es\n  <match **>\n    @type exec\n    command touch /tmp/x\n  </match>'
+    topo = hostile("prod", logging__fluentd__elasticsearch__host=host)
+    with pytest.raises(EscapingError, match="fluentd_value"):
+        render(topo, fluentd.outputs)
+    assert "fluentd/fluent.conf" in render(hostile("prod"), fluentd.outputs)
 
 
 # -- compose ---------------------------------------------------------------------

@@ -70,10 +70,8 @@ CONTEXTS: dict[str, Context | None] = {
     "grafana/*/*/*.yml.j2": YAML,
     "ci/*.yml.j2": YAML,
     "docs/env.example.j2": _ctx("#", "token"),
+    "fluentd/fluent.conf.j2": _ctx("#", "fluentd_value", "token"),
     # Not checked, and why:
-    # - fluent.conf: fluentd config text; every value is a typed host name,
-    #   identifier or port (no escaping filter for fluentd yet).
-    "fluentd/fluent.conf.j2": None,
     # - Markdown read by people (runbook, architecture diagram).
     "docs/*.md.j2": None,
 }

@@ -52,10 +52,20 @@ def token(value: Any) -> str:
     return _refuse(value, "token", _TOKEN)
 
 
+def tokens(values: Any, separator: str = " ") -> str:
+    """A list of tokens, joined."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise EscapingError(f"tokens: expected a list, got {type(values).__name__}")
+    return separator.join(token(v) for v in values)
+
+
+_LINE_BREAK = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
+
+
 def comment(value: Any) -> str:
     """Text inside a line comment (`#`, `--`): anything but a line break."""
     text = _text(value, "comment")
-    if re.search(r"[\r\n\v\f\x85\u2028\u2029]", text):
+    if _LINE_BREAK.search(text):
         raise EscapingError(f"comment: line break in {text!r}")
     return text
 
@@ -237,6 +247,42 @@ def redis_value(value: Any) -> str:
     return '"' + "".join(out) + '"'
 
 
+# -- Markdown (runbook, architecture) -------------------------------------------------
+
+
+class Fragment(str):
+    """Markdown an artifact module composed from values it escaped itself (with
+    token, md_code, md_text): the `fragment` filter passes only these."""
+
+
+def fragment(value: Any) -> str:
+    """A Fragment, as is; anything else is a bug (a plain string is not escaped)."""
+    if not isinstance(value, Fragment):
+        raise EscapingError(f"fragment: {value!r} is not a Fragment")
+    return str(value)
+
+
+def md_code(value: Any) -> str:
+    """Text inside a Markdown code span: no backquote (it would end the span) and
+    no line break. Commands someone may paste take `token` instead."""
+    text = _text(value, "md_code")
+    if "`" in text or _LINE_BREAK.search(text):
+        raise EscapingError(f"md_code: backquote or line break in {text!r}")
+    return text
+
+
+_MD_TEXT_REFUSED = re.compile(r"[`|<>\\\[\]\"]")
+
+
+def md_text(value: Any) -> str:
+    """Markdown text, a table cell or a quoted Mermaid label: no line break, and none
+    of the characters that open markup, end a cell or a label."""
+    text = _text(value, "md_text")
+    if _LINE_BREAK.search(text) or _MD_TEXT_REFUSED.search(text):
+        raise EscapingError(f"md_text: markup character or line break in {text!r}")
+    return text
+
+
 # -- fluentd ------------------------------------------------------------------------
 
 _FLUENTD_VALUE = re.compile(r"[A-Za-z0-9_.:/@+,=*-]+")
@@ -251,8 +297,8 @@ def fluentd_value(value: Any) -> str:
 
 FILTERS = {
     f.__name__: f
-    for f in (token, comment, sh, cron_schedule, cron_command, logrotate_path, sql_ident,
-              sql_str, sql_order, hba_name, nginx_str, nginx_location, nginx_prefix_regex,
-              ssh_value, redis_value, fluentd_value)
+    for f in (token, tokens, comment, fragment, md_code, md_text, sh, cron_schedule,
+              cron_command, logrotate_path, sql_ident, sql_str, sql_order, hba_name, nginx_str,
+              nginx_location, nginx_prefix_regex, ssh_value, redis_value, fluentd_value)
 }
 """Registered in the one Jinja environment (render.jinja_environment)."""

@@ -64,6 +64,9 @@ def test_sh_round_trips_through_bash(value: str) -> None:
     (escaping.redis_value, "a b", '"a b"'),
     (escaping.redis_value, 'x"\ny\\', '"x\\"\\x0ay\\\\"'),
     (escaping.fluentd_value, "churn.**", "churn.**"),
+    (escaping.md_code, "0 2 * * * | $(x)", "0 2 * * * | $(x)"),
+    (escaping.md_text, "api-1 (http) :8000", "api-1 (http) :8000"),
+    (escaping.fragment, escaping.Fragment("`a` b"), "`a` b"),
     (escaping.fluentd_value, "/var/lib/docker/containers/*/*-json.log",
      "/var/lib/docker/containers/*/*-json.log"),
 ])
@@ -105,10 +108,23 @@ def test_filter_output(filt: Callable[[Any], str], value: Any, expected: str) ->
     (escaping.fluentd_value, "es\n  @type exec", "fluentd_value"),
     (escaping.fluentd_value, "#{`id`}", "fluentd_value"),
     (escaping.fluentd_value, "es # x", "fluentd_value"),
+    (escaping.md_code, "a`b", "md_code"),
+    (escaping.md_code, "a\nb", "md_code"),
+    (escaping.md_text, "a | b", "md_text"),
+    (escaping.md_text, "<script>", "md_text"),
+    (escaping.md_text, '"]; evil["', "md_text"),
+    (escaping.fragment, "`plain str`", "not a Fragment"),
+    (escaping.tokens, "ab", "expected a list"),
 ])
 def test_filter_refuses(filt: Callable[[Any], str], value: Any, message: str) -> None:
     with pytest.raises(EscapingError, match=message):
         filt(value)
+
+
+def test_tokens_joins_checked_tokens() -> None:
+    assert escaping.tokens(["api-1", "api-2"], ", ") == "api-1, api-2"
+    with pytest.raises(EscapingError, match="token"):
+        escaping.tokens(["api-1", "a b"])
 
 
 def test_every_filter_is_registered() -> None:

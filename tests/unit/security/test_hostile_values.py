@@ -22,7 +22,16 @@ from typing import Any
 import pytest
 import yaml
 
-from infra_gen.artifacts import backups, compose, datastores, fluentd, logrotate, nginx, ssh
+from infra_gen.artifacts import (
+    backups,
+    compose,
+    datastores,
+    docs,
+    fluentd,
+    logrotate,
+    nginx,
+    ssh,
+)
 from infra_gen.artifacts.base import Output
 from infra_gen.escaping import EscapingError
 from infra_gen.model import Environment
@@ -301,6 +310,19 @@ def test_fluentd_refuses_a_host_that_adds_directives() -> None:
     with pytest.raises(EscapingError, match="fluentd_value"):
         render(topo, fluentd.outputs)
     assert "fluentd/fluent.conf" in render(hostile("prod"), fluentd.outputs)
+
+
+# -- runbook -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("field, value, refused_by", [
+    ("backups__directory", f"/srv/$(touch {MARKER})", "token"),
+    ("backups__database__schedule", "0 2 * * *`id`", "md_code"),
+    ("postgres__database", "churn | x", "token"),
+])
+def test_runbook_refuses_what_would_change_a_pasted_command(field: str, value: str,
+                                                              refused_by: str) -> None:
+    with pytest.raises(EscapingError, match=refused_by):
+        render(hostile("dev", **{field: value}), docs.outputs, "RUNBOOK")
 
 
 # -- compose ---------------------------------------------------------------------

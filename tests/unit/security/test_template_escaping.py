@@ -47,7 +47,7 @@ def _ctx(comment: str | None, *filters: str) -> Context:
 
 
 SHELL = _ctx("#", "sh", "token", "tokens")
-YAML = _ctx("#", "to_yaml", "to_json", "token")
+YAML = _ctx("#", "to_yaml", "to_json")
 CONTEXTS: dict[str, Context] = {
     # Scripts run as root: values are shell words (sh) or asserted tokens.
     "backup/*.sh.j2": SHELL,

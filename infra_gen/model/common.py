@@ -117,10 +117,8 @@ EnvVarName = Annotated[
 
 
 def _env_value(value: str) -> str:
-    if "$" in value:
-        raise ValueError(
-            f"'$' is not allowed (docker compose would interpolate it), got {shown(value)}"
-        )
+    # '$' is allowed: values are literal, and the compose artifact writes it as '$$'
+    # so compose never interpolates it.
     if any(not c.isprintable() for c in value):
         raise ValueError(f"control characters are not allowed, got {shown(value)}")
     return value
@@ -128,10 +126,10 @@ def _env_value(value: str) -> str:
 
 EnvVarValue = Annotated[
     str,
-    StringConstraints(max_length=4096, pattern=r"^[^$\x00-\x1f\x7f]*$"),
+    StringConstraints(max_length=4096, pattern=r"^[^\x00-\x1f\x7f]*$"),
     _checked(_env_value),
-    Doc("An environment variable value: printable text without '$' "
-        "(at most 4096 characters)."),
+    Doc("An environment variable value: printable text, taken literally ('$' is "
+        "never interpolated; at most 4096 characters)."),
 ]
 
 # PostgreSQL reserves pg_* role names; postgres is the superuser and replicator the

@@ -121,6 +121,8 @@ class FakeQueue:
         return task_id
 
     def state(self, task_id: str) -> TaskState:
+        if task_id not in self.states and task_id not in {t for t, _ in self.enqueued}:
+            return TaskState("unknown")
         return self.states.get(task_id, TaskState("pending"))
 
 

@@ -28,21 +28,43 @@ def test_every_response_names_the_serving_host(api: Any) -> None:
         assert response.headers["X-Served-By"] == socket.gethostname()
 
 
-def test_health_ok_when_all_checks_pass(config: Any, api_services: ApiServices) -> None:
+def _down() -> None:
+    raise ConnectionError("connection refused")
+
+
+def test_readiness_ok_when_all_checks_pass(config: Any, api_services: ApiServices) -> None:
     api_services.health_checks = {"database": lambda: None, "redis": lambda: None}
-    response = create_app(config, services=api_services).test_client().get("/health/")
+    response = create_app(config, services=api_services).test_client().get("/health/ready")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok"}
+    assert response.get_json() == {
+        "status": "ok", "failed": [], "dependencies": {"database": "ok", "redis": "ok"}}
 
 
-def test_health_503_names_what_failed(config: Any, api_services: ApiServices) -> None:
-    def redis_down() -> None:
-        raise ConnectionError("connection refused")
-
-    api_services.health_checks = {"database": lambda: None, "redis": redis_down}
-    response = create_app(config, services=api_services).test_client().get("/health/")
-    assert response.status_code == 503
-    assert response.get_json()["failed"] == ["redis"]
+@pytest.mark.parametrize(("down", "code", "status"), [
+    ({"redis"}, 200, "degraded"),
+    ({"replica"}, 200, "degraded"),
+    ({"replica", "redis"}, 200, "degraded"),
+    ({"database"}, 503, "unavailable"),
+    ({"database", "redis"}, 503, "unavailable"),
+])
+def test_readiness_names_what_failed_and_only_the_primary_makes_it_unready(
+        config: Any, api_services: ApiServices, down: set[str], code: int, status: str) -> None:
+    api_services.health_checks = {
+        name: _down if name in down else (lambda: None) for name in ("database", "replica", "redis")}
+    client = create_app(config, services=api_services).test_client()
+    response = client.get("/health/ready")
+    assert response.status_code == code
+    body = response.get_json()
+    assert (body["status"], body["failed"]) == (status, sorted(down))
+    assert body["dependencies"]["database"] == ("connection refused" if "database" in down else "ok")
+    # Liveness ignores dependencies: the load balancer keeps every replica.
+    live = client.get("/health/")
+    assert (live.status_code, live.get_json()) == (200, {"status": "ok"})
+    # Each dependency's state is a metric too.
+    metrics = client.get("/metrics").get_data(as_text=True)
+    for name in ("database", "replica", "redis"):
+        up = 0 if name in down else 1
+        assert f'churn_api_dependency_up{{dependency="{name}"}} {up}.0' in metrics, metrics
 
 
 def test_create_get_update_delete_roundtrip(api: Any) -> None:

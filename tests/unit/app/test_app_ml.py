@@ -10,6 +10,7 @@ from churn.config import Config
 from churn.ml import dataset
 from churn.ml.app import create_app
 from churn.ml.drift import (
+    MIN_DRIFT_ROWS,
     DriftMonitor,
     bin_proportions,
     population_stability_index,
@@ -104,6 +105,22 @@ def test_drift_monitor_flags_shifted_inputs() -> None:
     assert psi["contract_type"] < 0.1
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_no_drift_figure_before_the_minimum_sample_and_no_noise_drift_at_it(seed: int) -> None:
+    """A few predictions never yield a PSI; MIN_DRIFT_ROWS undrifted ones stay far below 0.2."""
+    train_rows = dataset.generate(4000, seed=1).features
+    monitor = DriftMonitor(training_distributions(train_rows))
+    sample = dataset.generate(MIN_DRIFT_ROWS, seed=100 + seed).features
+    monitor.observe(sample[: MIN_DRIFT_ROWS - 1])
+    assert monitor.psi() == {}
+    monitor.observe(sample[-1:])
+    assert 0 < max(monitor.psi().values()) < 0.1
+    # The same handful of customers repeated (a fresh stack's seeded data) is no sample.
+    repeated = DriftMonitor(training_distributions(train_rows))
+    repeated.observe(np.repeat(sample[:5], 20, axis=0))
+    assert repeated.psi() == {}
+
+
 @pytest.fixture
 def ml_api(model: ChurnModel) -> Any:
     return create_app(Config(secret_key="unit-test-secret"), model=model).test_client()
@@ -164,7 +181,7 @@ def test_predict_rejects(ml_api: Any, body: Any, status: int, field: str) -> Non
 def test_model_health_and_metrics(ml_api: Any, model: ChurnModel) -> None:
     assert ml_api.get("/health").get_json()["status"] == "ok"
     assert ml_api.get("/model").get_json()["metrics"] == model.metadata["metrics"]
-    ml_api.post("/predict", json={"customers": [CUSTOMER] * 60})
+    ml_api.post("/predict", json={"customers": [CUSTOMER] * MIN_DRIFT_ROWS})
     text = ml_api.get("/metrics").get_data(as_text=True)
     assert 'churn_ml_feature_importance{feature="tenure_months"}' in text
     assert "churn_ml_model_accuracy" in text

@@ -15,7 +15,7 @@ from churn.config import Config
 from churn.json_errors import register_error_handlers
 
 # Requests from probes and scrapers are not users.
-_UNTRACKED_PATHS = frozenset({"/health/", "/metrics"})
+_UNTRACKED_PATHS = frozenset({"/health/", "/health/ready", "/metrics"})
 
 
 def _client_identity() -> str:

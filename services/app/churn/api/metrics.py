@@ -24,6 +24,12 @@ ACTIVE_CLIENTS = Gauge(
     "Distinct API clients (tokens or addresses) seen in the last 5 minutes",
     multiprocess_mode="mostrecent",
 )
+DEPENDENCY_UP = Gauge(
+    "churn_api_dependency_up",
+    "1 when the dependency answered the last readiness check (every scrape runs one)",
+    ["dependency"],
+    multiprocess_mode="mostrecent",
+)
 CACHE_LOOKUPS = Counter("churn_api_cache_lookups_total", "Customer cache lookups", ["result"])
 
 
@@ -51,6 +57,9 @@ def install_metrics(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
+        from churn.api.routes.health import check_dependencies
+
         ACTIVE_CLIENTS.set(app.extensions["churn"].active_clients.count())
+        check_dependencies(app.extensions["churn"])
         body, content_type = render_metrics()
         return Response(body, content_type=content_type)

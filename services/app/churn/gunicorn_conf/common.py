@@ -25,6 +25,13 @@ def workers() -> int:
     return _env_int("GUNICORN_WORKERS", 2)
 
 
+def threads() -> int:
+    """Threads per worker (gthread). A request waiting on a slow dependency holds one
+    thread, not a whole worker: reads keep flowing while writes wait out a broker or
+    database timeout. The work is I/O-bound (SQL, Redis), so the GIL costs little."""
+    return _env_int("GUNICORN_THREADS", 4)
+
+
 def timeout() -> int:
     return _env_int("GUNICORN_TIMEOUT", 30)
 
@@ -70,6 +77,8 @@ def settings(service: str, default_port: int, wsgi_app: str) -> dict[str, Any]:
         "wsgi_app": wsgi_app,
         "bind": bind(default_port),
         "workers": workers(),
+        "worker_class": "gthread",
+        "threads": threads(),
         "timeout": timeout(),
         "graceful_timeout": graceful_timeout(),
         "loglevel": log_level(),

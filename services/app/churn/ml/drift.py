@@ -20,6 +20,12 @@ from churn.ml.features import CONTRACT_COLUMN
 _MIN_PROPORTION = 1e-4
 _QUANTILES = np.linspace(0.0, 1.0, 11)[1:-1]  # deciles -> up to 10 bins
 
+MIN_DRIFT_ROWS = 500
+"""No PSI is computed (or exported, so DataDrift cannot fire) before a window holds
+this many inputs. Sampling noise alone gives a PSI of about (bins - 1) / rows: 0.18
+for 50 rows over 10 bins, next to the 0.2 alert threshold; 0.018 for 500 rows. A
+fresh stack scoring the same few seeded customers would otherwise "drift"."""
+
 
 def population_stability_index(expected: np.ndarray, actual: np.ndarray) -> float:
     expected = np.clip(np.asarray(expected, dtype=float), _MIN_PROPORTION, None)
@@ -63,7 +69,10 @@ class DriftMonitor:
     """Keeps the last `window` inputs and computes PSI per feature on demand."""
 
     def __init__(
-        self, distributions: dict[str, dict[str, Any]], window: int = 2000, min_rows: int = 50
+        self,
+        distributions: dict[str, dict[str, Any]],
+        window: int = 2000,
+        min_rows: int = MIN_DRIFT_ROWS,
     ) -> None:
         self._distributions = distributions
         self._rows: deque[np.ndarray] = deque(maxlen=window)

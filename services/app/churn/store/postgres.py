@@ -63,45 +63,59 @@ class PostgresStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    # -- reads (replica when configured) ---------------------------------------------
+    # -- reads (replica when configured, the primary when it is down) ----------------
 
     def list_customers(self, *, limit: int, offset: int) -> Page:
-        with self._db.connection(read_only=True) as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                f"SELECT {_CUSTOMER_COLUMNS} FROM customer ORDER BY id LIMIT %s OFFSET %s",
-                (limit, offset),
-            )
-            items = [_customer(row) for row in cur.fetchall()]
-            cur.execute("SELECT count(*) AS n FROM customer")
-            total = cur.fetchone()["n"]  # type: ignore[index]
-        return Page(items=items, total=total)
+        def work(conn: psycopg.Connection) -> Page:
+            with conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(
+                    f"SELECT {_CUSTOMER_COLUMNS} FROM customer ORDER BY id LIMIT %s OFFSET %s",
+                    (limit, offset),
+                )
+                items = [_customer(row) for row in cur.fetchall()]
+                cur.execute("SELECT count(*) AS n FROM customer")
+                total = cur.fetchone()["n"]  # type: ignore[index]
+            return Page(items=items, total=total)
+
+        return self._db.read(work)
 
     def get_customer(self, customer_id: int) -> Customer | None:
-        with self._db.connection(read_only=True) as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(f"SELECT {_CUSTOMER_COLUMNS} FROM customer WHERE id = %s", (customer_id,))
-            row = cur.fetchone()
-        return _customer(row) if row else None
+        def work(conn: psycopg.Connection) -> Customer | None:
+            with conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(
+                    f"SELECT {_CUSTOMER_COLUMNS} FROM customer WHERE id = %s", (customer_id,)
+                )
+                row = cur.fetchone()
+            return _customer(row) if row else None
+
+        return self._db.read(work)
 
     def top_risk(self, limit: int) -> list[Customer]:
-        with self._db.connection(read_only=True) as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                f"SELECT {_CUSTOMER_COLUMNS} FROM customer WHERE risk_score IS NOT NULL"
-                " ORDER BY risk_score DESC, id LIMIT %s",
-                (limit,),
-            )
-            return [_customer(row) for row in cur.fetchall()]
+        def work(conn: psycopg.Connection) -> list[Customer]:
+            with conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(
+                    f"SELECT {_CUSTOMER_COLUMNS} FROM customer WHERE risk_score IS NOT NULL"
+                    " ORDER BY risk_score DESC, id LIMIT %s",
+                    (limit,),
+                )
+                return [_customer(row) for row in cur.fetchall()]
+
+        return self._db.read(work)
 
     def risk_history(self, customer_id: int, limit: int) -> list[RiskRecord] | None:
-        with self._db.connection(read_only=True) as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute("SELECT 1 FROM customer WHERE id = %s", (customer_id,))
-            if cur.fetchone() is None:
-                return None
-            cur.execute(
-                f"SELECT {_RISK_COLUMNS} FROM risk_history WHERE customer_id = %s"
-                " ORDER BY prediction_time DESC, id DESC LIMIT %s",
-                (customer_id, limit),
-            )
-            return [_risk(row) for row in cur.fetchall()]
+        def work(conn: psycopg.Connection) -> list[RiskRecord] | None:
+            with conn.cursor(row_factory=dict_row) as cur:
+                cur.execute("SELECT 1 FROM customer WHERE id = %s", (customer_id,))
+                if cur.fetchone() is None:
+                    return None
+                cur.execute(
+                    f"SELECT {_RISK_COLUMNS} FROM risk_history WHERE customer_id = %s"
+                    " ORDER BY prediction_time DESC, id DESC LIMIT %s",
+                    (customer_id, limit),
+                )
+                return [_risk(row) for row in cur.fetchall()]
+
+        return self._db.read(work)
 
     def risk_by_task(self, task_id: str) -> RiskRecord | None:
         # Primary: the worker has just written it, a replica may lag behind.
@@ -111,12 +125,14 @@ class PostgresStore:
         return _risk(row) if row else None
 
     def ping(self) -> None:
-        # Shorter than a container healthcheck's timeout, so /health/ answers 503 in time.
+        """The primary answers (bounded: /health/ready and scrapes must answer in time)."""
         with self._db.connection(timeout=_PING_TIMEOUT_SECONDS) as conn:
             conn.execute("SELECT 1")
-        if self._db.has_replica:
-            with self._db.connection(read_only=True, timeout=_PING_TIMEOUT_SECONDS) as conn:
-                conn.execute("SELECT 1")
+
+    def ping_replica(self) -> None:
+        """The replica answers (reads use the primary meanwhile when it does not)."""
+        with self._db.connection(read_only=True, timeout=_PING_TIMEOUT_SECONDS) as conn:
+            conn.execute("SELECT 1")
 
     # -- writes (always the primary, one transaction each) ---------------------------
 

@@ -1,13 +1,75 @@
-"""The Celery application, configured from the environment (contract: Redis db 0)."""
+"""The Celery application, configured from the environment (contract: Redis db 0).
+
+Delivery guarantees (Redis broker). A task is acked only after it ran
+(task_acks_late), so a worker killed mid-task leaves it in Redis' "unacked" set;
+Redis has no notion of a consumer dying, it re-delivers a message once it has been
+unacked for VISIBILITY_TIMEOUT_SECONDS. That timeout is therefore sized to the task,
+not to "long enough": it must exceed the longest single run (TASK_MAX_SECONDS) and
+the longest retry countdown (RETRY_BACKOFF_MAX_SECONDS: a retried task waits,
+unacked, in the worker until its ETA), and it is the bound on how long a task that
+was running on a killed worker waits before it runs again. A re-delivery of a task
+that did finish is harmless: the store records a task id once.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from celery.backends.redis import RedisBackend
 
 from churn.config import REDIS_BROKER_DB, Config
 
+TASK_MAX_SECONDS = 25
+"""Longest run of one attempt: database checkout (5 s) + ML call (2 s connect,
+10 s read) + the write (5 s), with margin."""
+RETRY_BACKOFF_MAX_SECONDS = 20
+"""Largest countdown between two attempts (2, 4, 8, 16, 20, 20 s)."""
+VISIBILITY_TIMEOUT_SECONDS = 30
+"""Unacked for this long, a message is delivered again (see the module doc)."""
+RESULT_EXPIRES_SECONDS = 24 * 3600
+"""How long task states (and the API's record of issued ids) are kept."""
 
-def make_celery(config: Config) -> Celery:
+assert max(TASK_MAX_SECONDS, RETRY_BACKOFF_MAX_SECONDS) < VISIBILITY_TIMEOUT_SECONDS
+
+# The API publishes and reads states from request threads: every broker or backend
+# operation must fail within a second, not retry (kombu retries 100 times and the
+# Redis result backend 20 times by default, which held API workers 19 s).
+_CLIENT_REDIS_TIMEOUTS: dict[str, Any] = {
+    "socket_connect_timeout": 0.5,
+    "socket_timeout": 1.0,
+}
+_CLIENT_SETTINGS: dict[str, Any] = {
+    "task_publish_retry": False,
+    "broker_connection_timeout": 0.5,
+    "broker_connection_retry": False,
+    "broker_connection_max_retries": 0,
+    "broker_transport_options": {
+        **_CLIENT_REDIS_TIMEOUTS,
+        "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+        "max_retries": 0,
+    },
+    "result_backend_transport_options": {
+        "retry_policy": {"max_retries": 0, "interval_start": 0, "interval_step": 0.1,
+                         "interval_max": 0.1},
+    },
+    "redis_socket_connect_timeout": 0.5,
+    "redis_socket_timeout": 1.0,
+    "redis_retry_on_timeout": False,
+}
+
+
+class PollingRedisBackend(RedisBackend):  # type: ignore[misc]
+    """The API's result backend: it reads task states and never waits on a result, so
+    publishing does not subscribe to the task's result channel (the default does, and
+    a subscription nobody drains only fills Redis' pub/sub buffer)."""
+
+    def on_task_call(self, producer: Any, task_id: str) -> None:
+        return None
+
+
+def make_celery(config: Config, *, client: bool = False) -> Celery:
+    """The worker's app, or with `client` the API's (publishes and polls, fails fast)."""
     app = Celery("churn")
     if config.redis_host:
         url = config.redis_url(REDIS_BROKER_DB)
@@ -17,7 +79,7 @@ def make_celery(config: Config) -> Celery:
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],
-        result_expires=24 * 3600,
+        result_expires=RESULT_EXPIRES_SECONDS,
         # Late acks: a task is removed from the queue only after it ran, so a worker
         # killed mid-task does not lose it (the store makes re-runs idempotent).
         task_acks_late=True,
@@ -29,16 +91,19 @@ def make_celery(config: Config) -> Celery:
         worker_concurrency=config.worker_concurrency,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        # Do not let an API request hang for long when the broker is down.
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
-        # visibility_timeout must exceed the longest retry countdown, or Redis
-        # re-delivers an unacked task while it is still waiting to be retried.
         broker_transport_options={
             "socket_connect_timeout": 2,
             "socket_timeout": 5,
-            "visibility_timeout": 3600,
+            "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
         },
         redis_socket_connect_timeout=2,
         redis_socket_timeout=5,
     )
+    if client:
+        app.conf.update(_CLIENT_SETTINGS)
+        if config.redis_host:
+            # "module:Class+url": Celery's form for a backend class of one's own.
+            backend = f"{PollingRedisBackend.__module__}:{PollingRedisBackend.__name__}"
+            app.conf.result_backend = f"{backend}+{config.redis_url(REDIS_BROKER_DB)}"
     return app

@@ -13,7 +13,7 @@ from churn.config import Config
 from churn.errors import StoreUnavailableError
 from churn.redis_cache import cache_client, customer_key
 from churn.worker import metrics as _metrics
-from churn.worker.celery_app import make_celery
+from churn.worker.celery_app import RETRY_BACKOFF_MAX_SECONDS, make_celery
 from churn.worker.ml_client import HttpMLClient, MLServiceError
 from churn.worker.scoring import score_and_store
 
@@ -56,8 +56,8 @@ def _forget_cached_customer(customer_id: int) -> None:
     reject_on_worker_lost=True,
     autoretry_for=(MLServiceError, StoreUnavailableError, ConnectionError, TimeoutError),
     max_retries=MAX_RETRIES,
-    retry_backoff=2,  # 2, 4, 8, ... seconds
-    retry_backoff_max=120,
+    retry_backoff=2,  # 2, 4, 8, ... seconds, at most RETRY_BACKOFF_MAX_SECONDS
+    retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS,
     retry_jitter=True,
 )
 def score_customer(self: Task, customer_id: int) -> dict[str, object]:

@@ -7,12 +7,16 @@ import uuid
 from flask import Blueprint, Response, jsonify, url_for
 
 from churn.api.auth import require_token
-from churn.api.queue import QueueUnavailableError
+from churn.api.queue import RETRY_AFTER_SECONDS, QueueUnavailableError
 from churn.api.request_helpers import MAX_ID, services
 from churn.json_errors import ApiError, json_body
 from churn.schemas import PredictionRequest, validate_body
 
 bp = Blueprint("predictions", __name__, url_prefix="/api/predictions")
+
+
+def _queue_down() -> ApiError:
+    return ApiError(503, "prediction queue unavailable", retry_after=RETRY_AFTER_SECONDS)
 
 
 @bp.post("")
@@ -27,7 +31,7 @@ def create_prediction() -> tuple[Response, int, dict[str, str]]:
     try:
         task_id = svc.predictions.enqueue(customer_id)
     except QueueUnavailableError as exc:
-        raise ApiError(503, "prediction queue unavailable") from exc
+        raise _queue_down() from exc
     location = url_for("predictions.get_prediction", task_id=task_id)
     return jsonify({"id": task_id, "status": "pending"}), 202, {"Location": location}
 
@@ -56,7 +60,9 @@ def get_prediction(task_id: str) -> Response:
     try:
         state = svc.predictions.state(task_id)
     except QueueUnavailableError as exc:
-        raise ApiError(503, "prediction queue unavailable") from exc
+        raise _queue_down() from exc
+    if state.status == "unknown":
+        raise ApiError(404, "prediction not found", "id")
     body: dict[str, object] = {"id": task_id, "status": state.status}
     if state.error:
         body["error"] = state.error

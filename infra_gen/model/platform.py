@@ -69,16 +69,22 @@ class Upstream(StrictModel):
 
 
 class Timeouts(StrictModel):
-    connect: Duration = "5s"
-    """Time to connect to an upstream member."""
+    connect: Duration = "500ms"
+    """Time to connect to an upstream member. Inside a Docker network a live member
+    accepts in a millisecond; a killed one never answers, and every request sent to it
+    waits this long before going to the next member."""
     read: Duration = "60s"
     """Time between two reads from an upstream member."""
     send: Duration = "60s"
     """Time between two writes to an upstream member."""
-    client_body: Duration = "15s"
-    """Time to read the client's request body."""
+    client_body: Duration = "4s"
+    """Longest pause between two reads of the client's request body (nginx has no
+    total body timeout): a client trickling a byte every few seconds is cut off."""
     client_header: Duration = "15s"
-    """Time to read the client's request headers."""
+    """Time to read the client's request headers (all of them)."""
+    client_send: Duration = "10s"
+    """Longest pause between two writes of a response to the client (send_timeout):
+    a client that stops reading releases its connection."""
 
 
 class LoadBalancer(StrictModel):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra_gen.artifacts import nginx
-from infra_gen.model import TlsMode
+from infra_gen.model import TlsMode, duration_seconds
 from infra_gen.project import Project
 from infra_gen.render import header, jinja_environment
 from infra_gen.topology import Topology, plan
@@ -89,7 +89,9 @@ def test_upstreams_match_topology(name: str) -> None:
     assert "proxy_http_version 1.1;" in text
     assert "proxy_set_header Connection $lb_connection;" in text
     assert re.search(r'map \$http_upgrade \$lb_connection \{\s*default "";', text)
-    assert "proxy_next_upstream error timeout http_502 http_503;" in text
+    # Retries only where safe: unreachable members, never an answer (no http_5xx),
+    # never a request already sent unless idempotent (no non_idempotent).
+    assert re.findall(r"proxy_next_upstream (.*);", text) == ["error timeout"]
     assert "proxy_set_header X-Request-ID $request_id;" in text
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in text
 
@@ -122,15 +124,17 @@ def test_tls_server(name: str) -> None:
     http = next(s for s in servers(text) if "listen 8080 default_server" in s)
     suffix = "" if topo.env.load_balancer.https_port == 443 else (
         f":{topo.env.load_balancer.https_port}")
-    assert f"return 301 https://$host{suffix}$request_uri;" in http
+    assert f"return 301 https://{topo.env.domain}{suffix}$request_uri;" in http
+    assert "$host" not in http, "the client's Host header must not reach a redirect"
     assert "add_header Strict-Transport-Security" not in http
     assert ("/.well-known/acme-challenge/" in http) == (topo.env.tls.mode is TlsMode.certbot)
     assert "location = /nginx_health" in http
 
 
 def test_dev_redirects_to_the_published_https_port() -> None:
-    assert "return 301 https://$host:8443$request_uri;" in conf("dev")
-    assert "return 301 https://$host$request_uri;" in conf("prod")
+    assert "return 301 https://churn.localhost:8443$request_uri;" in conf("dev")
+    prod = PROJECT.load("prod").domain
+    assert f"return 301 https://{prod}$request_uri;" in conf("prod")
 
 
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])
@@ -147,6 +151,12 @@ def test_rate_limits_and_timeouts(name: str) -> None:
     assert f"proxy_connect_timeout {lb.timeouts.connect};" in text
     assert f"proxy_read_timeout {lb.timeouts.read};" in text
     assert f"client_body_timeout {lb.timeouts.client_body};" in text
+    assert f"send_timeout {lb.timeouts.client_send};" in text
+    assert f"proxy_send_timeout {lb.timeouts.send};" in text
+    # Sub-second inside a Docker network: a killed member must not stall requests.
+    assert duration_seconds(lb.timeouts.connect) < 1
+    # Shorter than a trickle of one byte every 5 s.
+    assert duration_seconds(lb.timeouts.client_body) < 5
 
 
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])

@@ -191,3 +191,33 @@ def test_api_workers_are_threaded_so_one_slow_dependency_does_not_block_them(
     assert settings["threads"] >= 4
     monkeypatch.setenv("GUNICORN_THREADS", "8")
     assert common.settings("api", 8000, "churn.api.wsgi:app")["threads"] == 8
+
+
+def test_racing_first_tasks_build_one_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads starting tasks together built two connection pools (one leaked and
+    was collected in its own thread: "cannot join current thread" at worker start)."""
+    import threading
+
+    from churn.worker import tasks
+
+    built: list[int] = []
+    start = threading.Barrier(8)
+
+    def slow_factory() -> int:
+        time.sleep(0.05)  # the window in which a second caller used to build again
+        built.append(1)
+        return len(built)
+
+    get = tasks._once(slow_factory)
+
+    def call() -> None:
+        start.wait()
+        results.append(get())
+
+    results: list[int] = []
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (built, results) == ([1], [1] * 8)

@@ -91,6 +91,10 @@ def make_celery(config: Config, *, client: bool = False) -> Celery:
         worker_concurrency=config.worker_concurrency,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
+        # A task running when the broker connection drops cannot be acked any more:
+        # cancel it, Redis delivers it again (the default until Celery 6 lets it run
+        # on, and its ack fails).
+        worker_cancel_long_running_tasks_on_connection_loss=True,
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
         broker_transport_options={
             "socket_connect_timeout": 2,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 from celery import Task
@@ -22,8 +24,29 @@ app = make_celery(config)
 
 MAX_RETRIES = 6
 
+T = TypeVar("T")
+_build_lock = threading.Lock()
 
-@functools.cache
+
+def _once(factory: Callable[[], T]) -> Callable[[], T]:
+    """factory() built once, even when the first calls race.
+
+    functools.cache alone is not enough under the threads pool: two tasks starting
+    together each built a store, and the connection pool of the one thrown away was
+    collected inside its own worker thread, which printed "cannot join current
+    thread" (psycopg_pool's __del__ joins its workers) when the worker started.
+    """
+    cached = functools.cache(factory)
+
+    @functools.wraps(factory)
+    def get() -> T:
+        with _build_lock:
+            return cached()
+
+    return get
+
+
+@_once
 def _store() -> Any:
     # Built on first use: importing the tasks (tests, the API) must not need a database.
     from churn.store.pools import Database
@@ -32,12 +55,12 @@ def _store() -> Any:
     return PostgresStore(Database(config, max_size=max(2, config.worker_concurrency)))
 
 
-@functools.cache
+@_once
 def _ml_client() -> HttpMLClient:
     return HttpMLClient(config.require("ml_url"))
 
 
-@functools.cache
+@_once
 def _cache() -> redis.Redis:
     return cache_client(config)
 

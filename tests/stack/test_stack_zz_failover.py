@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.disruptive
+
 
 def _api_pool(topo):
     pools = [p for p in topo.upstreams if p.health_path == "/health/"]

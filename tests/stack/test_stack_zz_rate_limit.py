@@ -7,6 +7,10 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
+pytestmark = pytest.mark.disruptive
+
 
 def test_burst_gets_429_then_site_answers(site, topo):
     rl = topo.env.load_balancer.rate_limit

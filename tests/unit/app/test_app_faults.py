@@ -77,6 +77,9 @@ def test_the_apis_celery_client_never_retries_and_the_worker_redelivers_in_bound
     # outlast a run and a retry countdown (no re-delivery of a live task), and be short.
     timeout = worker.broker_transport_options["visibility_timeout"]
     assert celery_app.TASK_MAX_SECONDS < timeout <= 60
+    options = worker.broker_transport_options
+    sweep = options["unacked_restore_interval"] * options["unacked_restore_throttle"]
+    assert sweep <= 10, "a task unacked past the timeout waits for the next sweep"
     assert timeout > celery_app.RETRY_BACKOFF_MAX_SECONDS
     from churn.worker.tasks import score_customer
 

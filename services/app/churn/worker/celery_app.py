@@ -27,6 +27,10 @@ RETRY_BACKOFF_MAX_SECONDS = 20
 """Largest countdown between two attempts (2, 4, 8, 16, 20, 20 s)."""
 VISIBILITY_TIMEOUT_SECONDS = 30
 """Unacked for this long, a message is delivered again (see the module doc)."""
+RESTORE_SWEEP_SECONDS = 5
+"""How often a worker looks for messages unacked longer than the visibility timeout:
+a killed worker's task runs again within VISIBILITY_TIMEOUT + RESTORE_SWEEP seconds
+(once a worker is running)."""
 RESULT_EXPIRES_SECONDS = 24 * 3600
 """How long task states (and the API's record of issued ids) are kept."""
 
@@ -100,6 +104,10 @@ def make_celery(config: Config, *, client: bool = False) -> Celery:
             "socket_connect_timeout": 2,
             "socket_timeout": 5,
             "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+            # kombu sweeps for expired unacked messages every interval x throttle
+            # seconds (10 x 10 by default: a killed worker's task waited 100 s more).
+            "unacked_restore_interval": RESTORE_SWEEP_SECONDS,
+            "unacked_restore_throttle": 1,
         },
         redis_socket_connect_timeout=2,
         redis_socket_timeout=5,

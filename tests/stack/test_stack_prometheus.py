@@ -121,15 +121,16 @@ def _prometheus_age(inspect, topo) -> float:
     return (datetime.now(UTC) - when).total_seconds()
 
 
-# Drift figures need a window of recent inputs (the ML service's minimum is 50
-# rows): score one batch of realistic customers from inside a worker, as the
-# workers do, so the ML dashboard has data to show.
+# Drift figures need a window of recent inputs (the ML service computes none below
+# churn.ml.drift.MIN_DRIFT_ROWS, 500 rows, per gunicorn worker): score one batch of
+# realistic customers from inside a worker, as the workers do, so the ML dashboard
+# has data to show (one request: one gunicorn worker holds the whole batch).
 _PRIME_DRIFT = """
 import os, requests
 rows = [{"tenure_months": 1 + i % 60, "monthly_charges": 20.0 + i % 80,
          "total_charges": (1 + i % 60) * (20.0 + i % 80),
          "contract_type": ("month-to-month", "one-year", "two-year")[i % 3],
-         "support_calls": i % 7} for i in range(120)]
+         "support_calls": i % 7} for i in range(600)]
 r = requests.post(os.environ["ML_URL"] + "/predict", json={"customers": rows}, timeout=30)
 r.raise_for_status()
 """

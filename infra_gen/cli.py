@@ -15,7 +15,7 @@ from rich.table import Table
 from .artifacts import REGISTRY
 from .errors import DriftError, Problem, UserError, ValidationFailed, printable
 from .project import Project
-from .render import differences, read_tree, render_environment, write_trees
+from .render import differences, read_tree, render_environment, write_file, write_trees
 from .topology import plan
 
 app = typer.Typer(
@@ -108,7 +108,7 @@ def schema(
 
     text = schema_text(merged)
     if out_file:
-        out_file.write_text(text)
+        write_file(out_file, text)
     else:
         sys.stdout.write(text)
 

@@ -1,0 +1,86 @@
+"""The load balancer's TLS, scanned by sslyze against Mozilla's "intermediate" profile.
+
+This is the check `sslyze --mozilla_config=intermediate HOST:PORT` makes (protocol
+versions, cipher suites, key exchange groups and sizes, certificate type, signature
+and lifetime, known TLS vulnerabilities), through sslyze's Python API so the
+findings come back as data. The only finding the plain command has in dev is the
+trust of the self-signed certificate; here that certificate is given to sslyze as
+its trust anchor, so the scan must come back with no finding at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sslyze import (
+    ScanCommandsExtraArguments,
+    Scanner,
+    ServerNetworkConfiguration,
+    ServerNetworkLocation,
+    ServerScanRequest,
+    ServerScanStatusEnum,
+)
+from sslyze.mozilla_tls_profile.tls_config_checker import (
+    SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
+    MozillaTlsConfiguration,
+    ServerNotCompliantWithTlsConfiguration,
+    TlsConfigurationEnum,
+    check_server_against_tls_configuration,
+)
+from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
+
+from infra_gen.model import TlsMode
+
+# Field of sslyze's result per protocol version, as the profile names the versions.
+VERSION_FIELDS = {
+    "SSLv2": "ssl_2_0_cipher_suites", "SSLv3": "ssl_3_0_cipher_suites",
+    "TLSv1": "tls_1_0_cipher_suites", "TLSv1.1": "tls_1_1_cipher_suites",
+    "TLSv1.2": "tls_1_2_cipher_suites", "TLSv1.3": "tls_1_3_cipher_suites",
+}
+
+
+@pytest.fixture(scope="module")
+def scan(site, topo, stack) -> Any:
+    if not site.tls:
+        pytest.skip("tls: none in this environment")
+    host, port = site.https_addr
+    extra = ScanCommandsExtraArguments()
+    if topo.env.tls.mode is TlsMode.self_signed:
+        cert: Path = stack.secrets / "tls" / "fullchain.pem"
+        extra = ScanCommandsExtraArguments(
+            certificate_info=CertificateInfoExtraArgument(custom_ca_file=cert))
+    request = ServerScanRequest(
+        server_location=ServerNetworkLocation(hostname=site.domain, port=port, ip_address=host),
+        network_configuration=ServerNetworkConfiguration(tls_server_name_indication=site.domain),
+        scan_commands=SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
+        scan_commands_extra_arguments=extra,
+    )
+    scanner = Scanner()
+    scanner.queue_scans([request])
+    (result,) = list(scanner.get_results())
+    assert result.scan_status is ServerScanStatusEnum.COMPLETED, result.connectivity_error_trace
+    return result
+
+
+def test_mozilla_intermediate_profile_has_no_finding(scan):
+    profile = MozillaTlsConfiguration.get(TlsConfigurationEnum.MOZILLA_INTERMEDIATE)
+    try:
+        check_server_against_tls_configuration(scan, profile)
+    except ServerNotCompliantWithTlsConfiguration as exc:
+        pytest.fail(f"not Mozilla intermediate: {exc.issues}")
+
+
+def test_exactly_tls_12_and_13_are_accepted(scan):
+    # The profile only forbids other versions; it must also offer both of these.
+    accepted = {name for name, field in VERSION_FIELDS.items()
+                if getattr(scan.scan_result, field).result.is_tls_version_supported}
+    assert accepted == {"TLSv1.2", "TLSv1.3"}
+
+
+def test_every_key_exchange_group_of_the_profile_is_accepted(scan):
+    # The profile only forbids other groups; ssl_ecdh_curve must offer each of its own.
+    profile = MozillaTlsConfiguration.get(TlsConfigurationEnum.MOZILLA_INTERMEDIATE)
+    curves = {c.name for c in scan.scan_result.elliptic_curves.result.supported_curves}
+    assert curves == profile.tls_curves

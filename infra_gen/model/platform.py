@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
+from .. import __version__
 from .common import Cidr, Duration, Email, MemorySize, Port, Resources, StrictModel
 
 
@@ -132,8 +133,9 @@ class Redis(StrictModel):
 class Images(StrictModel):
     registry: str = "infra-gen"
     """Prefix of the project's own images (infra-gen/app, infra-gen/lb, ...)."""
-    tag: str = Field(default="0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-    """Tag of the project's own images: a release, never latest."""
+    tag: str = Field(default=__version__, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    """Tag of the project's own images: a release, never latest (default: the
+    infra-gen version, which scripts/build-images.sh tags them with)."""
     grafana: str = "grafana/grafana:11.2.2"
     """Grafana image (pulled, not built here)."""
     fluentd: str = "fluent/fluentd-kubernetes-daemonset:v1.17.1-debian-elasticsearch8-1.0"

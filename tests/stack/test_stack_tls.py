@@ -37,6 +37,9 @@ VERSION_FIELDS = {
     "TLSv1": "tls_1_0_cipher_suites", "TLSv1.1": "tls_1_1_cipher_suites",
     "TLSv1.2": "tls_1_2_cipher_suites", "TLSv1.3": "tls_1_3_cipher_suites",
 }
+# sslyze's own bundled trust stores hold a root with a non-positive serial number.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Parsed a serial number which wasn't positive:cryptography.utils.CryptographyDeprecationWarning")
 UNTRUSTED = "certificate_path_validation"
 """sslyze's finding for a certificate no trust store vouches for."""
 

@@ -6,7 +6,8 @@ tree with itself). Then `infra-gen validate --strict --generated` on the committ
 files, with the real tools from the runner's Debian/Ubuntu packages. infra-gen is
 not on a package index: the workflow installs it from its git repository at the tag
 of the version that rendered the tree, so CI checks with the same generator.
-Copy it to .github/workflows/.
+Copy it to .github/workflows/. The workflow is data dumped as YAML; its `run`
+lines are shell, quoted here.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from ..escaping import sh
 from ..topology import Topology
 from .base import ArtifactKind, Output
 
 PYTHON = "3.11"
 APT_PACKAGES = ("nginx", "prometheus", "prometheus-alertmanager", "logrotate", "shellcheck", "ufw")
 """The validation tools (their daemons are stopped right after install)."""
-HOST_SERVICES = ("nginx", "prometheus", "prometheus-alertmanager")
+STOP_SERVICES = ("nginx", "prometheus", "prometheus-alertmanager")
 INFRA_GEN_REPOSITORY = "https://github.com/infra-gen/infra-gen"
 """Git repository infra-gen's releases are tagged in (vX.Y.Z); pip installs from it."""
 INFRA_GEN_TAG = f"v{__version__}"
@@ -28,29 +30,29 @@ INFRA_GEN_TAG = f"v{__version__}"
 PIP_PACKAGES = (
     f"infra-gen @ git+{INFRA_GEN_REPOSITORY}@{INFRA_GEN_TAG}", "check-jsonschema", "gixy-ng",
 )
-WATCHED_PATHS = ("environments/**", "templates/**", "generated/**")
-# sudo: the ufw check runs in a throw-away container (docker needs root on the runner).
+PATHS = ["environments/**", "templates/**", "generated/**"]
 AS_ROOT = "sudo --preserve-env=CI,PATH"
 
 
-def _step(name: str, run: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, **extra, "run": run}
+def _words(*words: str) -> str:
+    return " ".join(sh(w) for w in words)
 
 
-def workflow(env: str) -> dict[str, Any]:
+def workflow(topo: Topology) -> dict[str, Any]:
     """The workflow document; the steps run in this order, `infra-gen check` first."""
+    env = topo.name
     report = f"validate-{env}.json"
-    validate = f"infra-gen validate {env} --strict --generated"
-    pip = " ".join(f'"{p}"' if " " in p else p for p in PIP_PACKAGES)
-    apt = " ".join(APT_PACKAGES)
+    validate_args = ("infra-gen", "validate", env, "--strict", "--generated")
+    validate_json = f"{_words(*validate_args, '--format', 'json')} > {sh(report)}"
     return {
         "name": f"infra-gen {env}",
         "on": {
-            "push": {"paths": list(WATCHED_PATHS)},
-            "pull_request": {"paths": list(WATCHED_PATHS)},
+            "push": {"paths": list(PATHS)},
+            "pull_request": {"paths": list(PATHS)},
             "workflow_dispatch": None,
         },
         "permissions": {"contents": "read"},
+        # ${{ github.ref }} is a GitHub expression, meant as such.
         "concurrency": {"group": f"infra-gen-{env}-${{{{ github.ref }}}}",
                         "cancel-in-progress": True},
         "jobs": {"validate": {
@@ -60,17 +62,17 @@ def workflow(env: str) -> dict[str, Any]:
             "steps": [
                 {"uses": "actions/checkout@v4"},
                 {"uses": "actions/setup-python@v5", "with": {"python-version": PYTHON}},
-                _step(f"Install infra-gen {INFRA_GEN_TAG}", f"python -m pip install {pip}"),
-                _step("generated/ is what environments/ renders to", "infra-gen check"),
-                _step("Install the validation tools", "\n".join((
+                {"name": f"Install infra-gen {INFRA_GEN_TAG}",
+                 "run": f"python -m pip install {_words(*PIP_PACKAGES)}"},
+                {"name": "generated/ is what environments/ renders to", "run": "infra-gen check"},
+                {"name": "Install the validation tools", "run": "\n".join((
                     "sudo apt-get update",
-                    f"sudo apt-get install -y --no-install-recommends {apt}",
-                    f"sudo systemctl stop {' '.join(HOST_SERVICES)} || true",
-                )) + "\n"),
-                _step("Validate (strict)", f"{AS_ROOT} {validate}"),
-                _step("Validation report (JSON)",
-                      f"{AS_ROOT} sh -c '{validate} --format json > {report}' || true",
-                      **{"if": "always()"}),
+                    f"sudo apt-get install -y --no-install-recommends {_words(*APT_PACKAGES)}",
+                    f"sudo systemctl stop {_words(*STOP_SERVICES)} || true",
+                )) + "\n"},
+                {"name": "Validate (strict)", "run": f"{AS_ROOT} {_words(*validate_args)}"},
+                {"name": "Validation report (JSON)", "if": "always()",
+                 "run": f"{AS_ROOT} sh -c {sh(validate_json)} || true"},
                 {"uses": "actions/upload-artifact@v4", "if": "always()",
                  "with": {"name": f"validate-{env}", "path": report}},
             ],
@@ -80,7 +82,7 @@ def workflow(env: str) -> dict[str, Any]:
 
 def outputs(topo: Topology) -> list[Output]:
     return [Output("ci/github-workflow.yml", "ci/github-workflow.yml.j2",
-                   {"document": workflow(topo.name)})]
+                   {"workflow": workflow(topo)})]
 
 
 ARTIFACT = ArtifactKind(

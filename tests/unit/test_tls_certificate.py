@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra_gen.stack_secrets import TLS_DAYS, certificate_lifetime_days, ensure_certificate
+from infra_gen.stack.secrets import TLS_DAYS, certificate_lifetime_days, ensure_certificate
 
 DOMAIN = "churn.example.test"
 

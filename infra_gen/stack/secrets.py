@@ -31,9 +31,9 @@ import subprocess
 from datetime import datetime
 from pathlib import Path
 
-from .errors import StackError
-from .model import TlsMode
-from .topology import Topology
+from ..errors import StackError
+from ..model import TlsMode
+from ..topology import Topology
 
 DIR_MODE = 0o700
 FILE_MODE = 0o644

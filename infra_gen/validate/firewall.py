@@ -91,7 +91,7 @@ def expected_rules(ctx: Context) -> set[tuple[str, int, str]]:
     published = parse.published(lb)
     want = {("IN", p.published, "any") for p in published}
     want |= {("FWD", p.target, "any") for p in published}
-    cidr = ctx.topo.env.firewall.private_cidr
+    cidr = str(ctx.topo.env.firewall.private_cidr)
     listening = {c.port for c in ctx.topo.containers if c.port is not None}
     for rule in ctx.topo.firewall_rules:
         if rule.source is not None:

@@ -39,11 +39,12 @@ def normalized_compose(ctx: Context) -> dict[str, Any] | None:
 def _docker_compose_config(ctx: Context) -> dict[str, Any] | None:
     if shutil.which("docker") is None or not ctx.exists(COMPOSE):
         return None
-    argv = ["docker", "compose", "--project-directory", str(ctx.root), "-f",
-            str(ctx.path(COMPOSE)), "config", "--format", "json"]
+    root = ctx.root.resolve()
+    argv = ["docker", "compose", "--project-directory", str(root), "-f", str(root / COMPOSE),
+            "config", "--format", "json"]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
-                              cwd=ctx.root)
+                              cwd=root)
     except subprocess.TimeoutExpired:
         return None
     if proc.returncode != 0:

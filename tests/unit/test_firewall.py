@@ -68,7 +68,7 @@ def test_checks_and_saves_before_it_resets(env: str) -> None:
 
     first_rule = min(i for i, ln in enumerate(lines) if ln.startswith("rule allow "))
     dry_run = next(i for i, ln in enumerate(lines) if 'ufw --dry-run "${words[@]}"' in ln)
-    save = at("cp -a /etc/ufw \"$saved/etc-ufw\"")
+    save = next(i for i, ln in enumerate(lines) if ln.startswith('cp -a /etc/ufw "$saved/'))
     rollback = at("trap 'rollback \"$step\"' ERR")
     reset = at("ufw --force reset >/dev/null")
     apply = at('    ufw "${words[@]}"')

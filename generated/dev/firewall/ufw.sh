@@ -102,10 +102,12 @@ cleanup() {
     if [[ -n "$tmp" ]]; then rm -f "$tmp"; fi
 }
 trap cleanup EXIT
-cp -a /etc/ufw "$saved/etc-ufw"
-cp -a "$AFTER_RULES" "$saved/after.rules"
-if [[ -f /etc/default/ufw ]]; then cp -a /etc/default/ufw "$saved/default-ufw"; fi
-iptables-save -t filter >"$saved/iptables"
+cp -a /etc/ufw "$saved/etc-ufw" || die "cannot save /etc/ufw; nothing was changed"
+cp -a "$AFTER_RULES" "$saved/after.rules" || die "cannot save $AFTER_RULES; nothing was changed"
+if [[ -f /etc/default/ufw ]]; then
+    cp -a /etc/default/ufw "$saved/default-ufw" || die "cannot save /etc/default/ufw; nothing was changed"
+fi
+iptables-save -t filter >"$saved/iptables" || die "iptables-save failed; nothing was changed"
 was_active=no
 if ufw status | grep -q '^Status: active'; then was_active=yes; fi
 

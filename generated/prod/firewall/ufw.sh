@@ -109,7 +109,8 @@ if [[ -f /etc/default/ufw ]]; then
 fi
 iptables-save -t filter >"$saved/iptables" || die "iptables-save failed; nothing was changed"
 was_active=no
-if ufw status | grep -q '^Status: active'; then was_active=yes; fi
+status="$(ufw status)" || die "ufw status failed; nothing was changed"
+if [[ "$status" == "Status: active"* ]]; then was_active=yes; fi
 
 # On any failure from here on: put the saved rules back and re-enable ufw as it was.
 rollback() {

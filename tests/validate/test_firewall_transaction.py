@@ -33,8 +33,9 @@ SNAPSHOT = """snap() {
 bash /t/good.sh >/tmp/good.out 2>&1 || { echo "good ufw.sh exited $?"; cat /tmp/good.out; exit 3; }
 snap before
 for s in bad fails; do
-    bash "/t/$s.sh" >"/tmp/$s.out" 2>&1
-    echo "@@$s rc"; echo $?
+    rc=0
+    bash "/t/$s.sh" >"/tmp/$s.out" 2>&1 || rc=$?
+    echo "@@$s rc"; echo "$rc"
     echo "@@$s output"; cat "/tmp/$s.out"
     snap "$s"
 done

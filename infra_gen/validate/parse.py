@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import re
 import shutil
@@ -31,9 +33,27 @@ def normalized_compose(ctx: Context) -> dict[str, Any] | None:
     key = "compose:normalized"
     with _NORMALIZE:
         if key not in ctx._cache:
-            ctx._cache[key] = _docker_compose_config(ctx)
+            ctx._cache[key] = _cached_compose_config(ctx)
     doc = ctx._cache[key]
     return doc if isinstance(doc, dict) else None
+
+
+_SEEN: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+
+def _cached_compose_config(ctx: Context) -> dict[str, Any] | None:
+    """One `docker compose config` per directory and file content (the tests check one
+    rendered tree many times). Only a file that reads nothing else is cached: no include:,
+    extends: or ${...} interpolation, whose result depends on other files or variables."""
+    if not ctx.exists(COMPOSE):
+        return None
+    text = ctx.text(COMPOSE)
+    if any(word in text for word in ("include", "extends", "$")):
+        return _docker_compose_config(ctx)
+    key = (str(ctx.root.resolve()), hashlib.sha256(text.encode()).hexdigest())
+    if key not in _SEEN:
+        _SEEN[key] = _docker_compose_config(ctx)
+    return copy.deepcopy(_SEEN[key])
 
 
 def _docker_compose_config(ctx: Context) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ ports behind the allowed host ports, and drops every other new connection to a
 container address.
 
 Every value is checked here (strict IPv4 network, port range, comment alphabet)
-and shell-quoted before it reaches the template; the script checks each rule
+and shell-quoted by the template (the `sh` and `token` filters); the script checks each rule
 again before it changes anything, and puts the previous rules back if applying
 fails (a half-applied ufw reset would leave the host with no firewall).
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 from dataclasses import dataclass
 
 from ..errors import ConfigError, Problem
@@ -32,7 +31,6 @@ DOCKER_BRIDGES = ("docker0", "br-+", "docker_gwbridge")
 networks, swarm's gateway bridge)."""
 BLOCK_BEGIN = "# BEGIN UFW AND DOCKER (infra-gen)"
 BLOCK_END = "# END UFW AND DOCKER (infra-gen)"
-HEREDOC = "RULES"
 COMMENT = re.compile(r"^[A-Za-z0-9 ,.:()_/>+-]{1,120}$")
 """What a rule comment may hold; ufw.sh checks the same alphabet again."""
 
@@ -129,18 +127,17 @@ def checked_network(value: str) -> str:
 
 @dataclass(frozen=True)
 class ScriptRule:
-    """One `rule` line of ufw.sh: every word already shell-quoted."""
+    """One `rule KIND SOURCE PORT COMMENT` line of ufw.sh (the template shell-quotes it)."""
 
     kind: str
     """allow (to the host) or route (forwarded to a container)."""
     source: str
-    port: str
+    port: int
     comment: str
 
 
 def script_rules(host: list[UfwRule], route: list[UfwRule]) -> list[ScriptRule]:
-    return [ScriptRule(kind, shlex.quote(r.source), shlex.quote(str(r.port)),
-                       shlex.quote(r.comment))
+    return [ScriptRule(kind, r.source, r.port, r.comment)
             for kind, rules in (("allow", host), ("route", route)) for r in rules]
 
 
@@ -177,21 +174,17 @@ def after_rules_block() -> list[str]:
         "COMMIT",
         BLOCK_END,
     ]
-    # The block sits in a quoted here-document: a line equal to the delimiter would end it.
-    assert HEREDOC not in lines
     return lines
 
 
 def context(topo: Topology, host: list[UfwRule], route: list[UfwRule]) -> dict[str, object]:
-    """The template's context: only checked, quoted or constant values."""
+    """The template's context: checked values (the template shell-quotes each with `sh`)."""
     checked_network(str(topo.env.firewall.private_cidr))
     return {
-        "env_name": re.sub(r"[^A-Za-z0-9_.-]", "?", topo.name),
         "rules": script_rules(checked(host), checked(route)),
         "after_rules": after_rules_block(),
-        "heredoc": HEREDOC,
-        "block_begin": shlex.quote(BLOCK_BEGIN),
-        "block_end": shlex.quote(BLOCK_END),
+        "block_begin": BLOCK_BEGIN,
+        "block_end": BLOCK_END,
     }
 
 

@@ -8,15 +8,17 @@ import functools
 import ipaddress
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from infra_gen.artifacts import firewall
+from infra_gen.artifacts.firewall import outputs as firewall_outputs
 from infra_gen.errors import ConfigError
 from infra_gen.project import Project
-from infra_gen.render import render_environment, render_topology
+from infra_gen.render import header, jinja_environment, render_environment
 from infra_gen.topology import Topology, plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +55,10 @@ def unchecked_script(monkeypatch: pytest.MonkeyPatch, cidr: str, comment: str | 
         topo = dataclasses.replace(topo, firewall_rules=tuple(
             dataclasses.replace(r, comment=comment) if r.source else r
             for r in topo.firewall_rules))
-    return render_topology(topo, ROOT / "templates")[SCRIPT].content.decode()
+    (out,) = firewall_outputs(topo)
+    context = {"topo": topo, "env": topo.env, "header": lambda c="#": header(topo.name, c),
+               **out.context}
+    return jinja_environment(ROOT / "templates").get_template(out.template).render(context)
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
@@ -104,7 +109,9 @@ def test_rules(env: str, public: list[int], container_ports: list[int]) -> None:
 
 def test_docker_user_block() -> None:
     text = rendered("prod")
-    block = text[text.index("<<'RULES'\n") + 10 : text.index("\nRULES\n")].splitlines()
+    words = text[text.index("\nBLOCK=(\n") + 9 : text.index("\n)\n", text.index("\nBLOCK=(\n"))]
+    block = [shlex.split(ln)[0] for ln in words.splitlines()]
+    assert 'printf \'%s\\n\' "${BLOCK[@]}" >>"$tmp"' in text.splitlines()
     assert block[0] == "# BEGIN UFW AND DOCKER (infra-gen)"
     assert block[-1] == "# END UFW AND DOCKER (infra-gen)"
     assert block[1] == "*filter" and block[-2] == "COMMIT"

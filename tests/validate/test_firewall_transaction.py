@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from infra_gen.artifacts import firewall as artifact
+from infra_gen.artifacts.firewall import outputs as firewall_outputs
 from infra_gen.project import Project
-from infra_gen.render import render_environment, render_topology
+from infra_gen.render import header, jinja_environment, render_environment
 from infra_gen.topology import plan
 from infra_gen.validate import Context
 from infra_gen.validate.base import docker_available, run
@@ -54,7 +55,10 @@ def bad_rule_script(monkeypatch: pytest.MonkeyPatch) -> str:
     rules = tuple(dataclasses.replace(r, source=bad) if r.port == 6379 else r
                   for r in topo.firewall_rules)
     topo = dataclasses.replace(topo, env=env, firewall_rules=rules)
-    return render_topology(topo, ROOT / "templates")[SCRIPT].content.decode()
+    (out,) = firewall_outputs(topo)
+    context = {"topo": topo, "env": topo.env, "header": lambda c="#": header(topo.name, c),
+               **out.context}
+    return jinja_environment(ROOT / "templates").get_template(out.template).render(context)
 
 
 def sections(out: str) -> dict[str, str]:
@@ -71,8 +75,8 @@ def test_a_failed_run_leaves_the_previous_firewall(tmp_path: Path,
     good = render_environment(PROJECT, "prod")[SCRIPT].content.decode()
     # Passes every check, fails at `ufw --force enable` (iptables-restore of after.rules),
     # after the reset: the rollback path.
-    fails, n = re.subn(r"^-A DOCKER-USER -j RETURN$", "-A DOCKER-USER -j no-such-chain", good,
-                       flags=re.M)
+    fails, n = re.subn(r"^    '-A DOCKER-USER -j RETURN'$", "    '-A DOCKER-USER -j no-such-chain'",
+                       good, flags=re.M)
     assert n == 1
     for name, text in [("good", good), ("bad", bad_rule_script(monkeypatch)), ("fails", fails)]:
         (tmp_path / f"{name}.sh").write_text(text)

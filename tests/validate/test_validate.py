@@ -107,7 +107,7 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
     ("unquoted variable in a script", "shellcheck",
      append("backup/backup_db.sh", '\nrm -rf $1/old\n'), "SC2086"),
     ("ufw script without the DOCKER-USER block", "ufw in a container",
-     sub("firewall/ufw.sh", r"^-A DOCKER-USER -j ufw-user-forward\n", ""),
+     sub("firewall/ufw.sh", r"^    '-A DOCKER-USER -j ufw-user-forward'\n", ""),
      "DOCKER-USER must first jump to ufw-user-forward"),
     ("ufw private port open to anyone", "ufw in a container",
      sub("firewall/ufw.sh", r"^rule allow 10\.0\.0\.0/8 6379 ", "rule allow any 6379 "),

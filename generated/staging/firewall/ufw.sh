@@ -26,6 +26,30 @@ set -Eeuo pipefail
 AFTER_RULES="${UFW_AFTER_RULES:-/etc/ufw/after.rules}"
 BLOCK_BEGIN='# BEGIN UFW AND DOCKER (infra-gen)'
 BLOCK_END='# END UFW AND DOCKER (infra-gen)'
+# The block appended to after.rules, one line per word.
+BLOCK=(
+    '# BEGIN UFW AND DOCKER (infra-gen)'
+    '*filter'
+    ':ufw-user-forward - [0:0]'
+    ':ufw-docker-logging-deny - [0:0]'
+    ':DOCKER-USER - [0:0]'
+    '-A DOCKER-USER -j ufw-user-forward'
+    '-A DOCKER-USER -i docker0 -j RETURN'
+    '-A DOCKER-USER -i br-+ -j RETURN'
+    '-A DOCKER-USER -i docker_gwbridge -j RETURN'
+    '-A DOCKER-USER -p udp -m udp --sport 53 --dport 1024:65535 -j RETURN'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 10.0.0.0/8'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 172.16.0.0/12'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 192.168.0.0/16'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 10.0.0.0/8'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 172.16.0.0/12'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 192.168.0.0/16'
+    '-A DOCKER-USER -j RETURN'
+    '-A ufw-docker-logging-deny -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[UFW DOCKER BLOCK] "'
+    '-A ufw-docker-logging-deny -j DROP'
+    COMMIT
+    '# END UFW AND DOCKER (infra-gen)'
+)
 
 die() {
     echo "ufw.sh: $*" >&2
@@ -157,29 +181,7 @@ awk -v begin="$BLOCK_BEGIN" -v end="$BLOCK_END" '
     $0 == end   { skip = 0; next }
     !skip
 ' "$AFTER_RULES" >"$tmp"
-cat >>"$tmp" <<'RULES'
-# BEGIN UFW AND DOCKER (infra-gen)
-*filter
-:ufw-user-forward - [0:0]
-:ufw-docker-logging-deny - [0:0]
-:DOCKER-USER - [0:0]
--A DOCKER-USER -j ufw-user-forward
--A DOCKER-USER -i docker0 -j RETURN
--A DOCKER-USER -i br-+ -j RETURN
--A DOCKER-USER -i docker_gwbridge -j RETURN
--A DOCKER-USER -p udp -m udp --sport 53 --dport 1024:65535 -j RETURN
--A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 10.0.0.0/8
--A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 172.16.0.0/12
--A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 192.168.0.0/16
--A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 10.0.0.0/8
--A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 172.16.0.0/12
--A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 192.168.0.0/16
--A DOCKER-USER -j RETURN
--A ufw-docker-logging-deny -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[UFW DOCKER BLOCK] "
--A ufw-docker-logging-deny -j DROP
-COMMIT
-# END UFW AND DOCKER (infra-gen)
-RULES
+printf '%s\n' "${BLOCK[@]}" >>"$tmp"
 chmod --reference="$AFTER_RULES" "$tmp"
 mv -f "$tmp" "$AFTER_RULES"
 tmp=""

@@ -7,13 +7,13 @@ from the runner's Debian/Ubuntu packages. Copy it to .github/workflows/.
 
 from __future__ import annotations
 
+from .. import contract
+from ..contract import CI_WORKFLOW
 from ..topology import Topology
 from .base import ArtifactKind, Output
 
 PYTHON = "3.11"
-APT_PACKAGES = ("nginx", "prometheus", "prometheus-alertmanager", "logrotate", "shellcheck", "ufw")
-"""The validation tools (their daemons are stopped right after install)."""
-PIP_PACKAGES = ("infra-gen", "check-jsonschema", "gixy-ng")
+PIP_PACKAGES = ("infra-gen", *contract.LISTS["pip-packages"])
 
 
 def context(topo: Topology) -> dict[str, object]:
@@ -23,8 +23,9 @@ def context(topo: Topology) -> dict[str, object]:
         "concurrency_group": f"infra-gen-{env}-${{{{ github.ref }}}}",
         "report_name": f"validate-{env}",
         "python": PYTHON,
-        "apt_packages": " ".join(APT_PACKAGES),
-        "stop_services": " ".join(("nginx", "prometheus", "prometheus-alertmanager")),
+        "apt_packages": " ".join(contract.apt_packages()),
+        # The packages start their daemons; only the binaries are wanted.
+        "stop_services": " ".join(contract.HOST_DAEMONS),
         "pip_packages": " ".join(PIP_PACKAGES),
         "render": f"infra-gen render {env}",
         "check": "infra-gen check",
@@ -36,7 +37,7 @@ def context(topo: Topology) -> dict[str, object]:
 
 
 def outputs(topo: Topology) -> list[Output]:
-    return [Output("ci/github-workflow.yml", "ci/github-workflow.yml.j2", context(topo))]
+    return [Output(CI_WORKFLOW, "ci/github-workflow.yml.j2", context(topo))]
 
 
 ARTIFACT = ArtifactKind(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..contract import UFW
 from ..topology import Topology
 from ..topology.facts import DOCKER_NETWORK_RANGES
 from .base import ArtifactKind, Output
@@ -107,7 +108,7 @@ def outputs(topo: Topology) -> list[Output]:
         "block_begin": BLOCK_BEGIN,
         "block_end": BLOCK_END,
     }
-    return [Output("firewall/ufw.sh", "firewall/ufw.sh.j2", ctx, executable=True)]
+    return [Output(UFW, "firewall/ufw.sh.j2", ctx, executable=True)]
 
 
 ARTIFACT = ArtifactKind(

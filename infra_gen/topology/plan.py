@@ -17,6 +17,7 @@ from .facts import (
     ScrapeJob,
     Topology,
     UpstreamPool,
+    public_base_url,
 )
 from .observability import exporters, http_check, monitoring, secret_env
 
@@ -294,11 +295,7 @@ def plan(env: Environment) -> Topology:
     containers = tuple(p.containers)
     secrets = sorted({s for c in containers for s in c.secrets})
     volumes = sorted({m.source for c in containers for m in c.mounts if m.named})
-    lb = env.load_balancer
-    if env.tls.mode is TlsMode.none:
-        base = f"http://{env.domain}" + ("" if lb.http_port == 80 else f":{lb.http_port}")
-    else:
-        base = f"https://{env.domain}" + ("" if lb.https_port == 443 else f":{lb.https_port}")
+    base = public_base_url(env)
     if env.tls.mode is TlsMode.certbot:
         cert = f"/etc/letsencrypt/live/{env.domain}/fullchain.pem"
         key = f"/etc/letsencrypt/live/{env.domain}/privkey.pem"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -17,6 +17,17 @@ DomainName = Annotated[
 ]
 
 
+def _with_default(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of tree with value at path unless one is set there (or a level is not a mapping)."""
+    head, *rest = path
+    if not rest:
+        return {head: value, **tree}
+    child = tree.get(head, {})
+    if not isinstance(child, dict):
+        return tree
+    return {**tree, head: _with_default(child, tuple(rest), value)}
+
+
 class Deploy(StrictModel):
     swarm: bool = False
     """Also render a Docker Swarm stack file (docker stack deploy)."""
@@ -29,7 +40,9 @@ class Environment(StrictModel):
     name: Identifier
     """Environment name; must match the file name (prod.yaml -> prod)."""
     project: ProjectName
-    """Project name: prefixes the compose project, log directories and backups."""
+    """Project name: prefixes the compose project, the host directories of the environment
+    (/opt/<project>/<env>), the logs (/var/log/<project>) and backups (/var/backups/<project>)
+    unless those are set, and the names of backup files, cron and logrotate entries."""
     domain: DomainName
     """Public domain the load balancer serves."""
     tls: Tls = Tls()
@@ -64,6 +77,16 @@ class Environment(StrictModel):
         """The role of a service: explicit, or its name when that names a role."""
         declared = self.services[service].role
         return declared if declared is not None else Role(service)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _project_names_the_directories(cls, data: Any) -> Any:
+        """logging.logrotate.log_dir and backups.directory default to the project's."""
+        if not isinstance(data, dict) or not isinstance(data.get("project"), str):
+            return data
+        project = data["project"]
+        data = _with_default(data, ("logging", "logrotate", "log_dir"), f"/var/log/{project}")
+        return _with_default(data, ("backups", "directory"), f"/var/backups/{project}")
 
     @model_validator(mode="after")
     def _every_service_has_a_role(self) -> Environment:

@@ -130,7 +130,7 @@ class Logrotate(StrictModel):
     copytruncate: bool = True
     """Truncate in place, so writers keep their file handle."""
     log_dir: str = "/var/log/churn_prediction"
-    """Host directory where the services' log files are collected."""
+    """Host directory where the services' log files are collected (default /var/log/<project>)."""
 
 
 class Logging(StrictModel):
@@ -163,7 +163,7 @@ class ModelBackups(StrictModel):
 
 class Backups(StrictModel):
     directory: str = "/var/backups/churn_prediction"
-    """Host directory that holds the dumps and model archives."""
+    """Host directory that holds the dumps and model archives (default /var/backups/<project>)."""
     database: DatabaseBackups = DatabaseBackups()
     """PostgreSQL dumps."""
     models: ModelBackups = ModelBackups()

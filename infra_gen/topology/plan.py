@@ -180,13 +180,17 @@ class _Planner:
 
     def databases(self) -> None:
         pg = self.env.postgres
+        # Without a replica nothing of replication exists: no role, slot or secret.
+        replication = (
+            ("REPLICATION_USER", "replicator"),
+            secret_env("REPLICATION_PASSWORD_FILE", "replication_password"),
+            ("REPLICATION_SLOT", "replica_1"),
+        ) if pg.replicas else ()
         common_env = (
             ("POSTGRES_DB", pg.database),
             ("POSTGRES_USER", pg.user),
             secret_env("POSTGRES_PASSWORD_FILE", "postgres_password"),
-            ("REPLICATION_USER", "replicator"),
-            secret_env("REPLICATION_PASSWORD_FILE", "replication_password"),
-            ("REPLICATION_SLOT", "replica_1"),
+            *replication,
         )
         conf = (
             Mount("./postgres/postgresql.conf", "/etc/infra-gen/postgresql.conf"),
@@ -196,7 +200,7 @@ class _Planner:
             ("CMD", "pg_isready", "-h", "127.0.0.1", "-U", pg.user, "-d", pg.database),
             start_period="60s",
         )
-        secrets = ("postgres_password", "replication_password")
+        secrets = ("postgres_password", *(("replication_password",) if pg.replicas else ()))
         self.containers.append(
             Container(
                 name="postgres", group="postgres", kind="postgres",

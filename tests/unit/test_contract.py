@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GENERATED = ROOT / "generated"
 PATHS = {name: value for name, value in vars(contract).items()
          if name.isupper() and isinstance(value, str) and ("/" in value or value.endswith((".yaml", ".example")))}
-PROGRAMS_NOT_PACKAGED = {"docker", "unshare"}
+PROGRAMS_NOT_PACKAGED = {"docker"}
 """Docker comes with the engine (scripts/install-tools.sh installs it separately)."""
 
 

@@ -17,6 +17,11 @@
 # `apt-get update`).
 set -euo pipefail
 
+# One run at a time on a machine: two terminals (or test runs) installing or
+# building at once would fight over apt's lock, the wheelhouse or the tags.
+exec 9>"${TMPDIR:-/tmp}/infra-gen-install-tools.lock"
+flock 9
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { printf 'install-tools: %s\n' "$*"; }

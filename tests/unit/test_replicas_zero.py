@@ -43,7 +43,7 @@ def test_one_replica_renders_the_replication_pieces() -> None:
     # The same pattern finds them when there is a replica: the test above can fail.
     files = rendered(with_replicas("prod", 1))
     hba = files["postgres/pg_hba.conf"]
-    assert re.search(r"^host\s+replication\s+replicator\s", hba, re.M)
+    assert re.search(r'^host\s+replication\s+"?replicator"?\s', hba, re.M)
     assert "replication_password" in files["env.example"]
     assert "replica_1" in files["postgres/postgresql.conf"]
     assert "REPLICATION_SLOT" in files["compose.yaml"]

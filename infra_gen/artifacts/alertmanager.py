@@ -12,7 +12,7 @@ from typing import Any
 from ..model.operations import Receiver
 from ..topology import SECRETS_MOUNT, Topology
 from .base import ArtifactKind, Output
-from .prometheus import route_prefix
+from .scrape import route_prefix
 
 CONFIG_PATH = "alertmanager/alertmanager.yml"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..topology import Topology
 from .base import ArtifactKind, Output
-from .prometheus import (
+from .metrics import (
     API_ACTIVE_CLIENTS,
     API_LATENCY,
     API_REQUESTS,
@@ -25,9 +25,8 @@ from .prometheus import (
     TASKS_FAILED,
     TASKS_RETRIED,
     TASKS_SUCCEEDED,
-    jobs_of_kind,
-    route_prefix,
 )
+from .scrape import jobs_of_kind, route_prefix
 
 DATASOURCE_UID = "prometheus"
 DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}

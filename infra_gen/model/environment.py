@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
@@ -17,9 +18,24 @@ DomainName = Annotated[
 ]
 
 
+PLATFORM_SERVICES = ("lb", "postgres", "postgres-replica", "redis", "prometheus",
+                     "alertmanager", "grafana", "fluentd")
+"""Compose service names the platform takes; an app service may not take them."""
+
+
+class EndpointMode(StrEnum):
+    vip = "vip"
+    dnsrr = "dnsrr"
+
+
 class Deploy(StrictModel):
     swarm: bool = False
     """Also render a Docker Swarm stack file (docker stack deploy)."""
+    endpoint_mode: EndpointMode = EndpointMode.dnsrr
+    """How a swarm service name resolves. dnsrr: to every task's address (nginx and
+    Prometheus see each replica; needs no IPVS in the kernel). vip: to one virtual IP
+    that IPVS balances (a scale needs no nginx reload, but nginx's passive health
+    checks then judge the whole service, not a replica)."""
     secrets_dir: str = "../../.secrets/{env}"
     """Directory holding one file per secret, relative to generated/<env>/ or
     absolute; {env} is replaced by the environment name. Never committed."""
@@ -73,6 +89,17 @@ class Environment(StrictModel):
                 raise ValueError(
                     f"services.{name}.role: required for a service not named {', '.join(sorted(roles))} "
                     "needs a role"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _no_platform_names(self) -> Environment:
+        # Each group is one compose service named after it, beside the platform's own.
+        for name in self.services:
+            if name in PLATFORM_SERVICES or name.endswith("-exporter"):
+                raise ValueError(
+                    f"services.{name}: {name!r} is the name of a platform service "
+                    f"({', '.join(PLATFORM_SERVICES)}, *-exporter); choose another name"
                 )
         return self
 

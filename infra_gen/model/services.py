@@ -30,7 +30,9 @@ class AppService(StrictModel):
     """What the service is. Defaults to the service's own name when that is a role
     (frontend, api, worker, ml); required for any other name."""
     replicas: int = Field(default=1, ge=0, le=50)
-    """How many containers run it; each is its own upstream member and scrape target."""
+    """How many containers run it: deploy.replicas of its one compose/swarm service.
+    `docker compose up --scale` and `docker service scale` change it at run time;
+    the load balancer and Prometheus find every replica through Docker's DNS."""
     route: str | None = None
     """Path prefix the load balancer sends to this service (e.g. /api/v2/).
     Defaults: / for frontend, /api/ for api; worker and ml are never routed."""

@@ -73,6 +73,8 @@ class Mount:
     read_only: bool = True
     named: bool = False
     """A named volume (else a bind mount of a generated file or host path)."""
+    swarm_source: str | None = None
+    """The generated file used instead on swarm (Prometheus' swarm configuration)."""
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,11 @@ class Published:
 
 @dataclass(frozen=True)
 class Container:
+    """One compose (and swarm) service: `replicas` containers run it, all answering
+    to its name through Docker's DNS."""
+
     name: str
-    """Compose service name and DNS name (api-1)."""
-    group: str
-    """Logical service it is a replica of (api); a DNS alias shared by its replicas."""
+    """Compose service name and DNS name (api); every replica answers to it."""
     kind: str
     """frontend, api, worker, ml, lb, postgres, postgres-replica, redis, prometheus,
     alertmanager, grafana, fluentd, or an exporter name."""
@@ -96,8 +99,17 @@ class Container:
     resources: Resources
     networks: tuple[str, ...]
     healthcheck: Healthcheck
+    replicas: int = 1
+    """deploy.replicas; only app services (scalable: `scalable`) have more than one."""
+    scalable: bool = False
+    """An app service: found through DNS by the load balancer and Prometheus, so
+    `--scale` works on the generated files."""
     command: tuple[str, ...] = ()
     port: int | None = None
+    expose: tuple[int, ...] = ()
+    """Every port the image serves inside the container (compose `expose`): the
+    port and the metrics port. The cross-artifact checks compare scrape and
+    upstream ports with it."""
     environment: tuple[tuple[str, str], ...] = ()
     secrets: tuple[str, ...] = ()
     mounts: tuple[Mount, ...] = ()
@@ -115,18 +127,34 @@ class Container:
 @dataclass(frozen=True)
 class UpstreamPool:
     name: str
-    group: str
+    """nginx upstream name."""
+    service: str
+    """The compose service behind it: nginx resolves its name to every replica."""
     route: str
     port: int
-    members: tuple[str, ...]
+    replicas: int
+    """Planned replicas; 0 means no server (the route answers 503)."""
     health_path: str | None
 
 
 @dataclass(frozen=True)
 class ScrapeJob:
     job: str
-    targets: tuple[str, ...]
+    service: str
+    """The compose service scraped."""
+    port: int
     metrics_path: str = "/metrics"
+    discovered: bool = False
+    """Every replica found through Docker's DNS (dns_sd_configs on the service name,
+    tasks.<service> on swarm); else the one static target."""
+    host: str | None = None
+    """Static target host when it is not the service name (Prometheus scrapes itself
+    on localhost)."""
+
+    @property
+    def target(self) -> str:
+        """host:port of the static target, or the DNS name:port of a discovered job."""
+        return f"{self.host or self.service}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -160,18 +188,8 @@ class Topology:
     def _by_name(self) -> dict[str, Container]:
         return {c.name: c for c in self.containers}
 
-    @cached_property
-    def _by_group(self) -> dict[str, tuple[Container, ...]]:
-        groups: dict[str, list[Container]] = {}
-        for c in self.containers:
-            groups.setdefault(c.group, []).append(c)
-        return {g: tuple(cs) for g, cs in groups.items()}
-
     def container(self, name: str) -> Container:
         return self._by_name[name]
-
-    def of_group(self, group: str) -> tuple[Container, ...]:
-        return self._by_group.get(group, ())
 
     def of_kind(self, *kinds: str) -> tuple[Container, ...]:
         return tuple(c for c in self.containers if c.kind in kinds)

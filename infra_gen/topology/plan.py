@@ -79,7 +79,8 @@ class _Planner:
                     ("WORKER_CONCURRENCY", str(svc.concurrency)),
                     ("METRICS_PORT", str(self.metrics_of(group)[0])),
                 ]
-                depends += [(f"{ml}-1", "service_healthy") for ml in ml_groups]
+                depends += [(ml, "service_healthy") for ml in ml_groups
+                            if env.services[ml].replicas]
             if role is Role.frontend:
                 networks = (FRONTEND_NET,)
             environment += sorted(svc.environment.items())
@@ -88,31 +89,29 @@ class _Planner:
             else:
                 check = Healthcheck(("CMD", "curl", "-fsS", "-o", "/dev/null",
                                      f"http://127.0.0.1:{self.metrics_of(group)[0]}/metrics"))
-            for name in self.replicas_of(group):
-                self.containers.append(
-                    Container(
-                        name=name,
-                        group=group,
-                        kind=role.value,
-                        image=self.image(defaults.image),
-                        command=defaults.command,
-                        user=defaults.user,
-                        port=port,
-                        resources=svc.resources,
-                        networks=networks,
-                        environment=tuple(environment),
-                        secrets=tuple(sorted(set(secrets))),
-                        depends_on=tuple(depends),
-                        healthcheck=check,
-                        # Longer than the graceful timeout, so in-flight requests finish.
-                        stop_grace_period=f"{int(grace) + 10}s",
-                    )
+            # What the image really serves: its port, and the worker's METRICS_PORT.
+            served = {p for p in (port, dict(environment).get("METRICS_PORT")) if p}
+            self.containers.append(
+                Container(
+                    name=group,
+                    kind=role.value,
+                    replicas=svc.replicas,
+                    scalable=True,
+                    image=self.image(defaults.image),
+                    command=defaults.command,
+                    user=defaults.user,
+                    port=port,
+                    expose=tuple(sorted(int(p) for p in served)),
+                    resources=svc.resources,
+                    networks=networks,
+                    environment=tuple(environment),
+                    secrets=tuple(sorted(set(secrets))),
+                    depends_on=tuple(depends),
+                    healthcheck=check,
+                    # Longer than the graceful timeout, so in-flight requests finish.
+                    stop_grace_period=f"{int(grace) + 10}s",
                 )
-
-    def replicas_of(self, group: str) -> tuple[str, ...]:
-        """Container names of an app service's replicas: api-1, api-2, ..."""
-        count = self.env.services[group].replicas
-        return tuple(f"{group}-{i}" for i in range(1, count + 1))
+            )
 
     def port_of(self, group: str) -> int | None:
         svc = self.env.services[group]
@@ -145,20 +144,16 @@ class _Planner:
                 Mount("/etc/letsencrypt", "/etc/letsencrypt"),
                 Mount("/var/www/certbot", "/var/www/certbot"),
             ]
-        groups = sorted({u.group for u in upstreams})
-        depends = [(f"{g}-1", "service_healthy") for g in groups]
-        # nginx resolves every upstream name when it starts: every member and the
-        # admin UIs it proxies must exist by then.
-        firsts = {f"{g}-1" for g in groups}
-        depends += [(m, "service_started") for u in upstreams for m in u.members
-                    if m not in firsts]
+        # nginx resolves every upstream name when it starts (and at each reload):
+        # the pools' services and the admin UIs it proxies must exist by then.
+        depends = [(u.service, "service_healthy") for u in sorted(upstreams, key=lambda u: u.service)
+                   if u.replicas]
         depends += [(name, "service_started") for name in ("prometheus", "alertmanager")]
         if env.monitoring.grafana.enabled:
             depends.append(("grafana", "service_started"))
         self.containers.append(
             Container(
                 name="lb",
-                group="lb",
                 kind="lb",
                 image=self.image("lb"),
                 user=NGINX_UID,
@@ -198,7 +193,7 @@ class _Planner:
         secrets = ("postgres_password", "replication_password")
         self.containers.append(
             Container(
-                name="postgres", group="postgres", kind="postgres",
+                name="postgres", kind="postgres",
                 image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
                 resources=pg.resources, networks=(BACKEND_NET,),
                 environment=(("POSTGRES_ROLE", "primary"), *common_env), secrets=secrets,
@@ -211,7 +206,7 @@ class _Planner:
         if pg.replicas:
             self.containers.append(
                 Container(
-                    name="postgres-replica", group="postgres-replica", kind="postgres-replica",
+                    name="postgres-replica", kind="postgres-replica",
                     image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
                     resources=pg.resources, networks=(BACKEND_NET,),
                     environment=(("POSTGRES_ROLE", "replica"), ("PRIMARY_HOST", "postgres"),
@@ -226,7 +221,7 @@ class _Planner:
         redis = self.env.redis
         self.containers.append(
             Container(
-                name="redis", group="redis", kind="redis", image=self.image("redis"),
+                name="redis", kind="redis", image=self.image("redis"),
                 user="redis", port=PORTS["redis"], resources=redis.resources,
                 networks=(BACKEND_NET,),
                 environment=(secret_env("REDIS_PASSWORD_FILE", "redis_password"),),
@@ -240,34 +235,31 @@ class _Planner:
     # -- derived facts --------------------------------------------------------
     def upstreams(self) -> tuple[UpstreamPool, ...]:
         pools = []
-        for group in self.env.services:
+        for group, svc in self.env.services.items():
             route = self.env.route_of(group)
             port = self.port_of(group)
             if route is None or port is None:
                 continue
-            members = self.replicas_of(group)
             pools.append(UpstreamPool(
-                name=group.replace("-", "_"), group=group, route=route, port=port,
-                members=members, health_path=ROLE_DEFAULTS[self.env.role_of(group)].health_path,
+                name=group.replace("-", "_"), service=group, route=route, port=port,
+                replicas=svc.replicas,
+                health_path=ROLE_DEFAULTS[self.env.role_of(group)].health_path,
             ))
         # Longest route first, so /api/v2/ is matched before /api/ and / last.
         return tuple(sorted(pools, key=lambda p: (-len(p.route), p.route)))
 
     def scrape_jobs(self) -> tuple[ScrapeJob, ...]:
         jobs = []
-        for group in self.env.services:
+        for group, svc in self.env.services.items():
             port, path = self.metrics_of(group)
-            if port is None:
-                continue
-            members = self.replicas_of(group)
-            if members:
-                jobs.append(ScrapeJob(group, tuple(f"{m}:{port}" for m in members), path))
+            if port is not None and svc.replicas:
+                jobs.append(ScrapeJob(group, group, port, path, discovered=True))
         for c in self.containers:
-            if c.kind.endswith("-exporter"):
-                job = c.name.removesuffix("-exporter")
-                jobs.append(ScrapeJob(job, (f"{c.name}:{c.port}",)))
-        jobs.append(ScrapeJob("prometheus", (f"localhost:{PORTS['prometheus']}",), "/prometheus/metrics"))
-        jobs.append(ScrapeJob("alertmanager", (f"alertmanager:{PORTS['alertmanager']}",),
+            if c.kind.endswith("-exporter") and c.port is not None:
+                jobs.append(ScrapeJob(c.name.removesuffix("-exporter"), c.name, c.port))
+        jobs.append(ScrapeJob("prometheus", "prometheus", PORTS["prometheus"],
+                              "/prometheus/metrics", host="localhost"))
+        jobs.append(ScrapeJob("alertmanager", "alertmanager", PORTS["alertmanager"],
                               "/alertmanager/metrics"))
         return tuple(jobs)
 

@@ -18,6 +18,7 @@ from typing import Any
 from .base import Check, Context, Finding, Skip, run
 
 CONFIG = "prometheus/prometheus.yml"
+SWARM_CONFIG = "prometheus/prometheus.swarm.yml"
 RULES = "prometheus/rules/*.yml"
 TESTS = "prometheus/tests/*.yml"
 
@@ -53,11 +54,15 @@ def _findings(output: str, tmp: Path, default: str) -> list[Finding]:
 
 
 def check_config(ctx: Context) -> list[Finding]:
+    """prometheus.yml, and prometheus.swarm.yml where the environment has a swarm stack."""
     ctx.need(CONFIG)
+    findings: list[Finding] = []
     with _copy(ctx) as tmp:
-        out = run(["promtool", "check", "config", str(tmp / "prometheus.yml")])
-        return [] if out.returncode == 0 else _findings(out.output, tmp, CONFIG) or [
-            Finding(out.output, CONFIG)]
+        for rel in [CONFIG, *ctx.glob(SWARM_CONFIG)]:
+            out = run(["promtool", "check", "config", str(tmp / rel.removeprefix("prometheus/"))])
+            if out.returncode != 0:
+                findings += _findings(out.output, tmp, rel) or [Finding(out.output, rel)]
+    return findings
 
 
 def _rule_files(ctx: Context) -> list[str]:

@@ -68,7 +68,7 @@ def test_schema_documents_fields(project: Path) -> None:
     result = run("schema", cwd=project)
     schema = json.loads(result.stdout)
     replicas = schema["$defs"]["AppService"]["properties"]["replicas"]
-    assert "upstream member" in replicas["description"]
+    assert "deploy.replicas" in replicas["description"]
     assert schema["additionalProperties"] is False
 
 

@@ -127,7 +127,7 @@ def list_(root: RootOption = None) -> None:
     out.print(table)
 
 
-# -- the running stack (infra_gen/stack.py) ------------------------------------
+# -- the running stack (infra_gen/stack/) --------------------------------------
 StackEnvArg = Annotated[str, typer.Argument(help="Environment name.")]
 
 

@@ -26,7 +26,7 @@ from .metrics import (
     TASKS_FAILED,
     TASKS_SUCCEEDED,
 )
-from .scrape import instance_of, jobs_of_kind, postgres_jobs, replication_slot
+from .scrape import instance_of, jobs_of_kind, jobs_with, postgres_jobs, replication_slot
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def alerts(topo: Topology) -> list[Alert]:
         "(job {{ $labels.job }}) for 2 minutes.",
         Case(tuple((_sel("up", **lab), "0x40") for lab in targets), tuple(targets)),
         Case(tuple((_sel("up", **lab), "1x40") for lab in targets), ())))
-    for job in jobs_of_kind(topo, "api"):
+    for job in jobs_with(topo, "http"):
         g, lab = job.job, {"job": job.job, "instance": instance_of(job)}
         req = dict(lab, method="GET", route="/api/customers/")
         sel = f'job="{g}"'
@@ -142,7 +142,7 @@ def alerts(topo: Topology) -> list[Alert]:
             f"{_num(t.latency_p95_seconds)}s for 5 minutes.",
             _histogram(API_LATENCY, lat, t.latency_p95_seconds, True),
             _histogram(API_LATENCY, lat, t.latency_p95_seconds, False), service=g))
-    for job in jobs_of_kind(topo, "worker"):
+    for job in jobs_with(topo, "tasks"):
         g, lab = job.job, {"job": job.job, "instance": instance_of(job)}
         tl, sel = dict(lab, task="churn.score_customer"), f'job="{g}"'
         failed = f"sum by (job) (rate({TASKS_FAILED}{{{sel}}}[5m]))"
@@ -155,7 +155,7 @@ def alerts(topo: Topology) -> list[Alert]:
             f"tasks of {g} in {env.name} failed for good.",
             _shares(TASKS_FAILED, TASKS_SUCCEEDED, tl, (1 + t.task_failure_rate) / 2, True),
             _shares(TASKS_FAILED, TASKS_SUCCEEDED, tl, t.task_failure_rate / 2, False), service=g))
-    for job in jobs_of_kind(topo, "ml"):
+    for job in jobs_with(topo, "ml"):
         g, lab = job.job, {"job": job.job, "instance": instance_of(job)}
         sel, thr = f'job="{g}"', t.prediction_latency_p95_seconds
         out.append(Alert(

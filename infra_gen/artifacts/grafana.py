@@ -26,7 +26,7 @@ from .metrics import (
     TASKS_RETRIED,
     TASKS_SUCCEEDED,
 )
-from .scrape import jobs_of_kind, route_prefix
+from .scrape import jobs_of_kind, jobs_with, route_prefix
 
 DATASOURCE_UID = "prometheus"
 DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
@@ -135,7 +135,7 @@ def system(topo: Topology) -> dict[str, Any]:
 
 def application(topo: Topology) -> dict[str, Any]:
     lay = _Layout()
-    for job in jobs_of_kind(topo, "api"):
+    for job in jobs_with(topo, "http", "dashboard"):
         sel, g = f'job="{job.job}"', job.job
         lay.row(f"API: {g}")
         lay.panel("Request rate", [(f"sum by (route) (rate({API_REQUESTS}{{{sel}}}[5m]))",
@@ -151,7 +151,7 @@ def application(topo: Topology) -> dict[str, Any]:
             thresholds=[(topo.env.monitoring.thresholds.error_rate, "red")])
         lay.panel("Active users (5 min)", [(f"sum({API_ACTIVE_CLIENTS}{{{sel}}})", "clients")],
                   kind="stat")
-    for job in jobs_of_kind(topo, "worker"):
+    for job in jobs_with(topo, "tasks", "dashboard"):
         sel = f'job="{job.job}"'
         lay.row(f"Celery: {job.job}")
         lay.panel("Task rates", [
@@ -166,7 +166,7 @@ def application(topo: Topology) -> dict[str, Any]:
 
 def ml(topo: Topology) -> dict[str, Any]:
     lay, t = _Layout(), topo.env.monitoring.thresholds
-    for job in jobs_of_kind(topo, "ml"):
+    for job in jobs_with(topo, "ml", "dashboard"):
         sel = f'job="{job.job}"'
         lay.row(f"Model: {job.job}")
         lat = f"sum by (le) (rate({ML_LATENCY}{{{sel}}}[5m]))"

@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, model_validator
 from .common import Identifier, StrictModel
 from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
 from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
+from .roles import ROLE_SPECS
 from .services import AppService, Role
 
 ProjectName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
@@ -137,12 +138,10 @@ class Environment(StrictModel):
 
     def route_of(self, service: str) -> str | None:
         svc = self.services[service]
-        role = self.role_of(service)
-        if role in (Role.worker, Role.ml):
+        default = ROLE_SPECS[self.role_of(service)].route
+        if default is None:
             return None
-        if svc.route is not None:
-            return svc.route
-        return {Role.frontend: "/", Role.api: "/api/"}[role]
+        return svc.route if svc.route is not None else default
 
     def published_ports(self) -> set[int]:
         lb = self.load_balancer

@@ -10,36 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..model import Environment, Resources, Role
+from ..model import Environment, Resources
 
-FRONTEND_NET = "frontend-net"
-BACKEND_NET = "backend-net"
+# The roles table owns the app's networks and users; re-exported for the platform.
+from ..model.roles import BACKEND_NET as BACKEND_NET
+from ..model.roles import FRONTEND_NET as FRONTEND_NET
+from ..model.roles import NGINX_UID as NGINX_UID
+
 SECRETS_MOUNT = "/run/secrets"
 DOCKER_NETWORK_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 """Where Docker takes the subnets of bridge (172.16/12, 192.168/16) and swarm overlay
 (10/8) networks by default: the source addresses of container-to-container traffic."""
 
-APP_UID = "10001:10001"
-NGINX_UID = "10002:10002"
 NOBODY_UID = "65534:65534"
-
-
-@dataclass(frozen=True)
-class RoleDefaults:
-    image: str
-    command: tuple[str, ...]
-    port: int | None
-    metrics_port: int | None
-    health_path: str | None
-    user: str
-
-
-ROLE_DEFAULTS: dict[Role, RoleDefaults] = {
-    Role.frontend: RoleDefaults("frontend", (), 8080, None, "/healthz", NGINX_UID),
-    Role.api: RoleDefaults("app", ("api",), 8000, 8000, "/health/", APP_UID),
-    Role.worker: RoleDefaults("app", ("worker",), None, 8888, None, APP_UID),
-    Role.ml: RoleDefaults("app", ("ml",), 5000, 5000, "/health", APP_UID),
-}
 
 PORTS = {
     "lb_http": 8080,

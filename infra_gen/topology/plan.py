@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from ..model import Environment, Role, TlsMode, duration_seconds
+from ..model.roles import ROLE_SPECS
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
     NGINX_UID,
     PORTS,
-    ROLE_DEFAULTS,
     Container,
     FirewallRule,
     Healthcheck,
@@ -49,31 +49,24 @@ class _Planner:
         ml_groups = [n for n in env.services if env.role_of(n) is Role.ml]
         ml_url = f"http://{ml_groups[0]}:{self.port_of(ml_groups[0])}" if ml_groups else ""
         for group, svc in env.services.items():
-            role = env.role_of(group)
-            defaults = ROLE_DEFAULTS[role]
+            spec = ROLE_SPECS[env.role_of(group)]
             port = self.port_of(group)
             grace = duration_seconds(svc.graceful_timeout)
             environment: list[tuple[str, str]] = [("LOG_LEVEL", "info")]
-            secrets: list[str] = []
             depends: list[tuple[str, str]] = []
-            networks: tuple[str, ...] = (BACKEND_NET,)
-            if role in (Role.api, Role.ml):
+            if spec.gunicorn:
                 environment += [
                     ("PORT", str(port)),
                     ("GUNICORN_WORKERS", str(svc.concurrency)),
                     ("GUNICORN_GRACEFUL_TIMEOUT", str(int(grace))),
                     secret_env("SECRET_KEY_FILE", "secret_key"),
                 ]
-                secrets.append("secret_key")
-            if role in (Role.api, Role.worker):
+            if spec.datastores:
                 environment += [*db_env, *redis_env]
-                secrets += ["postgres_password", "redis_password"]
                 depends += [("postgres", "service_healthy"), ("redis", "service_healthy")]
-            if role is Role.api:
-                networks = (FRONTEND_NET, BACKEND_NET)
-                if pg.replicas:
-                    environment.append(("DATABASE_REPLICA_HOST", "postgres-replica"))
-            if role is Role.worker:
+            if spec.reads_replica and pg.replicas:
+                environment.append(("DATABASE_REPLICA_HOST", "postgres-replica"))
+            if spec.celery:
                 environment += [
                     ("ML_URL", ml_url),
                     ("WORKER_CONCURRENCY", str(svc.concurrency)),
@@ -81,11 +74,9 @@ class _Planner:
                 ]
                 depends += [(ml, "service_healthy") for ml in ml_groups
                             if env.services[ml].replicas]
-            if role is Role.frontend:
-                networks = (FRONTEND_NET,)
             environment += sorted(svc.environment.items())
-            if defaults.health_path and port:
-                check = http_check(port, defaults.health_path)
+            if spec.health_path and port:
+                check = http_check(port, spec.health_path)
             else:
                 check = Healthcheck(("CMD", "curl", "-fsS", "-o", "/dev/null",
                                      f"http://127.0.0.1:{self.metrics_of(group)[0]}/metrics"))
@@ -94,18 +85,18 @@ class _Planner:
             self.containers.append(
                 Container(
                     name=group,
-                    kind=role.value,
+                    kind=env.role_of(group).value,
                     replicas=svc.replicas,
                     scalable=True,
-                    image=self.image(defaults.image),
-                    command=defaults.command,
-                    user=defaults.user,
+                    image=self.image(spec.image),
+                    command=spec.command,
+                    user=spec.user,
                     port=port,
                     expose=tuple(sorted(int(p) for p in served)),
                     resources=svc.resources,
-                    networks=networks,
+                    networks=spec.networks,
                     environment=tuple(environment),
-                    secrets=tuple(sorted(set(secrets))),
+                    secrets=spec.secrets,
                     depends_on=tuple(depends),
                     healthcheck=check,
                     # Longer than the graceful timeout, so in-flight requests finish.
@@ -115,19 +106,17 @@ class _Planner:
 
     def port_of(self, group: str) -> int | None:
         svc = self.env.services[group]
-        return svc.port or ROLE_DEFAULTS[self.env.role_of(group)].port
+        return svc.port or ROLE_SPECS[self.env.role_of(group)].port
 
     def metrics_of(self, group: str) -> tuple[int | None, str]:
         svc = self.env.services[group]
         if svc.metrics is not None:
             return svc.metrics.port, svc.metrics.path
-        port = ROLE_DEFAULTS[self.env.role_of(group)].metrics_port
-        if port is None:
+        spec = ROLE_SPECS[self.env.role_of(group)]
+        if spec.metrics_port is None:
             return None, "/metrics"
-        # A user service of role api/ml on its own port serves metrics there too.
-        if self.env.role_of(group) in (Role.api, Role.ml):
-            port = self.port_of(group)
-        return port, "/metrics"
+        # A gunicorn app moved to its own port serves metrics there too.
+        return (self.port_of(group) if spec.metrics_on_port else spec.metrics_port), "/metrics"
 
     # -- the platform --------------------------------------------------------
     def load_balancer(self, upstreams: tuple[UpstreamPool, ...]) -> None:
@@ -243,7 +232,7 @@ class _Planner:
             pools.append(UpstreamPool(
                 name=group.replace("-", "_"), service=group, route=route, port=port,
                 replicas=svc.replicas,
-                health_path=ROLE_DEFAULTS[self.env.role_of(group)].health_path,
+                health_path=ROLE_SPECS[self.env.role_of(group)].health_path,
             ))
         # Longest route first, so /api/v2/ is matched before /api/ and / last.
         return tuple(sorted(pools, key=lambda p: (-len(p.route), p.route)))

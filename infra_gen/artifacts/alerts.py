@@ -19,6 +19,8 @@ from ..topology import ScrapeJob, Topology
 from .metrics import (
     API_LATENCY,
     API_REQUESTS,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
     ML_ACCURACY,
     ML_DRIFT,
     ML_LATENCY,
@@ -116,32 +118,13 @@ def alerts(topo: Topology) -> list[Alert]:
         "(job {{ $labels.job }}) for 2 minutes.",
         Case(tuple((_sel("up", **lab), "0x40") for lab in targets), tuple(targets)),
         Case(tuple((_sel("up", **lab), "1x40") for lab in targets), ())))
-    for job in jobs_with(topo, "http"):
-        g, lab = job.job, {"job": job.job, "instance": instance_of(job)}
-        req = dict(lab, method="GET", route="/api/customers/")
-        sel = f'job="{g}"'
-        out.append(Alert(
-            g, "HighErrorRate",
-            f'sum by (job) (rate({API_REQUESTS}{{{sel},status=~"5.."}}[5m]))'
-            f" / sum by (job) (rate({API_REQUESTS}{{{sel}}}[5m])) > {_num(t.error_rate)}",
-            "5m", "critical", f"{g}: more than {_pct(t.error_rate)} of responses are 5xx "
-            f"({env.name})",
-            f"Over the last 5 minutes more than {_pct(t.error_rate)} of the responses of "
-            f"{g} in {env.name} were server errors (5xx).",
-            _shares(API_REQUESTS, API_REQUESTS, dict(req, status="200"), (1 + t.error_rate) / 2,
-                    True, status="500"),
-            _shares(API_REQUESTS, API_REQUESTS, dict(req, status="200"), t.error_rate / 2,
-                    False, status="500"), service=g))
-        lat = dict(lab, method="GET", route="/api/customers/")
-        out.append(Alert(
-            g, "HighLatency",
-            f"histogram_quantile(0.95, sum by (job, le) (rate({API_LATENCY}{{{sel}}}[5m])))"
-            f" > {_num(t.latency_p95_seconds)}", "5m", "warning",
-            f"{g}: p95 latency above {_num(t.latency_p95_seconds)}s ({env.name})",
-            f"The 95th percentile response time of {g} in {env.name} has been above "
-            f"{_num(t.latency_p95_seconds)}s for 5 minutes.",
-            _histogram(API_LATENCY, lat, t.latency_p95_seconds, True),
-            _histogram(API_LATENCY, lat, t.latency_p95_seconds, False), service=g))
+    # The bundled API's metrics, and the conventional ones a service of your own serves.
+    for family, requests, latency, labels in (
+        ("http", API_REQUESTS, API_LATENCY, {"method": "GET", "route": "/api/customers/"}),
+        ("generic", HTTP_REQUESTS, HTTP_LATENCY, {"method": "GET"}),
+    ):
+        for job in jobs_with(topo, family):
+            out += _http_alerts(topo, job, requests, latency, labels)
     for job in jobs_with(topo, "tasks"):
         g, lab = job.job, {"job": job.job, "instance": instance_of(job)}
         tl, sel = dict(lab, task="churn.score_customer"), f'job="{g}"'
@@ -187,6 +170,37 @@ def alerts(topo: Topology) -> list[Alert]:
             _gauge(ML_DRIFT, fl, psi / 2, None), service=g))
     out += _datastore_alerts(topo)
     return out
+
+
+def _http_alerts(topo: Topology, job: ScrapeJob, requests: str, latency: str,
+                 labels: dict[str, str]) -> list[Alert]:
+    """5xx share and p95 latency of one HTTP service."""
+    env, t = topo.env, topo.env.monitoring.thresholds
+    g, lab = job.job, {"job": job.job, "instance": instance_of(job), **labels}
+    sel = f'job="{g}"'
+    return [
+        Alert(
+            g, "HighErrorRate",
+            f'sum by (job) (rate({requests}{{{sel},status=~"5.."}}[5m]))'
+            f" / sum by (job) (rate({requests}{{{sel}}}[5m])) > {_num(t.error_rate)}",
+            "5m", "critical", f"{g}: more than {_pct(t.error_rate)} of responses are 5xx "
+            f"({env.name})",
+            f"Over the last 5 minutes more than {_pct(t.error_rate)} of the responses of "
+            f"{g} in {env.name} were server errors (5xx).",
+            _shares(requests, requests, dict(lab, status="200"), (1 + t.error_rate) / 2,
+                    True, status="500"),
+            _shares(requests, requests, dict(lab, status="200"), t.error_rate / 2,
+                    False, status="500"), service=g),
+        Alert(
+            g, "HighLatency",
+            f"histogram_quantile(0.95, sum by (job, le) (rate({latency}{{{sel}}}[5m])))"
+            f" > {_num(t.latency_p95_seconds)}", "5m", "warning",
+            f"{g}: p95 latency above {_num(t.latency_p95_seconds)}s ({env.name})",
+            f"The 95th percentile response time of {g} in {env.name} has been above "
+            f"{_num(t.latency_p95_seconds)}s for 5 minutes.",
+            _histogram(latency, lab, t.latency_p95_seconds, True),
+            _histogram(latency, lab, t.latency_p95_seconds, False), service=g),
+    ]
 
 
 def _first(topo: Topology, jobs: list[ScrapeJob]) -> dict[str, str]:

@@ -152,6 +152,8 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
     svc["cap_drop"] = ["ALL"]
     if c.cap_add:
         svc["cap_add"] = list(c.cap_add)
+    if c.read_only:
+        svc["read_only"] = True
     if c.tmpfs:
         svc["tmpfs"] = list(c.tmpfs)
     svc["stop_grace_period"] = c.stop_grace_period

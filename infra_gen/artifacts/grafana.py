@@ -16,6 +16,8 @@ from .metrics import (
     API_ACTIVE_CLIENTS,
     API_LATENCY,
     API_REQUESTS,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
     ML_ACCURACY,
     ML_DRIFT,
     ML_IMPORTANCE,
@@ -151,6 +153,17 @@ def application(topo: Topology) -> dict[str, Any]:
             thresholds=[(topo.env.monitoring.thresholds.error_rate, "red")])
         lay.panel("Active users (5 min)", [(f"sum({API_ACTIVE_CLIENTS}{{{sel}}})", "clients")],
                   kind="stat")
+    for job in jobs_with(topo, "generic", "dashboard"):
+        # A service of your own: the conventional HTTP metrics, and whether it is up.
+        sel = f'job="{job.job}"'
+        lay.row(f"Service: {job.job}")
+        lay.panel("Request rate", [(f"sum by (status) (rate({HTTP_REQUESTS}{{{sel}}}[5m]))",
+                                    "{{status}}")], unit="reqps", w=8)
+        lay.panel("Response time p95", [(
+            f"histogram_quantile(0.95, sum by (le) (rate({HTTP_LATENCY}{{{sel}}}[5m])))",
+            "p95")], unit="s", w=8,
+            thresholds=[(topo.env.monitoring.thresholds.latency_p95_seconds, "red")])
+        lay.panel("Replicas up", [(f"sum(up{{{sel}}})", "up")], kind="stat", w=8)
     for job in jobs_with(topo, "tasks", "dashboard"):
         sel = f'job="{job.job}"'
         lay.row(f"Celery: {job.job}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from ..model.roles import ROLE_SPECS
 from ..topology import Container, ScrapeJob, Topology
 
 DNS_REFRESH = "10s"
@@ -49,10 +48,7 @@ def jobs_of_kind(topo: Topology, *kinds: str) -> list[ScrapeJob]:
 def jobs_with(topo: Topology, family: str, table: str = "alerts") -> list[ScrapeJob]:
     """Scrape jobs of app services whose role spec lists this alert family (or, with
     table="dashboard", this dashboard row), in topology order."""
-    roles = {r.value: spec for r, spec in ROLE_SPECS.items()}
-    return [j for j in topo.scrape_jobs
-            if (spec := roles.get(job_container(topo, j).kind)) is not None
-            and family in getattr(spec, table)]
+    return [j for j in topo.scrape_jobs if family in getattr(job_container(topo, j), table)]
 
 
 def _env_of(container: Container) -> dict[str, str]:

@@ -77,16 +77,19 @@ class Environment(StrictModel):
     deploy: Deploy = Deploy()
     """How the stack is deployed."""
 
-    def role_of(self, service: str) -> Role:
-        """The role of a service: explicit, or its name when that names a role."""
-        declared = self.services[service].role
-        return declared if declared is not None else Role(service)
+    def role_of(self, service: str) -> Role | None:
+        """The role of a service: explicit, or its name when that names a role; None for
+        a service with its own image."""
+        svc = self.services[service]
+        if svc.image is not None:
+            return None
+        return svc.role if svc.role is not None else Role(service)
 
     @model_validator(mode="after")
     def _every_service_has_a_role(self) -> Environment:
         roles = {r.value for r in Role}
         for name, svc in self.services.items():
-            if svc.role is None and name not in roles:
+            if svc.role is None and svc.image is None and name not in roles:
                 raise ValueError(
                     f"services.{name}.role: required for a service not named {', '.join(sorted(roles))} "
                     "needs a role"
@@ -102,6 +105,16 @@ class Environment(StrictModel):
                     f"services.{name}: {name!r} is the name of a platform service "
                     f"({', '.join(PLATFORM_SERVICES)}, *-exporter); choose another name"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _dependencies_exist(self) -> Environment:
+        known = set(self.services) | {"postgres", "redis"}
+        for name, svc in self.services.items():
+            for dep in svc.depends_on:
+                if dep not in known or dep == name:
+                    raise ValueError(f"services.{name}.depends_on: {dep!r} is not another "
+                                     f"service (known: {', '.join(sorted(known - {name}))})")
         return self
 
     @model_validator(mode="after")
@@ -138,7 +151,10 @@ class Environment(StrictModel):
 
     def route_of(self, service: str) -> str | None:
         svc = self.services[service]
-        default = ROLE_SPECS[self.role_of(service)].route
+        role = self.role_of(service)
+        if role is None:
+            return svc.route
+        default = ROLE_SPECS[role].route
         if default is None:
             return None
         return svc.route if svc.route is not None else default

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .services import Role
+from .services import AppService, Role
 
 FRONTEND_NET = "frontend-net"
 BACKEND_NET = "backend-net"
@@ -41,15 +41,37 @@ class RoleSpec:
     celery: bool = False
     """A Celery worker: concurrency, the ML service's URL, its metrics port."""
     alerts: tuple[str, ...] = ()
-    """Alert families alerts.py builds for it."""
+    """Alert families alerts.py builds for it (http, tasks, ml; generic for a service
+    of your own: 5xx share and latency from the conventional HTTP metrics)."""
     dashboard: tuple[str, ...] = ()
     """Dashboard rows grafana.py builds for it."""
+    image_ref: str | None = None
+    """A full, pinned image reference (a service of your own); else `image` is one of
+    the project's images."""
+    health_command: tuple[str, ...] = ()
+    """Health check command, when there is no health_path."""
+    own_secrets: tuple[str, ...] = ()
+    """Secrets a service of your own names."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(sorted((("secret_key",) if self.gunicorn else ())
-                            + (("postgres_password", "redis_password") if self.datastores
-                               else ())))
+        return tuple(sorted({*(("secret_key",) if self.gunicorn else ()),
+                             *(("postgres_password", "redis_password") if self.datastores
+                               else ()), *self.own_secrets}))
+
+
+def own_spec(svc: AppService, route: str | None) -> RoleSpec:
+    """The entry of a service that brings its own image: one more row of the table."""
+    assert svc.image is not None and svc.healthcheck is not None and svc.user is not None
+    has_metrics = svc.metrics is not None
+    return RoleSpec(
+        image="", image_ref=svc.image, command=tuple(svc.command or ()), port=svc.port,
+        metrics_port=svc.metrics.port if svc.metrics else None, metrics_on_port=False,
+        health_path=svc.healthcheck.path, health_command=tuple(svc.healthcheck.command or ()),
+        user=svc.user, own_secrets=tuple(svc.secrets),
+        networks=((FRONTEND_NET,) if route else ()) + (BACKEND_NET,), route=route,
+        alerts=("generic",) if has_metrics else (), dashboard=("generic",) if has_metrics else (),
+    )
 
 
 ROLE_SPECS: dict[Role, RoleSpec] = {

@@ -105,6 +105,12 @@ class Container:
     """The image is built from services/ (else pulled, e.g. grafana)."""
     root_reason: str | None = None
     """Why this container runs as root; None means it must not."""
+    read_only: bool = False
+    """Read-only root filesystem (tmpfs stays writable)."""
+    alerts: tuple[str, ...] = ()
+    """Alert families of its role spec (app services)."""
+    dashboard: tuple[str, ...] = ()
+    """Dashboard rows of its role spec (app services)."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..model import Environment, Role, TlsMode, duration_seconds
-from ..model.roles import ROLE_SPECS
+from ..model.roles import ROLE_SPECS, RoleSpec, own_spec
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
@@ -49,7 +49,7 @@ class _Planner:
         ml_groups = [n for n in env.services if env.role_of(n) is Role.ml]
         ml_url = f"http://{ml_groups[0]}:{self.port_of(ml_groups[0])}" if ml_groups else ""
         for group, svc in env.services.items():
-            spec = ROLE_SPECS[env.role_of(group)]
+            spec = self.spec_of(group)
             port = self.port_of(group)
             grace = duration_seconds(svc.graceful_timeout)
             environment: list[tuple[str, str]] = [("LOG_LEVEL", "info")]
@@ -75,20 +75,26 @@ class _Planner:
                 depends += [(ml, "service_healthy") for ml in ml_groups
                             if env.services[ml].replicas]
             environment += sorted(svc.environment.items())
+            depends += [(d, "service_healthy") for d in svc.depends_on]
             if spec.health_path and port:
                 check = http_check(port, spec.health_path)
+            elif spec.health_command:
+                check = Healthcheck(("CMD", *spec.health_command))
             else:
                 check = Healthcheck(("CMD", "curl", "-fsS", "-o", "/dev/null",
                                      f"http://127.0.0.1:{self.metrics_of(group)[0]}/metrics"))
             # What the image really serves: its port, and the worker's METRICS_PORT.
-            served = {p for p in (port, dict(environment).get("METRICS_PORT")) if p}
+            served = {p for p in (port, dict(environment).get("METRICS_PORT"),
+                                  None if spec.image_ref is None else self.metrics_of(group)[0])
+                      if p}
+            role = env.role_of(group)
             self.containers.append(
                 Container(
                     name=group,
-                    kind=env.role_of(group).value,
+                    kind=role.value if role is not None else "service",
                     replicas=svc.replicas,
                     scalable=True,
-                    image=self.image(spec.image),
+                    image=spec.image_ref or self.image(spec.image),
                     command=spec.command,
                     user=spec.user,
                     port=port,
@@ -101,18 +107,30 @@ class _Planner:
                     healthcheck=check,
                     # Longer than the graceful timeout, so in-flight requests finish.
                     stop_grace_period=f"{int(grace) + 10}s",
+                    mounts=tuple(Mount(v.name, v.target, False, True) for v in svc.volumes),
+                    cap_add=tuple(g.name for g in svc.capabilities),
+                    read_only=svc.read_only,
+                    alerts=spec.alerts,
+                    dashboard=spec.dashboard,
                 )
             )
 
+    def spec_of(self, group: str) -> RoleSpec:
+        """The row of the roles table a service is: a bundled preset, or its own entry."""
+        role = self.env.role_of(group)
+        if role is None:
+            return own_spec(self.env.services[group], self.env.route_of(group))
+        return ROLE_SPECS[role]
+
     def port_of(self, group: str) -> int | None:
         svc = self.env.services[group]
-        return svc.port or ROLE_SPECS[self.env.role_of(group)].port
+        return svc.port or self.spec_of(group).port
 
     def metrics_of(self, group: str) -> tuple[int | None, str]:
         svc = self.env.services[group]
         if svc.metrics is not None:
             return svc.metrics.port, svc.metrics.path
-        spec = ROLE_SPECS[self.env.role_of(group)]
+        spec = self.spec_of(group)
         if spec.metrics_port is None:
             return None, "/metrics"
         # A gunicorn app moved to its own port serves metrics there too.
@@ -232,7 +250,7 @@ class _Planner:
             pools.append(UpstreamPool(
                 name=group.replace("-", "_"), service=group, route=route, port=port,
                 replicas=svc.replicas,
-                health_path=ROLE_SPECS[self.env.role_of(group)].health_path,
+                health_path=self.spec_of(group).health_path,
             ))
         # Longest route first, so /api/v2/ is matched before /api/ and / last.
         return tuple(sorted(pools, key=lambda p: (-len(p.route), p.route)))

@@ -52,6 +52,15 @@ class BackupFacts:
     schedule: str
     password_secret: str
 
+    @property
+    def db_script(self) -> str:
+        """The dump script where cron runs it."""
+        return f"{self.host_dir}/backup/backup_db.sh"
+
+    @property
+    def models_script(self) -> str:
+        return f"{self.host_dir}/backup/backup_models.sh"
+
 
 def facts(topo: Topology) -> BackupFacts:
     env = topo.env
@@ -94,12 +103,15 @@ class VolumeBackups:
     volumes: tuple[str, ...]
     """Docker names (<compose project>_<volume>) of the volumes flagged backup: true."""
     helper_image: str
+    script: str
+    """Where cron finds backup_volumes.sh on the stack's host."""
 
 
 def volume_backups(topo: Topology) -> VolumeBackups:
     flagged = sorted({v.name for svc in topo.env.services.values() for v in svc.volumes
                       if v.backup})
-    return VolumeBackups(tuple(f"{topo.compose_project}_{v}" for v in flagged), HELPER_IMAGE)
+    return VolumeBackups(tuple(f"{topo.compose_project}_{v}" for v in flagged), HELPER_IMAGE,
+                         f"{host_dir(topo)}/backup/backup_volumes.sh")
 
 
 def outputs(topo: Topology) -> list[Output]:

@@ -1,44 +1,91 @@
 """ci/github-workflow.yml: a GitHub Actions workflow for a project that uses infra-gen.
 
-It renders, fails when generated/ is stale (`infra-gen check`) and runs
-`infra-gen validate --strict` on the environment with the real tools, installed
-from the runner's Debian/Ubuntu packages. Copy it to .github/workflows/.
+First `infra-gen check`, before anything renders: generated/ as committed must be
+what this infra-gen makes of environments/ (rendering first would only compare the
+tree with itself). Then `infra-gen validate --strict --generated` on the committed
+files, with the real tools from the runner's Debian/Ubuntu packages. infra-gen is
+not on a package index: the workflow installs it from its git repository at the tag
+of the version that rendered the tree, so CI checks with the same generator.
+Copy it to .github/workflows/. The workflow is data dumped as YAML; its `run`
+lines are shell, quoted here.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from .. import __version__
+from ..escaping import sh
 from ..topology import Topology
 from .base import ArtifactKind, Output
 
 PYTHON = "3.11"
 APT_PACKAGES = ("nginx", "prometheus", "prometheus-alertmanager", "logrotate", "shellcheck", "ufw")
 """The validation tools (their daemons are stopped right after install)."""
-PIP_PACKAGES = ("infra-gen", "check-jsonschema", "gixy-ng")
+STOP_SERVICES = ("nginx", "prometheus", "prometheus-alertmanager")
+INFRA_GEN_REPOSITORY = "https://github.com/infra-gen/infra-gen"
+"""Git repository infra-gen's releases are tagged in (vX.Y.Z); pip installs from it."""
+INFRA_GEN_TAG = f"v{__version__}"
+"""The release the workflow pins: the version that rendered the tree."""
+PIP_PACKAGES = (
+    f"infra-gen @ git+{INFRA_GEN_REPOSITORY}@{INFRA_GEN_TAG}", "check-jsonschema", "gixy-ng",
+)
+PATHS = ["environments/**", "templates/**", "generated/**"]
+AS_ROOT = "sudo --preserve-env=CI,PATH"
 
 
-def context(topo: Topology) -> dict[str, object]:
+def _words(*words: str) -> str:
+    return " ".join(sh(w) for w in words)
+
+
+def workflow(topo: Topology) -> dict[str, Any]:
+    """The workflow document; the steps run in this order, `infra-gen check` first."""
     env = topo.name
+    report = f"validate-{env}.json"
+    validate_args = ("infra-gen", "validate", env, "--strict", "--generated")
+    validate_json = f"{_words(*validate_args, '--format', 'json')} > {sh(report)}"
     return {
-        "workflow_name": f"infra-gen {env}",
-        "concurrency_group": f"infra-gen-{env}-${{{{ github.ref }}}}",
-        "report_name": f"validate-{env}",
-        "python": PYTHON,
-        "apt_packages": " ".join(APT_PACKAGES),
-        "stop_services": " ".join(("nginx", "prometheus", "prometheus-alertmanager")),
-        "pip_packages": " ".join(PIP_PACKAGES),
-        "render": f"infra-gen render {env}",
-        "check": "infra-gen check",
-        "validate": f"infra-gen validate {env} --strict --format json > validate-{env}.json",
-        "show": f"infra-gen validate {env} --strict",
-        "report": f"validate-{env}.json",
-        "paths": ["environments/**", "templates/**", "generated/**"],
+        "name": f"infra-gen {env}",
+        "on": {
+            "push": {"paths": list(PATHS)},
+            "pull_request": {"paths": list(PATHS)},
+            "workflow_dispatch": None,
+        },
+        "permissions": {"contents": "read"},
+        # ${{ github.ref }} is a GitHub expression, meant as such.
+        "concurrency": {"group": f"infra-gen-{env}-${{{{ github.ref }}}}",
+                        "cancel-in-progress": True},
+        "jobs": {"validate": {
+            "runs-on": "ubuntu-latest",
+            "timeout-minutes": 30,
+            "env": {"CI": "true"},
+            "steps": [
+                {"uses": "actions/checkout@v4"},
+                {"uses": "actions/setup-python@v5", "with": {"python-version": PYTHON}},
+                {"name": f"Install infra-gen {INFRA_GEN_TAG}",
+                 "run": f"python -m pip install {_words(*PIP_PACKAGES)}"},
+                {"name": "generated/ is what environments/ renders to", "run": "infra-gen check"},
+                {"name": "Install the validation tools", "run": "\n".join((
+                    "sudo apt-get update",
+                    f"sudo apt-get install -y --no-install-recommends {_words(*APT_PACKAGES)}",
+                    f"sudo systemctl stop {_words(*STOP_SERVICES)} || true",
+                )) + "\n"},
+                {"name": "Validate (strict)", "run": f"{AS_ROOT} {_words(*validate_args)}"},
+                {"name": "Validation report (JSON)", "if": "always()",
+                 "run": f"{AS_ROOT} sh -c {sh(validate_json)} || true"},
+                {"uses": "actions/upload-artifact@v4", "if": "always()",
+                 "with": {"name": f"validate-{env}", "path": report}},
+            ],
+        }},
     }
 
 
 def outputs(topo: Topology) -> list[Output]:
-    return [Output("ci/github-workflow.yml", "ci/github-workflow.yml.j2", context(topo))]
+    return [Output("ci/github-workflow.yml", "ci/github-workflow.yml.j2",
+                   {"workflow": workflow(topo)})]
 
 
 ARTIFACT = ArtifactKind(
-    "ci", "GitHub Actions workflow: render, check, validate --strict with the real tools", outputs
+    "ci", "GitHub Actions workflow: check generated/, then validate --strict with the real tools",
+    outputs,
 )

@@ -7,6 +7,8 @@ metric names in metrics.py; this module only assembles the files.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..topology import Topology
 from .alerts import alerts, rule_groups, rule_tests
 from .base import ArtifactKind, Output
@@ -18,23 +20,40 @@ RULES_PATH = "prometheus/rules/alerts.yml"
 TESTS_PATH = "prometheus/tests/alerts_test.yml"
 
 
-def outputs(topo: Topology) -> list[Output]:
+def config(topo: Topology, swarm: bool = False) -> dict[str, Any]:
+    """prometheus.yml as data (dumped, never templated as text)."""
+    mon = topo.env.monitoring
     am_target, am_prefix = alertmanager_target(topo)
+    return {
+        "global": {
+            "scrape_interval": mon.scrape_interval,
+            "evaluation_interval": mon.evaluation_interval,
+            "external_labels": {"environment": topo.env.name},
+        },
+        "rule_files": [rule_files_glob(topo)],
+        "alerting": {"alertmanagers": [{
+            "path_prefix": am_prefix or "/",
+            "static_configs": [{"targets": [am_target]}],
+        }]},
+        "scrape_configs": scrape_configs(topo, swarm),
+    }
+
+
+def outputs(topo: Topology) -> list[Output]:
     exporters = {c.kind: c.port for c in topo.of_kind("postgres-exporter", "redis-exporter")}
 
-    def config(swarm: bool) -> dict[str, object]:
+    def file(swarm: bool) -> dict[str, object]:
         return {
-            "rule_files": [rule_files_glob(topo)],
-            "alertmanager": {"target": am_target, "path_prefix": am_prefix or "/"},
-            "scrape_configs": scrape_configs(topo, swarm),
+            "config": config(topo, swarm),
+            "alertmanager_prefix": alertmanager_target(topo)[1] or "/",
             "exporter_ports": exporters,
             "swarm": swarm,
         }
 
     table = alerts(topo)
-    files = [Output(CONFIG_PATH, "prometheus/prometheus.yml.j2", config(False))]
+    files = [Output(CONFIG_PATH, "prometheus/prometheus.yml.j2", file(False))]
     if topo.env.deploy.swarm:
-        files.append(Output(SWARM_CONFIG_PATH, "prometheus/prometheus.yml.j2", config(True)))
+        files.append(Output(SWARM_CONFIG_PATH, "prometheus/prometheus.yml.j2", file(True)))
     return [
         *files,
         Output(RULES_PATH, "prometheus/rules/alerts.yml.j2", {"rules": rule_groups(table)}),

@@ -7,7 +7,19 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from .common import Duration, Identifier, Port, Resources, SecretName, StrictModel
+from .common import (
+    Duration,
+    EnvVarName,
+    EnvVarValue,
+    Identifier,
+    Port,
+    Resources,
+    Route,
+    SecretName,
+    StrictModel,
+    UrlPath,
+    located,
+)
 
 
 class Role(StrEnum):
@@ -22,7 +34,7 @@ class Role(StrEnum):
 class Metrics(StrictModel):
     port: Port
     """Port where the service exposes Prometheus metrics."""
-    path: str = "/metrics"
+    path: UrlPath = "/metrics"
     """HTTP path of the metrics endpoint."""
 
 
@@ -44,13 +56,14 @@ CommandArg = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
 class Healthcheck(StrictModel):
-    path: AbsPath | None = None
+    path: UrlPath | None = None
     """HTTP path on the service's port that answers 2xx when healthy (the image needs
     curl); or give `command`."""
     command: list[CommandArg] | None = None
     """Command run inside the container; exit 0 means healthy."""
 
     @model_validator(mode="after")
+    @located
     def _one_of(self) -> Healthcheck:
         if (self.path is None) == (self.command is None):
             raise ValueError("give exactly one of path or command")
@@ -101,7 +114,7 @@ class AppService(StrictModel):
     """How many containers run it: deploy.replicas of its one compose/swarm service.
     `docker compose up --scale` and `docker service scale` change it at run time;
     the load balancer and Prometheus find every replica through Docker's DNS."""
-    route: str | None = None
+    route: Route | None = None
     """Path prefix the load balancer sends to this service (e.g. /api/v2/).
     Defaults: / for frontend, /api/ for api; worker and ml are never routed."""
     port: Port | None = None
@@ -116,10 +129,11 @@ class AppService(StrictModel):
     graceful timeout); stop_grace_period is derived from it."""
     resources: Resources = Resources()
     """CPU, memory and PID limits."""
-    environment: dict[str, str] = {}
-    """Extra, non-secret environment variables."""
+    environment: dict[EnvVarName, EnvVarValue] = Field(default={}, max_length=100)
+    """Extra, non-secret environment variables (no '$': compose would interpolate it)."""
 
     @model_validator(mode="after")
+    @located
     def _own_image_fields(self) -> AppService:
         own = ("command", "healthcheck", "secrets", "volumes", "depends_on", "user",
                "capabilities", "read_only")
@@ -141,12 +155,4 @@ class AppService(StrictModel):
             raise ValueError("port: required with route (where the load balancer sends it)")
         if self.healthcheck is not None and self.healthcheck.path and self.port is None:
             raise ValueError("healthcheck.path: needs port (or give healthcheck.command)")
-        return self
-
-    @model_validator(mode="after")
-    def _route_shape(self) -> AppService:
-        if self.route is not None and not (
-            self.route.startswith("/") and self.route.endswith("/")
-        ):
-            raise ValueError(f"route: must start and end with '/', got {self.route!r}")
         return self

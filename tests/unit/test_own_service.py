@@ -118,7 +118,7 @@ def test_generic_alerts_and_dashboard_row_not_the_bundled_app_s(tree: Path) -> N
 
 def test_flagged_volume_is_backed_up_and_docs_name_the_service(tree: Path) -> None:
     script = (tree / "backup/backup_volumes.sh").read_text()
-    assert 'VOLUMES=("churn-prediction-heldout_billing-ledger")' in script
+    assert "VOLUMES=(churn-prediction-heldout_billing-ledger)" in script
     assert "backup_volumes.sh" in (tree / "backup/crontab").read_text()
     assert "| billing | 2 | `acme/billing:1.4.2` |" in (tree / "RUNBOOK.md").read_text()
     assert 'n_lb -->|"/billing/ :9100"| n_billing' in (tree / "ARCHITECTURE.md").read_text()

@@ -14,20 +14,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import duration_seconds
-from ..topology import ScrapeJob, Topology
-from .metrics import (
+from ..contract import (
     API_LATENCY,
     API_REQUESTS,
-    HTTP_LATENCY,
-    HTTP_REQUESTS,
     ML_ACCURACY,
     ML_DRIFT,
     ML_LATENCY,
-    NOT_DISKS,
+    SCORE_TASK,
     TASKS_FAILED,
     TASKS_SUCCEEDED,
 )
+from ..model import duration_seconds
+from ..topology import ScrapeJob, Topology
+from .metrics import HTTP_LATENCY, HTTP_REQUESTS, NOT_DISKS
 from .scrape import instance_of, jobs_of_kind, jobs_with, postgres_jobs, replication_slot
 
 
@@ -127,7 +126,7 @@ def alerts(topo: Topology) -> list[Alert]:
             out += _http_alerts(topo, job, requests, latency, labels)
     for job in jobs_with(topo, "tasks"):
         g, lab = job.job, {"job": job.job, "instance": instance_of(job)}
-        tl, sel = dict(lab, task="churn.score_customer"), f'job="{g}"'
+        tl, sel = dict(lab, task=SCORE_TASK), f'job="{g}"'
         failed = f"sum by (job) (rate({TASKS_FAILED}{{{sel}}}[5m]))"
         done = f"sum by (job) (rate({TASKS_SUCCEEDED}{{{sel}}}[5m]))"
         out.append(Alert(

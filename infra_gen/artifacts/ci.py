@@ -15,20 +15,21 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from ..contract import CI_WORKFLOW, HOST_DAEMONS, LISTS, apt_packages
 from ..escaping import sh
 from ..topology import Topology
 from .base import ArtifactKind, Output
 
 PYTHON = "3.11"
-APT_PACKAGES = ("nginx", "prometheus", "prometheus-alertmanager", "logrotate", "shellcheck", "ufw")
+APT_PACKAGES = tuple(apt_packages())
 """The validation tools (their daemons are stopped right after install)."""
-STOP_SERVICES = ("nginx", "prometheus", "prometheus-alertmanager")
+STOP_SERVICES = HOST_DAEMONS
 INFRA_GEN_REPOSITORY = "https://github.com/infra-gen/infra-gen"
 """Git repository infra-gen's releases are tagged in (vX.Y.Z); pip installs from it."""
 INFRA_GEN_TAG = f"v{__version__}"
 """The release the workflow pins: the version that rendered the tree."""
 PIP_PACKAGES = (
-    f"infra-gen @ git+{INFRA_GEN_REPOSITORY}@{INFRA_GEN_TAG}", "check-jsonschema", "gixy-ng",
+    f"infra-gen @ git+{INFRA_GEN_REPOSITORY}@{INFRA_GEN_TAG}", *LISTS["pip-packages"],
 )
 PATHS = ["environments/**", "templates/**", "generated/**"]
 AS_ROOT = "sudo --preserve-env=CI,PATH"
@@ -81,7 +82,7 @@ def workflow(topo: Topology) -> dict[str, Any]:
 
 
 def outputs(topo: Topology) -> list[Output]:
-    return [Output("ci/github-workflow.yml", "ci/github-workflow.yml.j2",
+    return [Output(CI_WORKFLOW, "ci/github-workflow.yml.j2",
                    {"workflow": workflow(topo)})]
 
 

@@ -21,6 +21,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from ..contract import UFW
 from ..errors import ConfigError, Problem
 from ..topology import Topology
 from ..topology.facts import DOCKER_NETWORK_RANGES
@@ -190,7 +191,7 @@ def context(topo: Topology, host: list[UfwRule], route: list[UfwRule]) -> dict[s
 
 def outputs(topo: Topology) -> list[Output]:
     ctx = context(topo, host_rules(topo), route_rules(topo))
-    return [Output("firewall/ufw.sh", "firewall/ufw.sh.j2", ctx, executable=True)]
+    return [Output(UFW, "firewall/ufw.sh.j2", ctx, executable=True)]
 
 
 ARTIFACT = ArtifactKind(

@@ -10,24 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..topology import Topology
-from .base import ArtifactKind, Output
-from .metrics import (
+from ..contract import (
     API_ACTIVE_CLIENTS,
     API_LATENCY,
     API_REQUESTS,
-    HTTP_LATENCY,
-    HTTP_REQUESTS,
     ML_ACCURACY,
     ML_DRIFT,
     ML_IMPORTANCE,
     ML_LATENCY,
-    NOT_DISKS,
     TASK_RUNTIME,
     TASKS_FAILED,
     TASKS_RETRIED,
     TASKS_SUCCEEDED,
 )
+from ..topology import Topology
+from .base import ArtifactKind, Output
+from .metrics import HTTP_LATENCY, HTTP_REQUESTS, NOT_DISKS
 from .scrape import jobs_of_kind, jobs_with, route_prefix
 
 DATASOURCE_UID = "prometheus"

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contract import PROMETHEUS_CONFIG, PROMETHEUS_SWARM_CONFIG
 from ..topology import Topology
 from .alerts import alerts, rule_groups, rule_tests
 from .base import ArtifactKind, Output
 from .scrape import alertmanager_target, rule_files_glob, scrape_configs
 
-CONFIG_PATH = "prometheus/prometheus.yml"
-SWARM_CONFIG_PATH = "prometheus/prometheus.swarm.yml"
+CONFIG_PATH = PROMETHEUS_CONFIG
+SWARM_CONFIG_PATH = PROMETHEUS_SWARM_CONFIG
 RULES_PATH = "prometheus/rules/alerts.yml"
 TESTS_PATH = "prometheus/tests/alerts_test.yml"
 

@@ -19,11 +19,11 @@ import re
 import subprocess
 import threading
 
+from ..contract import UFW
 from ..topology.facts import DOCKER_NETWORK_RANGES
 from . import parse
 from .base import Check, Context, Finding, Skip, ToolFailed, docker_available, image_exists, run
 
-UFW = "firewall/ufw.sh"
 DOCKERFILE = """FROM debian:bookworm-slim
 RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import parse
 from .base import Check, Context, Finding
-from .parse import COMPOSE, finding
+from .parse import COMPOSE, STACK, finding
 
 
 def image_tag(ref: str) -> str | None:
@@ -22,7 +22,7 @@ def images_pinned(ctx: Context) -> list[Finding]:
     """Every image names a tag, and the tag is not latest (compose and stack files)."""
     ctx.need(COMPOSE)
     out = []
-    for rel in (COMPOSE, "stack.yaml"):
+    for rel in (COMPOSE, STACK):
         if not ctx.exists(rel):
             continue
         for name, svc in parse.services(ctx, rel).items():

@@ -12,14 +12,17 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .. import contract
 from .base import Context, Finding
 
-COMPOSE = "compose.yaml"
-NGINX = "nginx/nginx.conf"
-PROMETHEUS = "prometheus/prometheus.yml"
-ALERTMANAGER = "alertmanager/alertmanager.yml"
-ENV_EXAMPLE = "env.example"
-UFW = "firewall/ufw.sh"
+# The checks name the files they read through this module.
+COMPOSE = contract.COMPOSE
+STACK = contract.STACK
+NGINX = contract.NGINX_CONF
+PROMETHEUS = contract.PROMETHEUS_CONFIG
+ALERTMANAGER = contract.ALERTMANAGER_CONFIG
+ENV_EXAMPLE = contract.ENV_EXAMPLE
+UFW = contract.UFW
 
 
 _NORMALIZE = threading.Lock()
@@ -274,7 +277,7 @@ def referenced_secrets(ctx: Context) -> dict[str, tuple[str, int]]:
         for i, line in enumerate(text.splitlines(), 1):
             for name in re.findall(r"/run/secrets/([A-Za-z0-9_]+)", line):
                 found.setdefault(name, (rel, i))
-    for rel in ("compose.yaml", "stack.yaml"):
+    for rel in (COMPOSE, STACK):
         if ctx.exists(rel):
             for name in (ctx.yaml(rel) or {}).get("secrets") or {}:
                 found.setdefault(str(name), (rel, _line_of(ctx, rel, ["secrets", str(name)])))

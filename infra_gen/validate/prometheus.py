@@ -15,12 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..contract import PROMETHEUS_CONFIG as CONFIG
+from ..contract import PROMETHEUS_RULES as RULES
+from ..contract import PROMETHEUS_SWARM_CONFIG as SWARM_CONFIG
+from ..contract import PROMETHEUS_TESTS as TESTS
 from .base import Check, Context, Finding, Skip, run
-
-CONFIG = "prometheus/prometheus.yml"
-SWARM_CONFIG = "prometheus/prometheus.swarm.yml"
-RULES = "prometheus/rules/*.yml"
-TESTS = "prometheus/tests/*.yml"
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from ..model import duration_seconds
 from . import parse
 from .base import Check, Context, Finding
 from .locate import yaml_line
-from .parse import COMPOSE, finding
+from .parse import COMPOSE, STACK, finding
 
 
 def _lb(ctx: Context) -> tuple[str, dict[str, object]]:
@@ -201,7 +201,7 @@ def compose_self_contained(ctx: Context) -> list[Finding]:
     hardening checks read `docker compose config` where Docker is, the file where not)."""
     ctx.need(COMPOSE)
     out = []
-    for rel in (COMPOSE, "stack.yaml"):
+    for rel in (COMPOSE, STACK):
         if not ctx.exists(rel):
             continue
         doc = ctx.yaml(rel)

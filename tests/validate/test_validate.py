@@ -147,13 +147,19 @@ def test_every_tool_check_has_a_mutation() -> None:
 
 
 def test_strict_turns_a_skip_into_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing tool is a skip; --strict, or CI=true without it, makes that skip a failure."""
     monkeypatch.setenv("PATH", "/nonexistent")
-    report = validate(PROJECT, ["dev"], strict=False, checks=[BY_NAME["logrotate -d"]])
     monkeypatch.delenv("CI", raising=False)
-    assert report.results[0].status in (Status.skipped, Status.failed)
-    strict = validate(PROJECT, ["dev"], strict=True, checks=[BY_NAME["logrotate -d"]])
+    checks = [BY_NAME["logrotate -d"]]
+    report = validate(PROJECT, ["dev"], strict=False, checks=checks)
+    assert report.results[0].status is Status.skipped, report.results[0].messages()
+    strict = validate(PROJECT, ["dev"], strict=True, checks=checks)
     assert strict.results[0].status is Status.failed
     assert "not installed" in strict.results[0].messages()[0]
+    monkeypatch.setenv("CI", "true")
+    under_ci = validate(PROJECT, ["dev"], strict=False, checks=checks)
+    assert under_ci.strict and under_ci.results[0].status is Status.failed
+    assert "a failure under --strict/CI" in under_ci.results[0].messages()[0]
 
 
 def _extends_included(root: Path) -> None:

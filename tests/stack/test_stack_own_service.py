@@ -2,7 +2,7 @@
 image, added to the dev environment as one entry (image, route, port, metrics port
 and path, health command, user), is routed by the load balancer, scraped on its own
 metrics port and alerted on, with no template edit. The stack is put back as
-generated afterwards (file name: runs near the end)."""
+generated afterwards (disruptive: runs after the other tests)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from stack_support import docker
 from infra_gen.project import Project
 from infra_gen.render import render_environment, write_tree
 from infra_gen.stack.docker import docker_binary
+
+pytestmark = pytest.mark.disruptive(3)
 
 HERE = Path(__file__).resolve().parent
 IMAGE = "infra-gen-test/billing:1"

@@ -1,6 +1,6 @@
 """Failover: with one API replica stopped, the load balancer keeps answering from
 the others (passive health checks, proxy_next_upstream); once it is back, it
-serves again. Runs near the end (file name): it stops a container for a while."""
+serves again. Runs near the end (marker): it stops a container for a while."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import time
 
 import pytest
 from stack_support import docker
+
+pytestmark = pytest.mark.disruptive(1)
 
 
 def _api_pool(topo):

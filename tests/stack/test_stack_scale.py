@@ -1,7 +1,7 @@
 """Scaling with no re-render: the API goes from its planned replicas to one more and
 back under paced load; the new replica takes traffic and is scraped, and not one
-request fails. Runs near the end (file name): it changes the running stack, and
-leaves it at the planned count."""
+request fails. Disruptive: it changes the running stack
+(and leaves it at the planned count)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from stack_support import PacedLoad, Site, docker
 
 from infra_gen.model import TlsMode
 from infra_gen.stack.scale import scale
+
+pytestmark = pytest.mark.disruptive(4)
 
 
 @pytest.fixture()

@@ -184,6 +184,26 @@ def down(
 
 
 @app.command()
+def scale(
+    env: Annotated[str, typer.Argument(help="Environment name.")],
+    counts: Annotated[list[str], typer.Argument(help="GROUP=N for each app service to scale.")],
+    root: RootOption = None,
+    reload: Annotated[bool, typer.Option(
+        "--reload/--no-reload", help="Reload the load balancer once the replicas are healthy.",
+    )] = True,
+) -> None:
+    """Run N replicas of GROUP in the running ENV, with no re-render, then reload nginx."""
+    from . import stack
+    from .stack.scale import parse_counts
+    from .stack.scale import scale as run_scale
+
+    st = stack.Stack.load(env, root)
+    timings = run_scale(st, parse_counts(st, counts), _say, reload=reload)
+    out.print(_status_table(st.status()))
+    out.print(", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+
+
+@app.command()
 def status(env: StackEnvArg = "dev", root: RootOption = None) -> None:
     """Every service and replica of ENV with its state and health (exit 1 unless all healthy)."""
     from . import stack

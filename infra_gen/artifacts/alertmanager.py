@@ -13,7 +13,7 @@ from ..contract import ALERTMANAGER_CONFIG
 from ..model.operations import Receiver
 from ..topology import SECRETS_MOUNT, Topology
 from .base import ArtifactKind, Output
-from .prometheus import route_prefix
+from .scrape import route_prefix
 
 CONFIG_PATH = ALERTMANAGER_CONFIG
 

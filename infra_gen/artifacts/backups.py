@@ -95,15 +95,37 @@ def facts(topo: Topology) -> BackupFacts:
 
 
 SCRIPTS = ("backup_db.sh", "backup_models.sh", "restore_db.sh")
+HELPER_IMAGE = "debian:bookworm-slim"
+"""Runs tar over a flagged volume: every image here is built from it."""
+
+
+@dataclass(frozen=True)
+class VolumeBackups:
+    volumes: tuple[str, ...]
+    """Docker names (<compose project>_<volume>) of the volumes flagged backup: true."""
+    helper_image: str
+    script: str
+    """Where cron finds backup_volumes.sh on the stack's host."""
+
+
+def volume_backups(topo: Topology) -> VolumeBackups:
+    flagged = sorted({v.name for svc in topo.env.services.values() for v in svc.volumes
+                      if v.backup})
+    return VolumeBackups(tuple(f"{topo.compose_project}_{v}" for v in flagged), HELPER_IMAGE,
+                         f"{host_dir(topo)}/backup/backup_volumes.sh")
 
 
 def outputs(topo: Topology) -> list[Output]:
-    ctx = {"b": facts(topo)}
+    b, v = facts(topo), volume_backups(topo)
+    ctx = {"b": b, "v": v}
     files = [
         Output(f"backup/{name}", f"backup/{name}.j2", ctx, executable=True)
         for name in SCRIPTS
-        if name != "backup_models.sh" or ctx["b"].ml_service is not None
+        if name != "backup_models.sh" or b.ml_service is not None
     ]
+    if v.volumes:
+        files.append(Output("backup/backup_volumes.sh", "backup/backup_volumes.sh.j2", ctx,
+                            executable=True))
     files.append(Output("backup/crontab", "backup/crontab.j2", ctx))
     return files
 

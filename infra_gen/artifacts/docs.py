@@ -15,7 +15,7 @@ from ..escaping import Fragment, md_code, token
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
 from .backups import facts as backup_facts
 from .base import ArtifactKind, Output
-from .prometheus import replication_slot
+from .scrape import replication_slot
 
 # What an environment variable naming another container means, for the diagram.
 LINK_LABELS = {
@@ -39,7 +39,7 @@ def secret_users(topo: Topology) -> dict[str, list[str]]:
 class Group:
     name: str
     kind: str
-    members: tuple[str, ...]
+    replicas: int
     image: str
     port: int | None
     networks: tuple[str, ...]
@@ -48,14 +48,8 @@ class Group:
 
 
 def groups(topo: Topology) -> list[Group]:
-    seen: dict[str, list[Container]] = {}
-    for c in topo.containers:
-        seen.setdefault(c.group, []).append(c)
-    return [
-        Group(g, cs[0].kind, tuple(c.name for c in cs), cs[0].image, cs[0].port,
-              cs[0].networks, health_command(cs[0]))
-        for g, cs in seen.items()
-    ]
+    return [Group(c.name, c.kind, c.replicas, c.image, c.port, c.networks, health_command(c))
+            for c in topo.containers]
 
 
 def health_command(c: Container) -> str:
@@ -113,27 +107,23 @@ class Edge:
 
 def edges(topo: Topology) -> list[Edge]:
     names = {c.name for c in topo.containers}
-    members = {g.name: g.members for g in groups(topo)}
     out: list[Edge] = []
     lb = [c for c in topo.containers if c.kind == "lb"]
     for pool in topo.upstreams:
-        for m in pool.members:
-            out += [Edge(c.name, m, f"{pool.route} :{pool.port}") for c in lb]
+        if pool.replicas:
+            out += [Edge(c.name, pool.service, f"{pool.route} :{pool.port}") for c in lb]
     for c in topo.containers:
         for var, value in c.environment:
             if var not in LINK_LABELS:
                 continue
             host = _host_of(value)
-            targets = [host] if host in names else list(members.get(host, ()))
-            out += [Edge(c.name, t, LINK_LABELS[var], var in ("DATA_SOURCE_URI", "REDIS_ADDR",
-                                                              "NGINX_STATUS_URI"))
-                    for t in targets if t != c.name]
+            if host in names and host != c.name:
+                out.append(Edge(c.name, host, LINK_LABELS[var],
+                                var in ("DATA_SOURCE_URI", "REDIS_ADDR", "NGINX_STATUS_URI")))
     prom = [c.name for c in topo.containers if c.kind == "prometheus"]
     for job in topo.scrape_jobs:
-        for target in job.targets:
-            host, _, port = target.partition(":")
-            if host in names:
-                out += [Edge(p, host, f"scrape :{port}", True) for p in prom if p != host]
+        out += [Edge(p, job.service, f"scrape :{job.port}", True) for p in prom
+                if p != job.service]
     if prom and "alertmanager" in names:
         out.append(Edge(prom[0], "alertmanager", "alerts"))
     if prom and "grafana" in names:
@@ -214,7 +204,7 @@ def outputs(topo: Topology) -> list[Output]:
         "pg_port": PORTS["postgres"],
         "app_groups": [g for g in groups(topo) if g.kind in ("api", "worker")],
         "ml_groups": [g for g in groups(topo) if g.kind == "ml"],
-        "redis_clients": sorted({c.group for c in topo.containers
+        "redis_clients": sorted({c.name for c in topo.containers
                                  if "redis_password" in c.secrets and c.kind != "redis"}),
     }
     return [

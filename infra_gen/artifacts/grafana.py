@@ -25,7 +25,8 @@ from ..contract import (
 )
 from ..topology import Topology
 from .base import ArtifactKind, Output
-from .prometheus import NOT_DISKS, jobs_of_kind, route_prefix
+from .metrics import HTTP_LATENCY, HTTP_REQUESTS, NOT_DISKS
+from .scrape import jobs_of_kind, jobs_with, route_prefix
 
 DATASOURCE_UID = "prometheus"
 DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
@@ -134,7 +135,7 @@ def system(topo: Topology) -> dict[str, Any]:
 
 def application(topo: Topology) -> dict[str, Any]:
     lay = _Layout()
-    for job in jobs_of_kind(topo, "api"):
+    for job in jobs_with(topo, "http", "dashboard"):
         sel, g = f'job="{job.job}"', job.job
         lay.row(f"API: {g}")
         lay.panel("Request rate", [(f"sum by (route) (rate({API_REQUESTS}{{{sel}}}[5m]))",
@@ -150,7 +151,18 @@ def application(topo: Topology) -> dict[str, Any]:
             thresholds=[(topo.env.monitoring.thresholds.error_rate, "red")])
         lay.panel("Active users (5 min)", [(f"sum({API_ACTIVE_CLIENTS}{{{sel}}})", "clients")],
                   kind="stat")
-    for job in jobs_of_kind(topo, "worker"):
+    for job in jobs_with(topo, "generic", "dashboard"):
+        # A service of your own: the conventional HTTP metrics, and whether it is up.
+        sel = f'job="{job.job}"'
+        lay.row(f"Service: {job.job}")
+        lay.panel("Request rate", [(f"sum by (status) (rate({HTTP_REQUESTS}{{{sel}}}[5m]))",
+                                    "{{status}}")], unit="reqps", w=8)
+        lay.panel("Response time p95", [(
+            f"histogram_quantile(0.95, sum by (le) (rate({HTTP_LATENCY}{{{sel}}}[5m])))",
+            "p95")], unit="s", w=8,
+            thresholds=[(topo.env.monitoring.thresholds.latency_p95_seconds, "red")])
+        lay.panel("Replicas up", [(f"sum(up{{{sel}}})", "up")], kind="stat", w=8)
+    for job in jobs_with(topo, "tasks", "dashboard"):
         sel = f'job="{job.job}"'
         lay.row(f"Celery: {job.job}")
         lay.panel("Task rates", [
@@ -165,7 +177,7 @@ def application(topo: Topology) -> dict[str, Any]:
 
 def ml(topo: Topology) -> dict[str, Any]:
     lay, t = _Layout(), topo.env.monitoring.thresholds
-    for job in jobs_of_kind(topo, "ml"):
+    for job in jobs_with(topo, "ml", "dashboard"):
         sel = f'job="{job.job}"'
         lay.row(f"Model: {job.job}")
         lat = f"sum by (le) (rate({ML_LATENCY}{{{sel}}}[5m]))"

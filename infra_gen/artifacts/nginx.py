@@ -82,16 +82,19 @@ HIDDEN_UPSTREAM_HEADERS = (
     "X-Powered-By",
 )
 
+REPLICA_HEADER = "X-Served-By"
+"""The app's header naming the replica that answered: passed on only where
+load_balancer.replica_header is set (dev, tests), hidden in production."""
+
 
 @dataclass(frozen=True)
 class Pool:
     name: str
     """nginx upstream name."""
     route: str
-    members: tuple[str, ...]
-    """host:port of every member."""
-    tries: int
-    """proxy_next_upstream_tries: bounded by the pool size and MAX_TRIES."""
+    server: str | None
+    """service:port; nginx resolves the service name to every replica (None: no
+    replica planned, the route answers 503)."""
 
 
 @dataclass(frozen=True)
@@ -125,12 +128,8 @@ def nginx_size(size: str) -> str:
 
 def _pools(topo: Topology) -> list[Pool]:
     return [
-        Pool(
-            name=p.name,
-            route=p.route,
-            members=tuple(f"{m}:{p.port}" for m in p.members),
-            tries=max(1, min(len(p.members), MAX_TRIES)),
-        )
+        Pool(name=p.name, route=p.route,
+             server=f"{p.service}:{p.port}" if p.replicas else None)
         for p in topo.upstreams
     ]
 
@@ -150,14 +149,14 @@ def _admin_routes(topo: Topology) -> list[AdminRoute]:
 
 
 def _health_route(topo: Topology) -> HealthRoute | None:
-    """/health/ of the first API pool (services order) that has members."""
+    """/health/ of the first API pool (services order) that has replicas."""
     api_pools: list[UpstreamPool] = [
         p for p in topo.upstreams
-        if topo.env.role_of(p.group) is Role.api and p.members and p.health_path
+        if topo.env.role_of(p.service) is Role.api and p.replicas and p.health_path
     ]
     if not api_pools:
         return None
-    first = min(api_pools, key=lambda p: list(topo.env.services).index(p.group))
+    first = min(api_pools, key=lambda p: list(topo.env.services).index(p.service))
     assert first.health_path is not None
     return HealthRoute(path=first.health_path, pool=first.name, upstream_path=first.health_path)
 
@@ -226,7 +225,9 @@ def context(topo: Topology) -> dict[str, object]:
         "tls_curves": TLS_CURVES,
         "tls_session_cache": TLS_SESSION_CACHE,
         "tls_session_timeout": TLS_SESSION_TIMEOUT,
-        "hidden_upstream_headers": HIDDEN_UPSTREAM_HEADERS,
+        "hidden_upstream_headers": HIDDEN_UPSTREAM_HEADERS
+        + (() if lb.replica_header else (REPLICA_HEADER,)),
+        "max_tries": MAX_TRIES,
     }
 
 

@@ -97,6 +97,10 @@ class LoadBalancer(StrictModel):
     """Client and upstream timeouts."""
     client_max_body_size: MemorySize = "10M"
     """Largest request body accepted."""
+    replica_header: bool = False
+    """Pass the app's X-Served-By response header (the replica that answered) on to
+    clients. For dev and test environments, where balancing is observed from outside;
+    off in production, where it would map the fleet for anyone."""
     admin_allow: list[Cidr] = Field(default=["127.0.0.1/32"], max_length=64)
     """Client networks allowed to reach /prometheus/, /alertmanager/ and /nginx_status.
     A network that is effectively everyone (prefix shorter than /8, or /7 for IPv6)

@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..model import Environment, Resources, Role, TlsMode
+from ..model import Environment, Resources, TlsMode
 
-FRONTEND_NET = "frontend-net"
-BACKEND_NET = "backend-net"
+# The roles table owns the app's networks and users; re-exported for the platform.
+from ..model.roles import BACKEND_NET as BACKEND_NET
+from ..model.roles import FRONTEND_NET as FRONTEND_NET
+from ..model.roles import NGINX_UID as NGINX_UID
+
 SECRETS_MOUNT = "/run/secrets"
 DOCKER_NETWORK_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 """Where Docker takes the subnets of bridge (172.16/12, 192.168/16) and swarm overlay
@@ -30,27 +33,7 @@ def public_base_url(env: Environment) -> str:
     return f"{scheme}://{env.domain}" + ("" if port == default else f":{port}")
 
 
-APP_UID = "10001:10001"
-NGINX_UID = "10002:10002"
 NOBODY_UID = "65534:65534"
-
-
-@dataclass(frozen=True)
-class RoleDefaults:
-    image: str
-    command: tuple[str, ...]
-    port: int | None
-    metrics_port: int | None
-    health_path: str | None
-    user: str
-
-
-ROLE_DEFAULTS: dict[Role, RoleDefaults] = {
-    Role.frontend: RoleDefaults("frontend", (), 8080, None, "/healthz", NGINX_UID),
-    Role.api: RoleDefaults("app", ("api",), 8000, 8000, "/health/", APP_UID),
-    Role.worker: RoleDefaults("app", ("worker",), None, 8888, None, APP_UID),
-    Role.ml: RoleDefaults("app", ("ml",), 5000, 5000, "/health", APP_UID),
-}
 
 PORTS = {
     "lb_http": 8080,
@@ -84,6 +67,8 @@ class Mount:
     read_only: bool = True
     named: bool = False
     """A named volume (else a bind mount of a generated file or host path)."""
+    swarm_source: str | None = None
+    """The generated file used instead on swarm (Prometheus' swarm configuration)."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +80,11 @@ class Published:
 
 @dataclass(frozen=True)
 class Container:
+    """One compose (and swarm) service: `replicas` containers run it, all answering
+    to its name through Docker's DNS."""
+
     name: str
-    """Compose service name and DNS name (api-1)."""
-    group: str
-    """Logical service it is a replica of (api); a DNS alias shared by its replicas."""
+    """Compose service name and DNS name (api); every replica answers to it."""
     kind: str
     """frontend, api, worker, ml, lb, postgres, postgres-replica, redis, prometheus,
     alertmanager, grafana, fluentd, or an exporter name."""
@@ -107,8 +93,17 @@ class Container:
     resources: Resources
     networks: tuple[str, ...]
     healthcheck: Healthcheck
+    replicas: int = 1
+    """deploy.replicas; only app services (scalable: `scalable`) have more than one."""
+    scalable: bool = False
+    """An app service: found through DNS by the load balancer and Prometheus, so
+    `--scale` works on the generated files."""
     command: tuple[str, ...] = ()
     port: int | None = None
+    expose: tuple[int, ...] = ()
+    """Every port the image serves inside the container (compose `expose`): the
+    port and the metrics port. The cross-artifact checks compare scrape and
+    upstream ports with it."""
     environment: tuple[tuple[str, str], ...] = ()
     secrets: tuple[str, ...] = ()
     mounts: tuple[Mount, ...] = ()
@@ -121,23 +116,45 @@ class Container:
     """The image is built from services/ (else pulled, e.g. grafana)."""
     root_reason: str | None = None
     """Why this container runs as root; None means it must not."""
+    read_only: bool = False
+    """Read-only root filesystem (tmpfs stays writable)."""
+    alerts: tuple[str, ...] = ()
+    """Alert families of its role spec (app services)."""
+    dashboard: tuple[str, ...] = ()
+    """Dashboard rows of its role spec (app services)."""
 
 
 @dataclass(frozen=True)
 class UpstreamPool:
     name: str
-    group: str
+    """nginx upstream name."""
+    service: str
+    """The compose service behind it: nginx resolves its name to every replica."""
     route: str
     port: int
-    members: tuple[str, ...]
+    replicas: int
+    """Planned replicas; 0 means no server (the route answers 503)."""
     health_path: str | None
 
 
 @dataclass(frozen=True)
 class ScrapeJob:
     job: str
-    targets: tuple[str, ...]
+    service: str
+    """The compose service scraped."""
+    port: int
     metrics_path: str = "/metrics"
+    discovered: bool = False
+    """Every replica found through Docker's DNS (dns_sd_configs on the service name,
+    tasks.<service> on swarm); else the one static target."""
+    host: str | None = None
+    """Static target host when it is not the service name (Prometheus scrapes itself
+    on localhost)."""
+
+    @property
+    def target(self) -> str:
+        """host:port of the static target, or the DNS name:port of a discovered job."""
+        return f"{self.host or self.service}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -176,18 +193,8 @@ class Topology:
     def _by_name(self) -> dict[str, Container]:
         return {c.name: c for c in self.containers}
 
-    @cached_property
-    def _by_group(self) -> dict[str, tuple[Container, ...]]:
-        groups: dict[str, list[Container]] = {}
-        for c in self.containers:
-            groups.setdefault(c.group, []).append(c)
-        return {g: tuple(cs) for g, cs in groups.items()}
-
     def container(self, name: str) -> Container:
         return self._by_name[name]
-
-    def of_group(self, group: str) -> tuple[Container, ...]:
-        return self._by_group.get(group, ())
 
     def of_kind(self, *kinds: str) -> tuple[Container, ...]:
         return tuple(c for c in self.containers if c.kind in kinds)

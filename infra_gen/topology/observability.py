@@ -23,6 +23,8 @@ GRAFANA_PROVISIONING = ("datasources/prometheus.yml", "dashboards/provider.yml")
 GRAFANA_DASHBOARDS = ("system", "application", "ml")
 """Grafana's provisioning files and dashboards (the grafana artifact renders them)."""
 
+PROMETHEUS_SWARM_CONFIG = "./prometheus/prometheus.swarm.yml"
+
 ImageRef = Callable[[str], str]
 """Full reference of one of the project's own images, by short name."""
 
@@ -44,7 +46,7 @@ def _exporter(
 ) -> Container:
     port = PORTS[kind]
     return Container(
-        name=name, group=name, kind=kind, image=image("exporters"),
+        name=name, kind=kind, image=image("exporters"),
         command=(kind,), user=NOBODY_UID, port=port, resources=SMALL,
         networks=networks, environment=environment, secrets=secrets, mounts=mounts,
         depends_on=((target, "service_started"),) if target else (),
@@ -97,7 +99,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
     prom_port, am_port = PORTS["prometheus"], PORTS["alertmanager"]
     out.append(
         Container(
-            name="prometheus", group="prometheus", kind="prometheus",
+            name="prometheus", kind="prometheus",
             image=image("prometheus"), user="prometheus", port=prom_port,
             command=(
                 "--config.file=/etc/prometheus/prometheus.yml",
@@ -107,7 +109,9 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
                 f"--web.external-url={public_base_url(env)}/prometheus/",
             ),
             resources=mon.resources, networks=(FRONTEND_NET, BACKEND_NET),
-            mounts=(Mount("./prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"),
+            # On swarm it finds replicas through tasks.<service>: its own file.
+            mounts=(Mount("./prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml",
+                          swarm_source=(PROMETHEUS_SWARM_CONFIG if env.deploy.swarm else None)),
                     Mount("./prometheus/rules/alerts.yml", "/etc/prometheus/rules/alerts.yml"),
                     Mount("prometheusdata", "/var/lib/prometheus", False, True)),
             healthcheck=http_check(prom_port, "/prometheus/-/healthy"),
@@ -116,7 +120,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
     smtp = sorted({r.email.auth_password_secret for r in env.alerting.receivers if r.email})
     out.append(
         Container(
-            name="alertmanager", group="alertmanager", kind="alertmanager",
+            name="alertmanager", kind="alertmanager",
             image=image("alertmanager"), user="prometheus", port=am_port,
             command=(
                 "--config.file=/etc/alertmanager/alertmanager.yml",
@@ -135,7 +139,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
         secret = mon.grafana.admin_password_secret
         out.append(
             Container(
-                name="grafana", group="grafana", kind="grafana", image=env.images.grafana,
+                name="grafana", kind="grafana", image=env.images.grafana,
                 user="472:0", port=PORTS["grafana"], built_here=False,
                 resources=Resources(limits=ResourceAmounts(cpus=0.5, memory="512M")),
                 networks=(FRONTEND_NET, BACKEND_NET), secrets=(secret,),
@@ -159,7 +163,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
     if env.logging.fluentd.enabled:
         out.append(
             Container(
-                name="fluentd", group="fluentd", kind="fluentd", image=env.images.fluentd,
+                name="fluentd", kind="fluentd", image=env.images.fluentd,
                 user="0:0", port=24224, built_here=False, resources=SMALL,
                 root_reason="reads every container's log under /var/lib/docker/containers",
                 networks=(BACKEND_NET,),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from ..model import Environment, Role, TlsMode, duration_seconds
+from ..model.roles import ROLE_SPECS, RoleSpec, own_spec
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
     NGINX_UID,
     PORTS,
-    ROLE_DEFAULTS,
     Container,
     FirewallRule,
     Healthcheck,
@@ -50,86 +50,92 @@ class _Planner:
         ml_groups = [n for n in env.services if env.role_of(n) is Role.ml]
         ml_url = f"http://{ml_groups[0]}:{self.port_of(ml_groups[0])}" if ml_groups else ""
         for group, svc in env.services.items():
-            role = env.role_of(group)
-            defaults = ROLE_DEFAULTS[role]
+            spec = self.spec_of(group)
             port = self.port_of(group)
             grace = duration_seconds(svc.graceful_timeout)
             environment: list[tuple[str, str]] = [("LOG_LEVEL", "info")]
-            secrets: list[str] = []
             depends: list[tuple[str, str]] = []
-            networks: tuple[str, ...] = (BACKEND_NET,)
-            if role in (Role.api, Role.ml):
+            if spec.gunicorn:
                 environment += [
                     ("PORT", str(port)),
                     ("GUNICORN_WORKERS", str(svc.concurrency)),
                     ("GUNICORN_GRACEFUL_TIMEOUT", str(int(grace))),
                     secret_env("SECRET_KEY_FILE", "secret_key"),
                 ]
-                secrets.append("secret_key")
-            if role in (Role.api, Role.worker):
+            if spec.datastores:
                 environment += [*db_env, *redis_env]
-                secrets += ["postgres_password", "redis_password"]
                 depends += [("postgres", "service_healthy"), ("redis", "service_healthy")]
-            if role is Role.api:
-                networks = (FRONTEND_NET, BACKEND_NET)
-                if pg.replicas:
-                    environment.append(("DATABASE_REPLICA_HOST", "postgres-replica"))
-            if role is Role.worker:
+            if spec.reads_replica and pg.replicas:
+                environment.append(("DATABASE_REPLICA_HOST", "postgres-replica"))
+            if spec.celery:
                 environment += [
                     ("ML_URL", ml_url),
                     ("WORKER_CONCURRENCY", str(svc.concurrency)),
                     ("METRICS_PORT", str(self.metrics_of(group)[0])),
                 ]
-                depends += [(f"{ml}-1", "service_healthy") for ml in ml_groups]
-            if role is Role.frontend:
-                networks = (FRONTEND_NET,)
+                depends += [(ml, "service_healthy") for ml in ml_groups
+                            if env.services[ml].replicas]
             environment += sorted(svc.environment.items())
-            if defaults.health_path and port:
-                check = http_check(port, defaults.health_path)
+            depends += [(d, "service_healthy") for d in svc.depends_on]
+            if spec.health_path and port:
+                check = http_check(port, spec.health_path)
+            elif spec.health_command:
+                check = Healthcheck(("CMD", *spec.health_command))
             else:
                 check = Healthcheck(("CMD", "curl", "-fsS", "-o", "/dev/null",
                                      f"http://127.0.0.1:{self.metrics_of(group)[0]}/metrics"))
-            for name in self.replicas_of(group):
-                self.containers.append(
-                    Container(
-                        name=name,
-                        group=group,
-                        kind=role.value,
-                        image=self.image(defaults.image),
-                        command=defaults.command,
-                        user=defaults.user,
-                        port=port,
-                        resources=svc.resources,
-                        networks=networks,
-                        environment=tuple(environment),
-                        secrets=tuple(sorted(set(secrets))),
-                        depends_on=tuple(depends),
-                        healthcheck=check,
-                        # Longer than the graceful timeout, so in-flight requests finish.
-                        stop_grace_period=f"{int(grace) + 10}s",
-                    )
+            # What the image really serves: its port, and the worker's METRICS_PORT.
+            served = {p for p in (port, dict(environment).get("METRICS_PORT"),
+                                  None if spec.image_ref is None else self.metrics_of(group)[0])
+                      if p}
+            role = env.role_of(group)
+            self.containers.append(
+                Container(
+                    name=group,
+                    kind=role.value if role is not None else "service",
+                    replicas=svc.replicas,
+                    scalable=True,
+                    image=spec.image_ref or self.image(spec.image),
+                    command=spec.command,
+                    user=spec.user,
+                    port=port,
+                    expose=tuple(sorted(int(p) for p in served)),
+                    resources=svc.resources,
+                    networks=spec.networks,
+                    environment=tuple(environment),
+                    secrets=spec.secrets,
+                    depends_on=tuple(depends),
+                    healthcheck=check,
+                    # Longer than the graceful timeout, so in-flight requests finish.
+                    stop_grace_period=f"{int(grace) + 10}s",
+                    mounts=tuple(Mount(v.name, v.target, False, True) for v in svc.volumes),
+                    cap_add=tuple(g.name for g in svc.capabilities),
+                    read_only=svc.read_only,
+                    alerts=spec.alerts,
+                    dashboard=spec.dashboard,
                 )
+            )
 
-    def replicas_of(self, group: str) -> tuple[str, ...]:
-        """Container names of an app service's replicas: api-1, api-2, ..."""
-        count = self.env.services[group].replicas
-        return tuple(f"{group}-{i}" for i in range(1, count + 1))
+    def spec_of(self, group: str) -> RoleSpec:
+        """The row of the roles table a service is: a bundled preset, or its own entry."""
+        role = self.env.role_of(group)
+        if role is None:
+            return own_spec(self.env.services[group], self.env.route_of(group))
+        return ROLE_SPECS[role]
 
     def port_of(self, group: str) -> int | None:
         svc = self.env.services[group]
-        return svc.port or ROLE_DEFAULTS[self.env.role_of(group)].port
+        return svc.port or self.spec_of(group).port
 
     def metrics_of(self, group: str) -> tuple[int | None, str]:
         svc = self.env.services[group]
         if svc.metrics is not None:
             return svc.metrics.port, svc.metrics.path
-        port = ROLE_DEFAULTS[self.env.role_of(group)].metrics_port
-        if port is None:
+        spec = self.spec_of(group)
+        if spec.metrics_port is None:
             return None, "/metrics"
-        # A user service of role api/ml on its own port serves metrics there too.
-        if self.env.role_of(group) in (Role.api, Role.ml):
-            port = self.port_of(group)
-        return port, "/metrics"
+        # A gunicorn app moved to its own port serves metrics there too.
+        return (self.port_of(group) if spec.metrics_on_port else spec.metrics_port), "/metrics"
 
     # -- the platform --------------------------------------------------------
     def load_balancer(self, upstreams: tuple[UpstreamPool, ...]) -> None:
@@ -146,20 +152,16 @@ class _Planner:
                 Mount("/etc/letsencrypt", "/etc/letsencrypt"),
                 Mount("/var/www/certbot", "/var/www/certbot"),
             ]
-        groups = sorted({u.group for u in upstreams})
-        depends = [(f"{g}-1", "service_healthy") for g in groups]
-        # nginx resolves every upstream name when it starts: every member and the
-        # admin UIs it proxies must exist by then.
-        firsts = {f"{g}-1" for g in groups}
-        depends += [(m, "service_started") for u in upstreams for m in u.members
-                    if m not in firsts]
+        # nginx resolves every upstream name when it starts (and at each reload):
+        # the pools' services and the admin UIs it proxies must exist by then.
+        depends = [(u.service, "service_healthy") for u in sorted(upstreams, key=lambda u: u.service)
+                   if u.replicas]
         depends += [(name, "service_started") for name in ("prometheus", "alertmanager")]
         if env.monitoring.grafana.enabled:
             depends.append(("grafana", "service_started"))
         self.containers.append(
             Container(
                 name="lb",
-                group="lb",
                 kind="lb",
                 image=self.image("lb"),
                 user=NGINX_UID,
@@ -203,7 +205,7 @@ class _Planner:
         secrets = ("postgres_password", *(("replication_password",) if pg.replicas else ()))
         self.containers.append(
             Container(
-                name="postgres", group="postgres", kind="postgres",
+                name="postgres", kind="postgres",
                 image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
                 resources=pg.resources, networks=(BACKEND_NET,),
                 environment=(("POSTGRES_ROLE", "primary"), *common_env), secrets=secrets,
@@ -216,7 +218,7 @@ class _Planner:
         if pg.replicas:
             self.containers.append(
                 Container(
-                    name="postgres-replica", group="postgres-replica", kind="postgres-replica",
+                    name="postgres-replica", kind="postgres-replica",
                     image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
                     resources=pg.resources, networks=(BACKEND_NET,),
                     environment=(("POSTGRES_ROLE", "replica"), ("PRIMARY_HOST", "postgres"),
@@ -231,7 +233,7 @@ class _Planner:
         redis = self.env.redis
         self.containers.append(
             Container(
-                name="redis", group="redis", kind="redis", image=self.image("redis"),
+                name="redis", kind="redis", image=self.image("redis"),
                 user="redis", port=PORTS["redis"], resources=redis.resources,
                 networks=(BACKEND_NET,),
                 environment=(secret_env("REDIS_PASSWORD_FILE", "redis_password"),),
@@ -245,34 +247,31 @@ class _Planner:
     # -- derived facts --------------------------------------------------------
     def upstreams(self) -> tuple[UpstreamPool, ...]:
         pools = []
-        for group in self.env.services:
+        for group, svc in self.env.services.items():
             route = self.env.route_of(group)
             port = self.port_of(group)
             if route is None or port is None:
                 continue
-            members = self.replicas_of(group)
             pools.append(UpstreamPool(
-                name=group.replace("-", "_"), group=group, route=route, port=port,
-                members=members, health_path=ROLE_DEFAULTS[self.env.role_of(group)].health_path,
+                name=group.replace("-", "_"), service=group, route=route, port=port,
+                replicas=svc.replicas,
+                health_path=self.spec_of(group).health_path,
             ))
         # Longest route first, so /api/v2/ is matched before /api/ and / last.
         return tuple(sorted(pools, key=lambda p: (-len(p.route), p.route)))
 
     def scrape_jobs(self) -> tuple[ScrapeJob, ...]:
         jobs = []
-        for group in self.env.services:
+        for group, svc in self.env.services.items():
             port, path = self.metrics_of(group)
-            if port is None:
-                continue
-            members = self.replicas_of(group)
-            if members:
-                jobs.append(ScrapeJob(group, tuple(f"{m}:{port}" for m in members), path))
+            if port is not None and svc.replicas:
+                jobs.append(ScrapeJob(group, group, port, path, discovered=True))
         for c in self.containers:
-            if c.kind.endswith("-exporter"):
-                job = c.name.removesuffix("-exporter")
-                jobs.append(ScrapeJob(job, (f"{c.name}:{c.port}",)))
-        jobs.append(ScrapeJob("prometheus", (f"localhost:{PORTS['prometheus']}",), "/prometheus/metrics"))
-        jobs.append(ScrapeJob("alertmanager", (f"alertmanager:{PORTS['alertmanager']}",),
+            if c.kind.endswith("-exporter") and c.port is not None:
+                jobs.append(ScrapeJob(c.name.removesuffix("-exporter"), c.name, c.port))
+        jobs.append(ScrapeJob("prometheus", "prometheus", PORTS["prometheus"],
+                              "/prometheus/metrics", host="localhost"))
+        jobs.append(ScrapeJob("alertmanager", "alertmanager", PORTS["alertmanager"],
                               "/alertmanager/metrics"))
         return tuple(jobs)
 

@@ -57,8 +57,7 @@ def _self_signed(domain: str) -> tuple[bytes, bytes]:
 
 def host_names(ctx: Context) -> list[str]:
     """Every name a container answers to on the stack's networks."""
-    names = {c.name for c in ctx.topo.containers} | {c.group for c in ctx.topo.containers}
-    return sorted(names)
+    return sorted({c.name for c in ctx.topo.containers})
 
 
 def _tls_files(ctx: Context, etc_nginx: Path, letsencrypt: Path) -> None:

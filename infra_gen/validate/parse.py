@@ -178,12 +178,24 @@ def scrape_targets(ctx: Context) -> list[ScrapeTarget]:
     text = ctx.text(PROMETHEUS)
     doc = ctx.yaml(PROMETHEUS) or {}
     out = []
+    lines = text.splitlines()
+
+    def line_of(needle: str) -> int | None:
+        return next((i for i, ln in enumerate(lines, 1) if needle in ln), None)
+
     for job in doc.get("scrape_configs") or []:
+        name = str(job.get("job_name"))
         for sc in job.get("static_configs") or []:
             for t in sc.get("targets") or []:
                 host, _, port = str(t).rpartition(":")
-                line = next((i for i, ln in enumerate(text.splitlines(), 1) if str(t) in ln), None)
-                out.append(ScrapeTarget(str(job.get("job_name")), host, int(port or 80), line))
+                out.append(ScrapeTarget(name, host, int(port or 80), line_of(str(t))))
+        # Replicas found through Docker's DNS: the name is the service (tasks.<service>
+        # on swarm), every address it resolves to is scraped on `port`.
+        for sd in job.get("dns_sd_configs") or []:
+            for dns in sd.get("names") or []:
+                host = str(dns).removeprefix("tasks.")
+                out.append(ScrapeTarget(name, host, int(sd.get("port") or 80),
+                                        line_of(f"port: {sd.get('port')}") or line_of(str(dns))))
     return out
 
 

@@ -82,6 +82,17 @@ def container_ids(stack: Stack) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def replica_ids(stack: Stack) -> Callable[[str], list[str]]:
+    """Container ids of a service's running replicas, now (a scale changes them). The
+    first 12 characters are each replica's host name, which X-Served-By names."""
+
+    def get(service: str) -> list[str]:
+        return stack.compose("ps", "-q", service, capture=True).stdout.split()
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def inspect(container_ids: dict[str, str]) -> Callable[[str], dict[str, Any]]:
     cache: dict[str, dict[str, Any]] = {}
 

@@ -61,17 +61,21 @@ def test_health_through_load_balancer(site):
     assert r.json()["status"] == "ok"
 
 
-def test_requests_reach_every_api_replica(site, topo):
+def test_requests_reach_every_api_replica(site, topo, replica_ids):
+    if not topo.env.load_balancer.replica_header:
+        pytest.skip("load_balancer.replica_header is off: replicas are not named")
     for pool in topo.upstreams:
         if pool.health_path != "/health/":
             continue
+        hosts = {cid[:12] for cid in replica_ids(pool.service)}
+        assert len(hosts) == pool.replicas
         seen = Counter()
         path = pool.route.rstrip("/") + "/customers?per_page=1"
-        for _ in range(6 * len(pool.members)):
+        for _ in range(6 * pool.replicas):
             r = site.get(path)
             assert r.status_code == 200, r.text
             seen[r.headers.get("X-Served-By")] += 1
-        assert set(seen) == set(pool.members), f"{pool.group}: served by {dict(seen)}"
+        assert set(seen) == hosts, f"{pool.service}: served by {dict(seen)}, replicas {hosts}"
 
 
 def test_frontend_served(site, topo):

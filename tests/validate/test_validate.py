@@ -83,7 +83,7 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
      edit_yaml("compose.yaml", lambda d: _first_service(d).__setitem__("hostnam", "x")),
      "hostnam"),
     ("upstream at a missing service", "nginx -t",
-     sub("nginx/nginx.conf", r"server api-1:", "server api-9:"), "host not found in upstream"),
+     sub("nginx/nginx.conf", r"server api:", "server api-9:"), "host not found in upstream"),
     ("nginx syntax error", "nginx -t",
      sub("nginx/nginx.conf", r"keepalive 32;", "keepalive 32"), "nginx -t"),
     ("version disclosure", "gixy-ng",

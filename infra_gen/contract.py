@@ -64,6 +64,14 @@ ML_DRIFT = "churn_ml_feature_drift_psi"
 METRICS = (API_REQUESTS, API_LATENCY, API_ACTIVE_CLIENTS, TASKS_SUCCEEDED, TASKS_FAILED,
            TASKS_RETRIED, TASK_RUNTIME, ML_LATENCY, ML_ACCURACY, ML_IMPORTANCE, ML_DRIFT)
 """Series the rules and dashboards query (histograms by their _bucket series)."""
+# -- metrics that are not the bundled app's --------------------------------------
+NOT_DISKS = "tmpfs|devtmpfs|ramfs|squashfs|overlay|nsfs|fuse.lxcfs"
+"""Filesystems that are not disks (the node exporter reports them all)."""
+# A service of your own: the Prometheus client libraries' conventional HTTP metrics
+# (a counter with a status label, a latency histogram in seconds).
+HTTP_REQUESTS = "http_requests_total"
+HTTP_LATENCY = "http_request_duration_seconds_bucket"
+
 SCORE_TASK = "churn.score_customer"
 """The Celery task the API queues and the worker runs (its metrics' `task` label)."""
 

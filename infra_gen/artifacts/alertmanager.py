@@ -13,7 +13,6 @@ from ..contract import ALERTMANAGER_CONFIG
 from ..model.operations import Receiver
 from ..topology import SECRETS_MOUNT, Topology
 from .base import ArtifactKind, Output
-from .scrape import route_prefix
 
 CONFIG_PATH = ALERTMANAGER_CONFIG
 
@@ -67,7 +66,7 @@ def config(topo: Topology) -> dict[str, Any]:
 
 
 def outputs(topo: Topology) -> list[Output]:
-    prefix = route_prefix(topo.of_kind("alertmanager")[0])
+    prefix = topo.route_prefix("alertmanager")
     return [Output(CONFIG_PATH, "alertmanager/alertmanager.yml.j2",
                    {"config": config(topo), "route_prefix": prefix or "/"})]
 

@@ -17,17 +17,19 @@ from typing import Any
 from ..contract import (
     API_LATENCY,
     API_REQUESTS,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
     ML_ACCURACY,
     ML_DRIFT,
     ML_LATENCY,
+    NOT_DISKS,
     SCORE_TASK,
     TASKS_FAILED,
     TASKS_SUCCEEDED,
 )
 from ..model import duration_seconds
 from ..topology import ScrapeJob, Topology
-from .metrics import HTTP_LATENCY, HTTP_REQUESTS, NOT_DISKS
-from .scrape import instance_of, jobs_of_kind, jobs_with, postgres_jobs, replication_slot
+from .scrape import instance_of
 
 
 @dataclass(frozen=True)
@@ -122,9 +124,9 @@ def alerts(topo: Topology) -> list[Alert]:
         ("http", API_REQUESTS, API_LATENCY, {"method": "GET", "route": "/api/customers/"}),
         ("generic", HTTP_REQUESTS, HTTP_LATENCY, {"method": "GET"}),
     ):
-        for job in jobs_with(topo, family):
+        for job in topo.jobs_with(family):
             out += _http_alerts(topo, job, requests, latency, labels)
-    for job in jobs_with(topo, "tasks"):
+    for job in topo.jobs_with("tasks"):
         g, lab = job.job, {"job": job.job, "instance": instance_of(job)}
         tl, sel = dict(lab, task=SCORE_TASK), f'job="{g}"'
         failed = f"sum by (job) (rate({TASKS_FAILED}{{{sel}}}[5m]))"
@@ -137,7 +139,7 @@ def alerts(topo: Topology) -> list[Alert]:
             f"tasks of {g} in {env.name} failed for good.",
             _shares(TASKS_FAILED, TASKS_SUCCEEDED, tl, (1 + t.task_failure_rate) / 2, True),
             _shares(TASKS_FAILED, TASKS_SUCCEEDED, tl, t.task_failure_rate / 2, False), service=g))
-    for job in jobs_with(topo, "ml"):
+    for job in topo.jobs_with("ml"):
         g, lab = job.job, {"job": job.job, "instance": instance_of(job)}
         sel, thr = f'job="{g}"', t.prediction_latency_p95_seconds
         out.append(Alert(
@@ -226,10 +228,10 @@ def _down(topo: Topology, group: str, name: str, metric: str, jobs: list[ScrapeJ
 def _datastore_alerts(topo: Topology) -> list[Alert]:
     env, t = topo.env.name, topo.env.monitoring.thresholds
     out: list[Alert] = []
-    pg_jobs, primary = postgres_jobs(topo)
+    pg_jobs, primary = topo.postgres_jobs()
     if pg_jobs:
         out.append(_down(topo, "postgres", "PostgresDown", "pg_up", pg_jobs, "PostgreSQL"))
-    slot = replication_slot(topo)
+    slot = topo.replication.slot if topo.replication else None
     if slot and primary:
         want = {**_first(topo, [primary]), "slot_name": slot}
         lab = {**want, "database": ""}
@@ -251,7 +253,7 @@ def _datastore_alerts(topo: Topology) -> list[Alert]:
             "(or does not exist) for 2 minutes: reads from the replica go stale.",
             _gauge("pg_replication_slots_active", lab, 0, want),
             _gauge("pg_replication_slots_active", lab, 1, None)))
-    redis_jobs = jobs_of_kind(topo, "redis-exporter")
+    redis_jobs = topo.jobs_of_kind("redis-exporter")
     if redis_jobs:
         redis = [j.job for j in redis_jobs]
         out.append(_down(topo, "redis", "RedisDown", "redis_up", redis_jobs, "Redis"))
@@ -266,7 +268,7 @@ def _datastore_alerts(topo: Topology) -> list[Alert]:
             "at the ceiling it refuses writes (noeviction) and Celery stops.",
             _quotient(used, cap, lab, (1 + ratio) / 2, True),
             _quotient(used, cap, lab, ratio / 2, False)))
-    nodes = jobs_of_kind(topo, "node-exporter")
+    nodes = topo.jobs_of_kind("node-exporter")
     if nodes:
         names = "|".join(j.job for j in nodes)
         free, sel = t.disk_free_ratio, f'job=~"{names}",fstype!~"{NOT_DISKS}"'
@@ -280,7 +282,7 @@ def _datastore_alerts(topo: Topology) -> list[Alert]:
             f"has had less than {_pct(free)} free space for 5 minutes.",
             _quotient(avail, size, lab, free / 2, True),
             _quotient(avail, size, lab, (1 + free) / 2, False)))
-    lbs = jobs_of_kind(topo, "nginx-exporter")
+    lbs = topo.jobs_of_kind("nginx-exporter")
     if lbs:
         out.append(_down(topo, "nginx", "NginxDown", "nginx_up", lbs, "nginx (the load balancer)"))
     return out

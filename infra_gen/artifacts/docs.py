@@ -1,7 +1,7 @@
 """docs/: env.example (secret names), RUNBOOK.md (disaster recovery), ARCHITECTURE.md.
 
 Every name in them (compose project, containers, scripts, directories, secrets)
-comes from the topology and the other artifacts' helpers, so the runbook's commands
+comes from the topology (the backups' facts included), so the runbook's commands
 are the ones that work against this environment's stack.
 """
 
@@ -13,21 +13,8 @@ from dataclasses import dataclass
 from ..contract import ENV_EXAMPLE
 from ..escaping import Fragment, md_code, token
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
-from .backups import facts as backup_facts
+from ..topology.backups import backup_facts
 from .base import ArtifactKind, Output
-from .scrape import replication_slot
-
-# What an environment variable naming another container means, for the diagram.
-LINK_LABELS = {
-    "DATABASE_HOST": "SQL",
-    "DATABASE_REPLICA_HOST": "SQL reads",
-    "REDIS_HOST": "cache + broker",
-    "ML_URL": "predictions",
-    "PRIMARY_HOST": "replication",
-    "DATA_SOURCE_URI": "exports",
-    "REDIS_ADDR": "exports",
-    "NGINX_STATUS_URI": "exports",
-}
 
 
 def secret_users(topo: Topology) -> dict[str, list[str]]:
@@ -93,10 +80,6 @@ def node_id(name: str) -> str:
     return "n_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
-def _host_of(value: str) -> str:
-    return re.sub(r"^[a-z]+://", "", value).split("/")[0].split(":")[0]
-
-
 @dataclass(frozen=True)
 class Edge:
     source: str
@@ -113,13 +96,8 @@ def edges(topo: Topology) -> list[Edge]:
         if pool.replicas:
             out += [Edge(c.name, pool.service, f"{pool.route} :{pool.port}") for c in lb]
     for c in topo.containers:
-        for var, value in c.environment:
-            if var not in LINK_LABELS:
-                continue
-            host = _host_of(value)
-            if host in names and host != c.name:
-                out.append(Edge(c.name, host, LINK_LABELS[var],
-                                var in ("DATA_SOURCE_URI", "REDIS_ADDR", "NGINX_STATUS_URI")))
+        out += [Edge(c.name, link.target, link.label, link.dotted) for link in c.links
+                if link.target in names and link.target != c.name]
     prom = [c.name for c in topo.containers if c.kind == "prometheus"]
     for job in topo.scrape_jobs:
         out += [Edge(p, job.service, f"scrape :{job.port}", True) for p in prom
@@ -170,14 +148,14 @@ def _volume(topo: Topology, container: str) -> str:
 
 def data_tier(topo: Topology) -> DataTier:
     primary = topo.of_kind("postgres")[0].name
-    replicas = topo.of_kind("postgres-replica")
-    replica = replicas[0].name if replicas else None
+    repl = topo.replication
+    replica = repl.replica if repl else None
     redis = topo.of_kind("redis")[0].name
     exporters = tuple(c.name for c in topo.of_kind("postgres-exporter"))
     return DataTier(
         primary=primary, primary_volume=_volume(topo, primary),
         replica=replica, replica_volume=_volume(topo, replica) if replica else None,
-        slot=replication_slot(topo), redis=redis, redis_volume=_volume(topo, redis),
+        slot=repl.slot if repl else None, redis=redis, redis_volume=_volume(topo, redis),
         exporters=exporters,
     )
 

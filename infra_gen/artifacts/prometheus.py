@@ -2,7 +2,7 @@
 rules and their promtool unit tests.
 
 What is scraped and how it is found is in scrape.py, the alert table in alerts.py,
-metric names in metrics.py; this module only assembles the files.
+metric names in infra_gen/contract.py; this module only assembles the files.
 """
 
 from __future__ import annotations

@@ -11,25 +11,13 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from ..topology import Container, ScrapeJob, Topology
+from ..topology import ScrapeJob, Topology
 
 DNS_REFRESH = "10s"
 """How often Prometheus re-resolves a service name: a new replica is scraped
 within this plus one scrape interval."""
 SAMPLE_ADDRESS = "10.0.0.2"
 """A replica's address in the rule unit tests (real ones are Docker's)."""
-
-
-def route_prefix(container: Container) -> str:
-    """The --web.route-prefix a Prometheus/Alertmanager container serves under ("" if none)."""
-    for arg in container.command:
-        if arg.startswith("--web.route-prefix="):
-            return "/" + arg.split("=", 1)[1].strip("/")
-    return ""
-
-
-def job_container(topo: Topology, job: ScrapeJob) -> Container:
-    return topo.container(job.service)
 
 
 def instance_of(job: ScrapeJob) -> str:
@@ -40,40 +28,9 @@ def instance_of(job: ScrapeJob) -> str:
     return job.service
 
 
-def jobs_of_kind(topo: Topology, *kinds: str) -> list[ScrapeJob]:
-    """Scrape jobs whose targets are containers of these kinds, in topology order."""
-    return [j for j in topo.scrape_jobs if job_container(topo, j).kind in kinds]
-
-
-def jobs_with(topo: Topology, family: str, table: str = "alerts") -> list[ScrapeJob]:
-    """Scrape jobs of app services whose role spec lists this alert family (or, with
-    table="dashboard", this dashboard row), in topology order."""
-    return [j for j in topo.scrape_jobs if family in getattr(job_container(topo, j), table)]
-
-
-def _env_of(container: Container) -> dict[str, str]:
-    return dict(container.environment)
-
-
-def postgres_jobs(topo: Topology) -> tuple[list[ScrapeJob], ScrapeJob | None]:
-    """(every postgres exporter job, the job of the exporter watching the primary)."""
-    jobs, primary = jobs_of_kind(topo, "postgres-exporter"), None
-    for job in jobs:
-        db = _env_of(job_container(topo, job))["DATA_SOURCE_URI"].split(":", 1)[0]
-        if topo.container(db).kind == "postgres":
-            primary = job
-    return jobs, primary
-
-
-def replication_slot(topo: Topology) -> str | None:
-    """The replica's replication slot, None without a replica."""
-    replicas = topo.of_kind("postgres-replica")
-    return _env_of(replicas[0])["REPLICATION_SLOT"] if replicas else None
-
-
 def alertmanager_target(topo: Topology) -> tuple[str, str]:
     am = topo.of_kind("alertmanager")[0]
-    return f"{am.name}:{am.port}", route_prefix(am)
+    return f"{am.name}:{am.port}", am.route_prefix
 
 
 def rule_files_glob(topo: Topology) -> str:

@@ -34,6 +34,8 @@ def public_base_url(env: Environment) -> str:
 
 
 NOBODY_UID = "65534:65534"
+GRAFANA_DASHBOARDS_DIR = "/var/lib/grafana/dashboards"
+"""Where the grafana container mounts generated/<env>/grafana/dashboards/*.json."""
 
 PORTS = {
     "lb_http": 8080,
@@ -76,6 +78,33 @@ class Published:
     host_ip: str
     host_port: int
     container_port: int
+
+
+@dataclass(frozen=True)
+class Link:
+    """One container using another (the architecture diagram's edges)."""
+
+    target: str
+    """The container used."""
+    label: str
+    """What for (SQL, cache + broker, predictions, replication, exports)."""
+    dotted: bool = False
+    """An exporter reading it, not a dependency of the app."""
+
+
+@dataclass(frozen=True)
+class Replication:
+    """Streaming replication of PostgreSQL (None on the topology without a replica)."""
+
+    user: str
+    """The role the replica connects as."""
+    slot: str
+    """The primary's physical replication slot the replica streams from."""
+    password_secret: str
+    primary: str
+    """The primary's container."""
+    replica: str
+    """The replica's container."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +151,10 @@ class Container:
     """Alert families of its role spec (app services)."""
     dashboard: tuple[str, ...] = ()
     """Dashboard rows of its role spec (app services)."""
+    route_prefix: str = ""
+    """The path it serves under (--web.route-prefix of Prometheus/Alertmanager; "" at /)."""
+    links: tuple[Link, ...] = ()
+    """The other containers it talks to, in the order its environment names them."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +177,14 @@ class ScrapeJob:
     """The compose service scraped."""
     port: int
     metrics_path: str = "/metrics"
+    kind: str = ""
+    """The kind of the container scraped (api, node-exporter, prometheus, ...)."""
+    watches: str | None = None
+    """The container an exporter reads (postgres-exporter -> postgres); None otherwise."""
+    alerts: tuple[str, ...] = ()
+    """Alert families of the scraped service's role spec (app services)."""
+    dashboard: tuple[str, ...] = ()
+    """Dashboard rows of the scraped service's role spec (app services)."""
     discovered: bool = False
     """Every replica found through Docker's DNS (dns_sd_configs on the service name,
     tasks.<service> on swarm); else the one static target."""
@@ -179,6 +220,13 @@ class Topology:
     tls_certificate: str = ""
     tls_key: str = ""
     urls: dict[str, str] = field(default_factory=dict)
+    replication: Replication | None = None
+    """PostgreSQL streaming replication; None when postgres.replicas is 0."""
+    model_dir: str = ""
+    """Where the ml service keeps its model (the backups archive it): the app's default
+    unless the ml service's environment sets MODEL_DIR."""
+    grafana_dashboards_dir: str = GRAFANA_DASHBOARDS_DIR
+    """Where Grafana reads the dashboards mounted into it (its provider's path)."""
 
     @property
     def name(self) -> str:
@@ -198,6 +246,25 @@ class Topology:
 
     def of_kind(self, *kinds: str) -> tuple[Container, ...]:
         return tuple(c for c in self.containers if c.kind in kinds)
+
+    def jobs_of_kind(self, *kinds: str) -> list[ScrapeJob]:
+        """Scrape jobs whose targets are containers of these kinds, in topology order."""
+        return [j for j in self.scrape_jobs if j.kind in kinds]
+
+    def jobs_with(self, family: str, table: str = "alerts") -> list[ScrapeJob]:
+        """Scrape jobs of app services whose role spec lists this alert family (or, with
+        table="dashboard", this dashboard row), in topology order."""
+        return [j for j in self.scrape_jobs if family in getattr(j, table)]
+
+    def postgres_jobs(self) -> tuple[list[ScrapeJob], ScrapeJob | None]:
+        """(every postgres exporter job, the job of the exporter watching the primary)."""
+        jobs = self.jobs_of_kind("postgres-exporter")
+        primary = [j for j in jobs if j.watches and self.container(j.watches).kind == "postgres"]
+        return jobs, primary[-1] if primary else None
+
+    def route_prefix(self, kind: str) -> str:
+        """The path the (one) container of this kind serves under ("" at /)."""
+        return self.of_kind(kind)[0].route_prefix
 
     @property
     def secrets_dir(self) -> str:

@@ -10,11 +10,13 @@ from ..model.common import ResourceAmounts
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
+    GRAFANA_DASHBOARDS_DIR,
     NOBODY_UID,
     PORTS,
     SECRETS_MOUNT,
     Container,
     Healthcheck,
+    Link,
     Mount,
     public_base_url,
 )
@@ -50,6 +52,7 @@ def _exporter(
         command=(kind,), user=NOBODY_UID, port=port, resources=SMALL,
         networks=networks, environment=environment, secrets=secrets, mounts=mounts,
         depends_on=((target, "service_started"),) if target else (),
+        links=(Link(target, "exports", dotted=True),) if target else (),
         healthcheck=http_check(port, "/metrics"),
     )
 
@@ -97,16 +100,19 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
     out: list[Container] = []
     mon = env.monitoring
     prom_port, am_port = PORTS["prometheus"], PORTS["alertmanager"]
+    # Each serves under its own path: the load balancer proxies both on the site's host.
+    prom_prefix, am_prefix = "/prometheus", "/alertmanager"
     out.append(
         Container(
             name="prometheus", kind="prometheus",
             image=image("prometheus"), user="prometheus", port=prom_port,
+            route_prefix=prom_prefix,
             command=(
                 "--config.file=/etc/prometheus/prometheus.yml",
                 "--storage.tsdb.path=/var/lib/prometheus",
                 f"--storage.tsdb.retention.time={mon.retention}",
-                "--web.route-prefix=/prometheus",
-                f"--web.external-url={public_base_url(env)}/prometheus/",
+                f"--web.route-prefix={prom_prefix}",
+                f"--web.external-url={public_base_url(env)}{prom_prefix}/",
             ),
             resources=mon.resources, networks=(FRONTEND_NET, BACKEND_NET),
             # On swarm it finds replicas through tasks.<service>: its own file.
@@ -114,7 +120,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
                           swarm_source=(PROMETHEUS_SWARM_CONFIG if env.deploy.swarm else None)),
                     Mount("./prometheus/rules/alerts.yml", "/etc/prometheus/rules/alerts.yml"),
                     Mount("prometheusdata", "/var/lib/prometheus", False, True)),
-            healthcheck=http_check(prom_port, "/prometheus/-/healthy"),
+            healthcheck=http_check(prom_port, f"{prom_prefix}/-/healthy"),
         )
     )
     smtp = sorted({r.email.auth_password_secret for r in env.alerting.receivers if r.email})
@@ -122,17 +128,18 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
         Container(
             name="alertmanager", kind="alertmanager",
             image=image("alertmanager"), user="prometheus", port=am_port,
+            route_prefix=am_prefix,
             command=(
                 "--config.file=/etc/alertmanager/alertmanager.yml",
                 "--storage.path=/var/lib/alertmanager",
-                "--web.route-prefix=/alertmanager",
-                f"--web.external-url={public_base_url(env)}/alertmanager/",
+                f"--web.route-prefix={am_prefix}",
+                f"--web.external-url={public_base_url(env)}{am_prefix}/",
                 "--cluster.listen-address=",
             ),
             resources=SMALL, networks=(FRONTEND_NET, BACKEND_NET), secrets=tuple(smtp),
             mounts=(Mount("./alertmanager/alertmanager.yml", "/etc/alertmanager/alertmanager.yml"),
                     Mount("alertmanagerdata", "/var/lib/alertmanager", False, True)),
-            healthcheck=http_check(am_port, "/alertmanager/-/healthy"),
+            healthcheck=http_check(am_port, f"{am_prefix}/-/healthy"),
         )
     )
     if mon.grafana.enabled:
@@ -152,7 +159,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
                 # Files, not directories: a swarm stack ships each one as a config.
                 mounts=(*(Mount(f"./grafana/provisioning/{f}", f"/etc/grafana/provisioning/{f}")
                           for f in GRAFANA_PROVISIONING),
-                        *(Mount(f"./grafana/dashboards/{d}.json", f"/var/lib/grafana/dashboards/{d}.json")
+                        *(Mount(f"./grafana/dashboards/{d}.json", f"{GRAFANA_DASHBOARDS_DIR}/{d}.json")
                           for d in GRAFANA_DASHBOARDS),
                         Mount("grafanadata", "/var/lib/grafana", False, True)),
                 depends_on=(("prometheus", "service_healthy"),),

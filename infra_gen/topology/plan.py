@@ -12,8 +12,10 @@ from .facts import (
     Container,
     FirewallRule,
     Healthcheck,
+    Link,
     Mount,
     Published,
+    Replication,
     ScrapeJob,
     Topology,
     UpstreamPool,
@@ -21,12 +23,21 @@ from .facts import (
 )
 from .observability import exporters, http_check, monitoring, secret_env
 
+APP_MODEL_DIR = "/opt/churn/model"
+"""The app's DEFAULT_MODEL_DIR (services/app/churn/config.py); a MODEL_DIR in the ml
+service's environment overrides it, as it does in the app."""
+
 
 class _Planner:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.image_tag = env.images.tag
         self.containers: list[Container] = []
+        # Without a replica nothing of replication exists: no role, slot or secret.
+        self.replication = Replication(
+            user="replicator", slot="replica_1", password_secret="replication_password",
+            primary="postgres", replica="postgres-replica",
+        ) if env.postgres.replicas else None
 
     def image(self, name: str) -> str:
         return f"{self.env.images.registry}/{name}:{self.image_tag}"
@@ -55,6 +66,7 @@ class _Planner:
             grace = duration_seconds(svc.graceful_timeout)
             environment: list[tuple[str, str]] = [("LOG_LEVEL", "info")]
             depends: list[tuple[str, str]] = []
+            links: list[Link] = []
             if spec.gunicorn:
                 environment += [
                     ("PORT", str(port)),
@@ -64,15 +76,18 @@ class _Planner:
                 ]
             if spec.datastores:
                 environment += [*db_env, *redis_env]
+                links += [Link("postgres", "SQL"), Link("redis", "cache + broker")]
                 depends += [("postgres", "service_healthy"), ("redis", "service_healthy")]
-            if spec.reads_replica and pg.replicas:
-                environment.append(("DATABASE_REPLICA_HOST", "postgres-replica"))
+            if spec.reads_replica and self.replication:
+                environment.append(("DATABASE_REPLICA_HOST", self.replication.replica))
+                links.append(Link(self.replication.replica, "SQL reads"))
             if spec.celery:
                 environment += [
                     ("ML_URL", ml_url),
                     ("WORKER_CONCURRENCY", str(svc.concurrency)),
                     ("METRICS_PORT", str(self.metrics_of(group)[0])),
                 ]
+                links += [Link(ml, "predictions") for ml in ml_groups[:1] if ml != group]
                 depends += [(ml, "service_healthy") for ml in ml_groups
                             if env.services[ml].replicas]
             environment += sorted(svc.environment.items())
@@ -113,8 +128,13 @@ class _Planner:
                     read_only=svc.read_only,
                     alerts=spec.alerts,
                     dashboard=spec.dashboard,
+                    links=tuple(links),
                 )
             )
+
+    def model_dir(self) -> str:
+        ml = [svc for n, svc in self.env.services.items() if self.env.role_of(n) is Role.ml]
+        return ml[0].environment.get("MODEL_DIR", APP_MODEL_DIR) if ml else APP_MODEL_DIR
 
     def spec_of(self, group: str) -> RoleSpec:
         """The row of the roles table a service is: a bundled preset, or its own entry."""
@@ -181,13 +201,12 @@ class _Planner:
         return self.env.deploy.secrets_dir.replace("{env}", self.env.name)
 
     def databases(self) -> None:
-        pg = self.env.postgres
-        # Without a replica nothing of replication exists: no role, slot or secret.
+        pg, repl = self.env.postgres, self.replication
         replication = (
-            ("REPLICATION_USER", "replicator"),
-            secret_env("REPLICATION_PASSWORD_FILE", "replication_password"),
-            ("REPLICATION_SLOT", "replica_1"),
-        ) if pg.replicas else ()
+            ("REPLICATION_USER", repl.user),
+            secret_env("REPLICATION_PASSWORD_FILE", repl.password_secret),
+            ("REPLICATION_SLOT", repl.slot),
+        ) if repl else ()
         common_env = (
             ("POSTGRES_DB", pg.database),
             ("POSTGRES_USER", pg.user),
@@ -202,7 +221,7 @@ class _Planner:
             ("CMD", "pg_isready", "-h", "127.0.0.1", "-U", pg.user, "-d", pg.database),
             start_period="60s",
         )
-        secrets = ("postgres_password", *(("replication_password",) if pg.replicas else ()))
+        secrets = ("postgres_password", *((repl.password_secret,) if repl else ()))
         self.containers.append(
             Container(
                 name="postgres", kind="postgres",
@@ -215,17 +234,18 @@ class _Planner:
                 tmpfs=("/tmp",),
             )
         )
-        if pg.replicas:
+        if repl:
             self.containers.append(
                 Container(
-                    name="postgres-replica", kind="postgres-replica",
+                    name=repl.replica, kind="postgres-replica",
                     image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
                     resources=pg.resources, networks=(BACKEND_NET,),
-                    environment=(("POSTGRES_ROLE", "replica"), ("PRIMARY_HOST", "postgres"),
+                    environment=(("POSTGRES_ROLE", "replica"), ("PRIMARY_HOST", repl.primary),
                                  *common_env),
+                    links=(Link(repl.primary, "replication"),),
                     secrets=secrets,
                     mounts=(*conf, Mount("pgreplica", "/var/lib/postgresql/data", False, True)),
-                    depends_on=(("postgres", "service_healthy"),),
+                    depends_on=((repl.primary, "service_healthy"),),
                     healthcheck=check, stop_grace_period="60s",
                     tmpfs=("/tmp",),
                 )
@@ -262,17 +282,23 @@ class _Planner:
 
     def scrape_jobs(self) -> tuple[ScrapeJob, ...]:
         jobs = []
+        by_name = {c.name: c for c in self.containers}
         for group, svc in self.env.services.items():
             port, path = self.metrics_of(group)
+            c = by_name[group]
             if port is not None and svc.replicas:
-                jobs.append(ScrapeJob(group, group, port, path, discovered=True))
+                jobs.append(ScrapeJob(group, group, port, path, kind=c.kind, alerts=c.alerts,
+                                      dashboard=c.dashboard, discovered=True))
         for c in self.containers:
             if c.kind.endswith("-exporter") and c.port is not None:
-                jobs.append(ScrapeJob(c.name.removesuffix("-exporter"), c.name, c.port))
-        jobs.append(ScrapeJob("prometheus", "prometheus", PORTS["prometheus"],
-                              "/prometheus/metrics", host="localhost"))
-        jobs.append(ScrapeJob("alertmanager", "alertmanager", PORTS["alertmanager"],
-                              "/alertmanager/metrics"))
+                jobs.append(ScrapeJob(c.name.removesuffix("-exporter"), c.name, c.port,
+                                      kind=c.kind, watches=c.links[0].target if c.links else None))
+        for c in self.containers:
+            if c.kind in ("prometheus", "alertmanager") and c.port is not None:
+                # Prometheus scrapes itself on localhost.
+                jobs.append(ScrapeJob(c.name, c.name, c.port, f"{c.route_prefix}/metrics",
+                                      kind=c.kind,
+                                      host="localhost" if c.kind == "prometheus" else None))
         return tuple(jobs)
 
     def firewall(self) -> tuple[FirewallRule, ...]:
@@ -315,6 +341,8 @@ def plan(env: Environment) -> Topology:
         volumes=tuple(volumes),
         tls_certificate=cert,
         tls_key=key,
+        replication=p.replication,
+        model_dir=p.model_dir(),
         urls={
             "site": f"{base}/",
             "api": f"{base}/api/",

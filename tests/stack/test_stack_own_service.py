@@ -43,8 +43,7 @@ def _compose(project: str, env_dir: Path, *args: str) -> None:
 
 
 def _prom(site, topo, path: str, **params: str) -> dict:
-    prefix = "/" + topo.urls["prometheus"].split(topo.env.domain, 1)[1].split("/", 1)[1]
-    r = site.get(f"{prefix.rstrip('/')}/api/v1/{path}", params=params or None)
+    r = site.get(f"{topo.route_prefix('prometheus')}/api/v1/{path}", params=params or None)
     assert r.status_code == 200, r.text[:300]
     return r.json()["data"]
 

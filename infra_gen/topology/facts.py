@@ -152,7 +152,8 @@ class Container:
     dashboard: tuple[str, ...] = ()
     """Dashboard rows of its role spec (app services)."""
     route_prefix: str = ""
-    """The path it serves under (--web.route-prefix of Prometheus/Alertmanager; "" at /)."""
+    """The path it serves under ("" at /): --web.route-prefix of Prometheus and
+    Alertmanager, Grafana's sub path; the load balancer proxies it there."""
     links: tuple[Link, ...] = ()
     """The other containers it talks to, in the order its environment names them."""
 

@@ -144,15 +144,17 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
     )
     if mon.grafana.enabled:
         secret = mon.grafana.admin_password_secret
+        grafana_prefix = "/grafana"
         out.append(
             Container(
                 name="grafana", kind="grafana", image=env.images.grafana,
                 user="472:0", port=PORTS["grafana"], built_here=False,
+                route_prefix=grafana_prefix,
                 resources=Resources(limits=ResourceAmounts(cpus=0.5, memory="512M")),
                 networks=(FRONTEND_NET, BACKEND_NET), secrets=(secret,),
                 environment=(
                     ("GF_SECURITY_ADMIN_PASSWORD__FILE", f"{SECRETS_MOUNT}/{secret}"),
-                    ("GF_SERVER_ROOT_URL", f"{public_base_url(env)}/grafana/"),
+                    ("GF_SERVER_ROOT_URL", f"{public_base_url(env)}{grafana_prefix}/"),
                     ("GF_SERVER_SERVE_FROM_SUB_PATH", "true"),
                     ("GF_USERS_ALLOW_SIGN_UP", "false"),
                 ),

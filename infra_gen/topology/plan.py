@@ -346,8 +346,8 @@ def plan(env: Environment) -> Topology:
         urls={
             "site": f"{base}/",
             "api": f"{base}/api/",
-            "prometheus": f"{base}/prometheus/",
-            "alertmanager": f"{base}/alertmanager/",
-            **({"grafana": f"{base}/grafana/"} if env.monitoring.grafana.enabled else {}),
+            # The admin UIs, under the path each serves from.
+            **{c.kind: f"{base}{c.route_prefix}/" for c in containers
+               if c.kind in ("prometheus", "alertmanager", "grafana")},
         },
     )

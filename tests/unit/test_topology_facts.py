@@ -36,6 +36,17 @@ def test_route_prefix_is_the_flag_the_container_runs_with(name: str, kind: str, 
     assert job.metrics_path == f"{prefix}/metrics"
 
 
+@pytest.mark.parametrize("name", ENVS)
+def test_admin_urls_and_grafanas_root_url_are_the_route_prefixes(name: str) -> None:
+    topo = plan(PROJECT.load(name))
+    admin = topo.of_kind("prometheus", "alertmanager", "grafana")
+    assert {c.kind: f"{topo.base_url}{c.route_prefix}/" for c in admin} == \
+        {k: v for k, v in topo.urls.items() if k not in ("site", "api")}
+    for c in topo.of_kind("grafana"):
+        assert c.route_prefix == "/grafana"
+        assert dict(c.environment)["GF_SERVER_ROOT_URL"] == topo.urls["grafana"]
+
+
 @pytest.mark.parametrize("name", ["dev", "prod"])
 def test_replication_is_one_field_the_env_is_built_from(name: str) -> None:
     topo = plan(with_replicas(name, 1))

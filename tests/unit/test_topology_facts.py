@@ -78,6 +78,8 @@ def test_the_replication_field_reaches_the_rendered_files() -> None:
 
 
 def test_model_dir_is_the_apps_default_or_the_ml_services_override() -> None:
+    config = (ROOT / "services/app/churn/config.py").read_text()
+    assert f'DEFAULT_MODEL_DIR = "{APP_MODEL_DIR}"' in config
     env = PROJECT.load("dev")
     assert plan(env).model_dir == APP_MODEL_DIR
     ml = next(n for n, s in env.services.items() if env.role_of(n) is not None

@@ -9,7 +9,7 @@ ENV ?= dev
 STAMPS := .stamps
 
 .PHONY: help install install-test render check lint unit tools docker base-image \
-        validate validate-tests test clean
+        validate validate-tests test clean fuzz
 
 help:
 	@echo "make render     render environments/*.yaml into generated/ (no services needed)"
@@ -46,6 +46,10 @@ lint: install-test
 
 unit: install-test
 	$(BIN)/pytest -q tests/unit
+
+# The security properties with a large budget (tests/unit/security/conftest.py).
+fuzz: install-test
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/unit/security --hypothesis-show-statistics
 
 tools:
 	bash scripts/install-tools.sh

@@ -62,8 +62,12 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# A pattern that only lists words (^(daily|weekly|monthly)$) is an enum in disguise.
+_ALTERNATION = re.compile(r"^\^?\(?[A-Za-z0-9_-]+(\|[A-Za-z0-9_-]+)+\)?\$?$")
+
+
 def _is_choice(schema: dict[str, Any]) -> bool:
-    return "enum" in schema or "const" in schema
+    return "enum" in schema or "const" in schema or bool(_ALTERNATION.match(schema.get("pattern", "")))
 
 
 def _options(schema: dict[str, Any], root: dict[str, Any]) -> list[dict[str, Any]]:
@@ -103,8 +107,12 @@ def string_slots(schema_root: dict[str, Any], data: Any) -> list[Slot]:
                             slots.append(Slot((*path, key), key_schema, is_key=True))
                 return
             if kind == "array" and isinstance(value, list) and "items" in option:
+                # Lists of strings: their last item only, the others may equal an
+                # item the renderer adds itself (127.0.0.1/32 in admin_allow), and
+                # a duplicate collapses: a list length change, not the string's.
                 for i, child in enumerate(value):
-                    walk(option["items"], child, (*path, i))
+                    if i == len(value) - 1 or not isinstance(child, str):
+                        walk(option["items"], child, (*path, i))
                 return
 
     walk(schema_root, data, ())
@@ -145,7 +153,7 @@ _FORMATS: dict[str, st.SearchStrategy[str]] = {
 }
 
 
-def _allowed(schema: dict[str, Any]) -> st.SearchStrategy[str] | None:
+def allowed_strings(schema: dict[str, Any]) -> st.SearchStrategy[str] | None:
     """Strings the schema describes, or None when it says nothing useful."""
     if "pattern" in schema:
         try:
@@ -172,7 +180,7 @@ def _hostile(schema_json: str, current: str | None) -> st.SearchStrategy[str]:
     nasty = st.text(alphabet=st.sampled_from(NASTY_CHARS) | st.characters(codec="utf-8"),
                     min_size=0, max_size=limit)
     payload = st.sampled_from(PAYLOADS)
-    allowed = _allowed(schema)
+    allowed = allowed_strings(schema)
     seeds = [allowed] if allowed is not None else []
     if current:
         seeds.append(st.just(current))

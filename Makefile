@@ -44,7 +44,8 @@ lint: install-test
 	$(BIN)/ruff check infra_gen tests benchmarks services/app
 	$(BIN)/mypy
 
-unit: install-test
+# Some unit tests run promtool, amtool and shellcheck (a skip fails under CI).
+unit: install-test tools
 	$(BIN)/pytest -q tests/unit
 
 # The security properties with a large budget (tests/unit/security/conftest.py).

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from infra_gen import stack as stk  # noqa: E402
-from infra_gen.stack_docker import docker_binary, image_exists  # noqa: E402
+from infra_gen.stack.docker import docker_binary, image_exists  # noqa: E402
 from infra_gen.topology import FRONTEND_NET, PORTS  # noqa: E402
 
 BENCH_DOCKERFILE = """FROM debian:bookworm-slim

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,9 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from .artifacts import REGISTRY
-from .errors import DriftError, Problem, UserError, ValidationFailed
+from .errors import DriftError, Problem, UserError, ValidationFailed, printable
 from .project import Project
-from .render import differences, read_tree, render_environment, write_tree
+from .render import differences, read_tree, render_environment, write_file, write_trees
 from .topology import plan
 
 app = typer.Typer(
@@ -23,7 +24,6 @@ app = typer.Typer(
     help="Render every deployment artifact of a Docker stack from one typed model per environment.",
 )
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 RootOption = Annotated[
     Path | None, typer.Option("--root", help="Project directory (default: found from the cwd upward).")
@@ -57,9 +57,9 @@ def render(
     # Render everything before writing anything: one bad environment writes nothing.
     trees = {name: render_environment(project, name) for name in names}
     target = out_dir or project.generated_dir
+    write_trees(target, trees)  # every environment, or none
     for name, files in trees.items():
-        write_tree(target / name, files)
-        out.print(f"rendered {name}: {len(files)} files in {target / name}")
+        out.print(f"rendered {name}: {len(files)} files in {target / name}", markup=False, emoji=False)
 
 
 @app.command()
@@ -108,7 +108,7 @@ def schema(
 
     text = schema_text(merged)
     if out_file:
-        out_file.write_text(text)
+        write_file(out_file, text)
     else:
         sys.stdout.write(text)
 
@@ -127,7 +127,7 @@ def list_(root: RootOption = None) -> None:
     out.print(table)
 
 
-# -- the running stack (infra_gen/stack.py) ------------------------------------
+# -- the running stack (infra_gen/stack/) --------------------------------------
 StackEnvArg = Annotated[str, typer.Argument(help="Environment name.")]
 
 
@@ -242,23 +242,43 @@ def validate(
         raise ValidationFailed(f"{len(report.failed)} check(s) failed (see above)")
 
 
+def _click_errors() -> tuple[type[Exception], ...]:
+    """ClickException of click and of the copy recent typer versions vendor."""
+    found = []
+    for name in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(importlib.import_module(name).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+_CLICK_ERRORS = _click_errors()
+
+
 def main() -> None:
     try:
         # Without standalone mode click returns (not raises) the code of typer.Exit.
         code = app(standalone_mode=False)
     except UserError as exc:
+        # Plain writes: a problem quotes user text, which rich would read as markup
+        # or emoji codes (file.yaml:100: became an emoji). str(problem) is escaped.
+        sys.stdout.flush()
         for problem in exc.problems:
-            err.print(f"error: {problem}", markup=False)
+            sys.stderr.write(f"error: {problem}\n")
+        sys.stderr.flush()
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except _CLICK_ERRORS as exc:  # a usage error: bad option, missing argument
+        # Its message may quote the argument as typed: escaped like a Problem.
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            sys.stderr.write(ctx.get_usage() + "\n")
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        sys.stderr.write(f"error: {printable(message)}\n")
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

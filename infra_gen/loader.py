@@ -19,6 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError, Problem
 from .model import Environment
+from .model.common import EXTENDS_PATTERN
+from .model.common import shown as shown_value
+from .model.schema import pattern_docs
 
 Loc = tuple[str | int, ...]
 Where = tuple[str, int]
@@ -50,59 +53,190 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _read_yaml(path: Path) -> Document:
-    shown = display_path(path)
+MAX_FILE_BYTES = 1024 * 1024
+"""An environment file is a few kilobytes: anything above 1 MiB is refused unread."""
+MAX_NODES = 20_000
+"""YAML nodes one file may expand to (aliases count each time they are used): an
+alias bomb stops here instead of growing to gigabytes."""
+MAX_DEPTH = 32
+"""Nesting of mappings and sequences; the model itself is about 6 deep."""
+MAX_EXTENDS = 8
+"""Files in one extends chain (dev -> base is 2)."""
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_EXTENDS = re.compile(EXTENDS_PATTERN)
+
+
+def _line_at(text: str | bytes, offset: int) -> int:
+    newline = b"\n" if isinstance(text, bytes) else "\n"
+    return text[:offset].count(newline) + 1  # type: ignore[arg-type]
+
+
+def _read_text(path: Path, shown: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError([Problem(f"cannot read: {exc.strerror}", file=shown)]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError([Problem("file is larger than 1 MiB: not an environment file", file=shown)])
     try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot be decoded)"
+        raise ConfigError([Problem(message, shown, _line_at(raw, exc.start))]) from None
+
+
+def _read_yaml(path: Path) -> Document:
+    shown = display_path(path)
+    text = _read_text(path, shown)
+    try:
+        _check_depth(text, shown)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        message = f"invalid YAML: character {char!r} is not allowed"
+        raise ConfigError([Problem(message, shown, _line_at(text, exc.position))]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         line = mark.line + 1 if mark is not None else None
         raise ConfigError([Problem(f"invalid YAML: {problem}", file=shown, line=line)]) from None
+    except RecursionError:
+        raise ConfigError([Problem(f"nesting deeper than {MAX_DEPTH} levels", file=shown)]) from None
     if node is None:
         return Document({}, {(): (shown, 1)})
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError(
             [Problem("expected a mapping at the top level", file=shown, line=node.start_mark.line + 1)]
         )
-    where: dict[Loc, Where] = {}
-    problems: list[Problem] = []
-    data = _convert(node, (), shown, where, problems)
-    if problems:
-        raise ConfigError(problems)
-    where[()] = (shown, 1)
+    converter = _Converter(shown)
+    data = converter.convert(node, ())
+    if converter.problems:
+        raise ConfigError(converter.problems)
+    converter.where[()] = (shown, 1)
     assert isinstance(data, dict)
-    return Document(data, where)
+    return Document(data, converter.where)
 
 
-def _convert(
-    node: yaml.Node, loc: Loc, shown: str, where: dict[Loc, Where], problems: list[Problem]
-) -> Any:
-    where[loc] = (shown, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
+def _check_depth(text: str, shown: str) -> None:
+    """Refuse deep nesting from the event stream, before the (recursive) composer
+    would run out of stack on it."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise ConfigError([Problem(f"nesting deeper than {MAX_DEPTH} levels", shown, line)])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+class _TooBig(Exception):
+    """The document expands past MAX_NODES or MAX_DEPTH: stop converting at once."""
+
+
+class _Converter:
+    """YAML nodes -> plain data, recording where each value was written.
+
+    Only the YAML core types are built (no custom or Python tags), merge keys
+    (`<<: *anchor`) are applied as YAML 1.1 defines them, and aliases are expanded
+    within MAX_NODES and MAX_DEPTH.
+    """
+
+    def __init__(self, shown: str) -> None:
+        self.shown = shown
+        self.where: dict[Loc, Where] = {}
+        self.problems: list[Problem] = []
+        self.nodes = 0
+        self.active: set[int] = set()  # nodes being converted: an alias to one is a cycle
+        self.scalars = yaml.SafeLoader("")
+
+    def problem(self, message: str, node: yaml.Node, loc: Loc) -> None:
+        self.problems.append(Problem(message, self.shown, node.start_mark.line + 1, _dotted(loc) or None))
+
+    def convert(self, node: yaml.Node, loc: Loc) -> Any:
+        try:
+            return self._node(node, loc)
+        except _TooBig as exc:
+            self.problem(str(exc), node, ())
+            return {}
+
+    def _node(self, node: yaml.Node, loc: Loc) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig(f"the document expands to more than {MAX_NODES} values "
+                          "(an alias expanded too often?)")
+        if len(loc) > MAX_DEPTH:
+            raise _TooBig(f"nesting deeper than {MAX_DEPTH} levels")
+        self.where[loc] = (self.shown, node.start_mark.line + 1)
+        if id(node) in self.active:
+            self.problem("an alias refers to a node that contains it", node, loc)
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, loc)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode) and node.tag == f"{_TAG}map":
+                return self._mapping(node, loc)
+            if isinstance(node, yaml.SequenceNode) and node.tag == f"{_TAG}seq":
+                return [self._node(item, (*loc, i)) for i, item in enumerate(node.value)]
+            self.problem(f"YAML tag {shown_value(node.tag)} is not supported", node, loc)
+            return None
+        finally:
+            self.active.discard(id(node))
+
+    def _scalar(self, node: yaml.ScalarNode, loc: Loc) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            self.problem(f"YAML tag {shown_value(node.tag)} is not supported", node, loc)
+            return None
+        try:
+            return self.scalars.construct_object(node)
+        except (ValueError, ArithmeticError, yaml.YAMLError):
+            tag = node.tag.removeprefix(_TAG)
+            self.problem(f"not a valid {tag}: {shown_value(node.value)}", node, loc)
+            return None
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
+        explicit: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader(  # scalars through the safe constructor: 1 -> int, etc.
-                ""
-            ).construct_object(key_node)
+            if key_node.tag == f"{_TAG}merge":
+                for key, value in self._merge_sources(value_node, loc):
+                    merged.setdefault(key, value)  # the first source that has a key wins
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
+                self.problem("a key must be plain text", key_node, loc)
+                continue
+            key = str(key_node.value)
             line = key_node.start_mark.line + 1
-            if not isinstance(key, str):
-                key = str(key)
-            if key in out:
-                problems.append(Problem(
-                    "duplicate key (a later one would silently win)", shown, line, _dotted((*loc, key))
+            if key in explicit:
+                self.problems.append(Problem(
+                    "duplicate key (a later one would silently win)", self.shown, line,
+                    _dotted((*loc, key)),
                 ))
                 continue
-            out[key] = _convert(value_node, loc + (key,), shown, where, problems)
-            where[loc + (key,)] = (shown, line)
+            if id(value_node) in self.active:  # point at the alias, not at its anchor
+                self.problems.append(Problem("an alias refers to a node that contains it",
+                                             self.shown, line, _dotted((*loc, key))))
+                continue
+            explicit[key] = self._node(value_node, (*loc, key))
+            self.where[(*loc, key)] = (self.shown, line)
+        return {**merged, **explicit}
+
+    def _merge_sources(self, node: yaml.Node, loc: Loc) -> list[tuple[str, Any]]:
+        """The (key, value) pairs `<<:` brings in, in precedence order."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        out: list[tuple[str, Any]] = []
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                self.problem("<< (merge) expects a mapping or a list of mappings", source, loc)
+                continue
+            data = self._node(source, loc)
+            if isinstance(data, dict):
+                out += list(data.items())
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, loc + (i,), shown, where, problems) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader("").construct_object(node)
 
 
 def deep_merge(base: Document, overlay: Document) -> Document:
@@ -135,11 +269,14 @@ def load_document(path: Path, _chain: tuple[Path, ...] = ()) -> Document:
     if parent_name is None:
         return doc
     shown, line = doc.where.get(("extends",), (display_path(path), 1))
-    if not isinstance(parent_name, str):
-        raise ConfigError(
-            [Problem("expected the name of another environment file", shown, line, "extends")]
-        )
+    if not isinstance(parent_name, str) or not _EXTENDS.fullmatch(parent_name):
+        message = ("expected the name of another file in environments/, without .yaml "
+                   f"(letters, digits, - and _), got {shown_value(parent_name)}")
+        raise ConfigError([Problem(message, shown, line, "extends")])
     parent = path.with_name(f"{parent_name}.yaml")
+    if len(_chain) >= MAX_EXTENDS:
+        message = f"more than {MAX_EXTENDS} files extend one another"
+        raise ConfigError([Problem(message, shown, line, "extends")])
     if parent in _chain or parent == path:
         cycle = " -> ".join(p.stem for p in (*_chain, path, parent))
         raise ConfigError([Problem(f"extends forms a cycle: {cycle}", shown, line, "extends")])
@@ -157,13 +294,17 @@ def load_environment(path: Path) -> Environment:
     problems: list[Problem] = []
     if doc.data["name"] != path.stem:
         shown, line = doc.locate(("name",)) or (display_path(path), None)
-        problems.append(
-            Problem(f"expected {path.stem!r} (the file name), got {doc.data['name']!r}", shown, line, "name")
-        )
+        got = shown_value(doc.data["name"])
+        problems.append(Problem(f"expected {path.stem!r} (the file name), got {got}", shown, line, "name"))
     try:
         env = Environment.model_validate(doc.data)
     except ValidationError as exc:
         problems.extend(_problems(exc, doc, path))
+        raise ConfigError(problems) from None
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        # A validator raised what pydantic does not turn into a located error (every
+        # custom validator is wrapped by model.common.located, so this is a safety net).
+        problems.append(Problem(f"invalid value ({shown_value(str(exc), 120)})", display_path(path)))
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
@@ -182,6 +323,8 @@ def _problems(exc: ValidationError, doc: Document, path: Path) -> list[Problem]:
     for err in exc.errors(include_url=False):
         loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         message = _message(err, loc)
+        if loc and loc[-1] == "[key]":  # pydantic's marker for a bad mapping key
+            loc, message = loc[:-1], f"invalid key: {message}"
         # Cross-field validators start their message with the field they blame,
         # relative to where they run ("route.receiver: ..."): point there.
         blamed = _BLAMED.match(message) if err["type"] == "value_error" else None
@@ -207,12 +350,17 @@ def _message(err: Any, loc: Loc) -> str:
     if kind == "missing":
         return "required field is missing"
     if kind == "string_pattern_mismatch":
-        return f"expected text matching {err['ctx']['pattern']}, got {value!r}"
+        pattern = err["ctx"]["pattern"]
+        words = pattern_docs().get(pattern, "").rstrip(".")
+        expected = words[:1].lower() + words[1:] if words else f"text matching {pattern}"
+        return f"expected {expected}, got {shown_value(value)}"
     msg = str(err["msg"])
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     msg = msg.replace("Input should be", "expected").replace("input should be", "expected")
+    msg = msg.replace("String should have", "expected").replace("List should have", "expected")
+    msg = msg.replace("Dictionary should have", "expected")
     if kind not in ("value_error", "assertion_error") and not isinstance(value, dict | list):
-        msg += f", got {value!r}"
+        msg += f", got {shown_value(value)}"
     return msg
 
 

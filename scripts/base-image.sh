@@ -11,6 +11,11 @@
 #   XDG_CACHE_HOME       cache root (tarball in $XDG_CACHE_HOME/infra-gen/)
 set -euo pipefail
 
+# One run at a time on a machine: two terminals (or test runs) installing or
+# building at once would fight over apt's lock, the wheelhouse or the tags.
+exec 9>"${TMPDIR:-/tmp}/infra-gen-base-image.lock"
+flock 9
+
 IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"
 SUITE=bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"

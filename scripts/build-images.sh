@@ -19,6 +19,11 @@
 #   NO_CACHE=1    build without the layer cache
 set -euo pipefail
 
+# One run at a time on a machine: two terminals (or test runs) installing or
+# building at once would fight over apt's lock, the wheelhouse or the tags.
+exec 9>"${TMPDIR:-/tmp}/infra-gen-build-images.lock"
+flock 9
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SERVICES="$ROOT/services"
 APP="$SERVICES/app"

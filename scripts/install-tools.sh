@@ -16,6 +16,11 @@
 # `apt-get update`).
 set -euo pipefail
 
+# One run at a time on a machine: two terminals (or test runs) installing or
+# building at once would fight over apt's lock, the wheelhouse or the tags.
+exec 9>"${TMPDIR:-/tmp}/infra-gen-install-tools.lock"
+flock 9
+
 # Debian 12 packages (binaries only; their daemons must not run on the host).
 BASE_PKGS=(
     nginx prometheus prometheus-alertmanager logrotate shellcheck ufw

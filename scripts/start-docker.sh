@@ -10,6 +10,11 @@
 # /run/containerd/containerd.sock, which it then uses.
 set -euo pipefail
 
+# One run at a time on a machine: two terminals (or test runs) installing or
+# building at once would fight over apt's lock, the wheelhouse or the tags.
+exec 9>"${TMPDIR:-/tmp}/infra-gen-start-docker.lock"
+flock 9
+
 WAIT="${DOCKER_WAIT:-60}"
 LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"
 PIDFILE=/var/run/docker.pid

@@ -52,6 +52,15 @@ class BackupFacts:
     schedule: str
     password_secret: str
 
+    @property
+    def db_script(self) -> str:
+        """The dump script where cron runs it."""
+        return f"{self.host_dir}/backup/backup_db.sh"
+
+    @property
+    def models_script(self) -> str:
+        return f"{self.host_dir}/backup/backup_models.sh"
+
 
 def facts(topo: Topology) -> BackupFacts:
     env = topo.env

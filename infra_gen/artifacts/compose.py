@@ -19,6 +19,27 @@ from .base import ArtifactKind, Output
 LOG_MAX_SIZE = "10m"
 
 
+class Interpolated(str):
+    """A string in which compose is meant to substitute variables (`${NAME:-1}`):
+    the one kind of value no_interpolation leaves as it is."""
+
+
+def no_interpolation(value: Any) -> Any:
+    """The document with every `$` of a string value doubled (`$$`, compose's escape),
+    except in Interpolated strings: a `${HOME}` or `$(...)` in an environment value,
+    a command or a path reaches the container as written instead of being expanded
+    by compose on the host. Keys are names, not interpolated by compose."""
+    if isinstance(value, Interpolated):
+        return str(value)
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {k: no_interpolation(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [no_interpolation(v) for v in value]
+    return value
+
+
 def _resources(res: Resources) -> dict[str, Any]:
     limits: dict[str, Any] = {
         "cpus": f"{res.limits.cpus:g}",
@@ -61,7 +82,8 @@ class Versioned:
     def name(self, project: str) -> str:
         # Swarm object names hold 64 characters: the project is shortened first.
         room = SWARM_NAME_MAX - VERSION_MAX - 2 - len(self.key)
-        return f"{project[:room].rstrip('-_.')}_{self.key}_${{{self.variable}:-1}}"
+        # The version variable is set by deploy-stack.sh: compose substitutes it.
+        return Interpolated(f"{project[:room].rstrip('-_.')}_{self.key}_${{{self.variable}:-1}}")
 
 
 SWARM_NAME_MAX = 64
@@ -198,10 +220,11 @@ def document(topo: Topology, swarm: bool) -> dict[str, Any]:
 
 def outputs(topo: Topology) -> list[Output]:
     files = [Output("compose.yaml", "compose/compose.yaml.j2",
-                    {"document": document(topo, swarm=False), "swarm": False})]
+                    {"document": no_interpolation(document(topo, swarm=False)), "swarm": False})]
     if topo.env.deploy.swarm:
         files.append(Output("stack.yaml", "compose/compose.yaml.j2",
-                            {"document": document(topo, swarm=True), "swarm": True}))
+                            {"document": no_interpolation(document(topo, swarm=True)),
+                             "swarm": True}))
         files.append(Output("deploy-stack.sh", "compose/deploy-stack.sh.j2",
                             {"configs": swarm_configs(topo), "secrets": swarm_secrets(topo)},
                             executable=True))

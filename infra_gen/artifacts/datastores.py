@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import InfraGenError
+from ..escaping import sql_ident
 from ..topology import DOCKER_NETWORK_RANGES, PORTS, Topology
 from .base import ArtifactKind, Output
 
@@ -33,34 +34,33 @@ CONFIG: without it redis_up, redis_memory_max_bytes and every INFO metric stay;
 only redis_config_maxmemory/maxclients disappear (checked against a live server).
 SHUTDOWN stays for a clean stop by hand."""
 
-_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
-_INDEX_COLUMN = re.compile(r"([a-z_][a-z0-9_]*)( (ASC|DESC))?")
+_INDEX_COLUMN = re.compile(r"([a-z_][a-z0-9_]*) (ASC|DESC)")
+
+sql_identifier = sql_ident
+"""A PostgreSQL identifier, quoted where needed (the template quotes with sql_ident)."""
+
+
+@dataclass(frozen=True)
+class IndexColumn:
+    name: str
+    """Column name, unquoted (the template quotes it)."""
+    order: str | None
+    """ASC or DESC when the model's column said so."""
 
 
 @dataclass(frozen=True)
 class Index:
     name: str
     table: str
-    columns: str
-    """Rendered column list, already quoted where needed."""
+    columns: tuple[IndexColumn, ...]
 
 
-def sql_identifier(name: str) -> str:
-    """A PostgreSQL identifier: as is when plain lower-case, else double-quoted."""
-    if _PLAIN_IDENTIFIER.fullmatch(name):
-        return name
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _index_column(column: str) -> str:
+def _index_column(column: str) -> IndexColumn:
+    """`name ASC` / `name DESC` is a column and its order; anything else is one name."""
     match = _INDEX_COLUMN.fullmatch(column)
     if match is None:
-        return sql_identifier(column)
-    return column
+        return IndexColumn(column, None)
+    return IndexColumn(match.group(1), match.group(2))
 
 
 def memory_setting(size: str, units: tuple[tuple[str, int], ...]) -> str:
@@ -108,16 +108,14 @@ def postgres_context(topo: Topology) -> dict[str, object]:
         "max_slot_wal_keep_size": MAX_SLOT_WAL_KEEP_SIZE,
         "log_min_duration_statement": LOG_MIN_DURATION_STATEMENT,
         "autovacuum": pg.autovacuum,
-        "database": sql_identifier(pg.database),
-        "database_name": pg.database,
-        "user": sql_identifier(pg.user),
-        "user_name": pg.user,
+        # Raw names: each template quotes them for its context (SQL, pg_hba, comment).
+        "database": pg.database,
+        "user": pg.user,
         "replication_user": repl_user,
         "replication_slot": slot,
         "networks": DOCKER_NETWORK_RANGES,
         "indexes": [
-            Index(sql_identifier(i.name), sql_identifier(i.table),
-                  ", ".join(_index_column(c) for c in i.columns))
+            Index(i.name, i.table, tuple(_index_column(c) for c in i.columns))
             for i in pg.indexes
         ],
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..escaping import Fragment, md_code, token
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
 from .backups import facts as backup_facts
 from .base import ArtifactKind, Output
@@ -76,12 +77,19 @@ SECRET_STEPS = {
 }
 
 
-def secret_steps(topo: Topology) -> dict[str, str]:
+def compose_command(topo: Topology) -> Fragment:
+    """`docker compose` on this environment's project and file, as an operator pastes it."""
     b = backup_facts(topo)
-    compose = f"docker compose -p {topo.compose_project} -f {b.host_dir}/{b.compose_file}"
+    return Fragment(f"docker compose -p {token(topo.compose_project)} "
+                    f"-f {token(b.host_dir)}/{token(b.compose_file)}")
+
+
+def secret_steps(topo: Topology) -> dict[str, Fragment]:
+    b = backup_facts(topo)
     return {
-        s: SECRET_STEPS.get(s, "write the file").format(
-            compose=compose, superuser=b.db_superuser, owner=b.db_owner)
+        s: Fragment(SECRET_STEPS.get(s, "write the file").format(
+            compose=compose_command(topo), superuser=token(b.db_superuser),
+            owner=token(b.db_owner)))
         for s in topo.secrets
     }
 
@@ -140,14 +148,14 @@ def network_sets(topo: Topology) -> list[tuple[str, list[str]]]:
     return [(" + ".join(k), v) for k, v in sorted(sets.items())]
 
 
-def cron_interval(schedule: str) -> str:
+def cron_interval(schedule: str) -> Fragment:
     fields = schedule.split()
     if len(fields) == 5 and fields[2:] == ["*", "*", "*"]:
         if fields[1].isdigit() and fields[0].isdigit():
-            return "24 hours"
+            return Fragment("24 hours")
         if fields[1] == "*" and fields[0].isdigit():
-            return "1 hour"
-    return f"the interval of the cron schedule `{schedule}`"
+            return Fragment("1 hour")
+    return Fragment(f"the interval of the cron schedule `{md_code(schedule)}`")
 
 
 @dataclass(frozen=True)
@@ -194,9 +202,10 @@ def outputs(topo: Topology) -> list[Output]:
         "secret_steps": secret_steps(topo),
         "secrets_where": topo.secrets_dir if topo.secrets_dir.startswith("/")
         else f"{topo.secrets_dir} (relative to generated/{topo.name}/)",
-        "tls_renew": " (renew with `certbot renew`, then `$COMPOSE exec lb nginx -s reload`)"
-        if topo.env.tls.mode.value == "certbot" else "",
-        "compose": f"docker compose -p {topo.compose_project} -f {b.host_dir}/{b.compose_file}",
+        "tls_renew": Fragment(
+            " (renew with `certbot renew`, then `$COMPOSE exec lb nginx -s reload`)"
+            if topo.env.tls.mode.value == "certbot" else ""),
+        "compose": compose_command(topo),
         "edges": edges(topo),
         "network_sets": network_sets(topo),
         "node_id": node_id,

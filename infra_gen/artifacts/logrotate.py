@@ -23,17 +23,19 @@ def log_globs(topo: Topology) -> list[str]:
     ]
 
 
-def directives(topo: Topology) -> list[str]:
+def directives(topo: Topology) -> list[tuple[str, ...]]:
+    """Each directive as its words (the template checks every word is a token)."""
     lr = topo.env.logging.logrotate
-    out = [lr.frequency, f"rotate {lr.rotate}", *FIXED_DIRECTIVES]
+    out: list[tuple[str, ...]] = [(lr.frequency,), ("rotate", str(lr.rotate))]
+    out += [(d,) for d in FIXED_DIRECTIVES]
     if lr.compress:
-        out.append("compress")
+        out.append(("compress",))
         if lr.delaycompress:
-            out.append("delaycompress")
+            out.append(("delaycompress",))
     if lr.copytruncate:
-        out.append("copytruncate")
+        out.append(("copytruncate",))
     # Log files of root-owned directories only; the scripts write as root.
-    out.append("su root root")
+    out.append(("su", "root", "root"))
     return out
 
 

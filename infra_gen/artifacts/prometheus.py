@@ -393,14 +393,31 @@ def scrape_configs(topo: Topology) -> list[dict[str, Any]]:
     ]
 
 
-def outputs(topo: Topology) -> list[Output]:
+def config(topo: Topology) -> dict[str, Any]:
+    """prometheus.yml as data (dumped, never templated as text)."""
+    mon = topo.env.monitoring
     am_target, am_prefix = alertmanager_target(topo)
+    return {
+        "global": {
+            "scrape_interval": mon.scrape_interval,
+            "evaluation_interval": mon.evaluation_interval,
+            "external_labels": {"environment": topo.env.name},
+        },
+        "rule_files": [rule_files_glob(topo)],
+        "alerting": {"alertmanagers": [{
+            "path_prefix": am_prefix or "/",
+            "static_configs": [{"targets": [am_target]}],
+        }]},
+        "scrape_configs": scrape_configs(topo),
+    }
+
+
+def outputs(topo: Topology) -> list[Output]:
     exporters = {c.kind: c.port for c in topo.of_kind("postgres-exporter", "redis-exporter")}
     return [
         Output(CONFIG_PATH, "prometheus/prometheus.yml.j2", {
-            "rule_files": [rule_files_glob(topo)],
-            "alertmanager": {"target": am_target, "path_prefix": am_prefix or "/"},
-            "scrape_configs": scrape_configs(topo),
+            "config": config(topo),
+            "alertmanager_prefix": alertmanager_target(topo)[1] or "/",
             "exporter_ports": exporters,
         }),
         Output(RULES_PATH, "prometheus/rules/alerts.yml.j2", {"rules": rule_groups(topo)}),

@@ -6,21 +6,23 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from .common import Identifier, StrictModel
+from .common import Doc, DomainName, Identifier, SecretsDir, StrictModel, located
 from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
 from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
+from .reserved import DATASTORE_PORTS, RESERVED_SERVICE_NAMES, route_collision
 from .services import AppService, Role
 
-ProjectName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
-DomainName = Annotated[
-    str, StringConstraints(pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
+ProjectName = Annotated[
+    str,
+    StringConstraints(max_length=41, pattern=r"^[a-z][a-z0-9_]{0,40}$"),
+    Doc("Lower-case letters, digits and _, starting with a letter."),
 ]
 
 
 class Deploy(StrictModel):
     swarm: bool = False
     """Also render a Docker Swarm stack file (docker stack deploy)."""
-    secrets_dir: str = "../../.secrets/{env}"
+    secrets_dir: SecretsDir = "../../.secrets/{env}"
     """Directory holding one file per secret, relative to generated/<env>/ or
     absolute; {env} is replaced by the environment name. Never committed."""
 
@@ -36,7 +38,7 @@ class Environment(StrictModel):
     """How HTTPS is terminated."""
     load_balancer: LoadBalancer = LoadBalancer()
     """The nginx load balancer in front of every routed service."""
-    services: dict[Identifier, AppService]
+    services: dict[Identifier, AppService] = Field(max_length=50)
     """Application services by name. frontend, api, worker and ml are the bundled
     app; any other name needs a role and gets every artifact with no template edit."""
     postgres: Postgres = Postgres()
@@ -66,6 +68,7 @@ class Environment(StrictModel):
         return declared if declared is not None else Role(service)
 
     @model_validator(mode="after")
+    @located
     def _every_service_has_a_role(self) -> Environment:
         roles = {r.value for r in Role}
         for name, svc in self.services.items():
@@ -77,6 +80,26 @@ class Environment(StrictModel):
         return self
 
     @model_validator(mode="after")
+    @located
+    def _names_and_routes_are_the_users(self) -> Environment:
+        for name in self.services:
+            if name in RESERVED_SERVICE_NAMES:
+                raise ValueError(
+                    f"services.{name}: the stack's own containers already use the name {name!r}"
+                )
+            owner, dash, number = name.rpartition("-")
+            if dash and number.isdigit() and owner in self.services:
+                raise ValueError(
+                    f"services.{name}: {name!r} is the name of a replica of services.{owner}"
+                )
+            route = self.route_of(name)
+            clash = route_collision(route) if route is not None else None
+            if clash:
+                raise ValueError(f"services.{name}.route: {route!r} would shadow {clash}")
+        return self
+
+    @model_validator(mode="after")
+    @located
     def _one_service_per_route(self) -> Environment:
         seen: dict[str, str] = {}
         for name in self.services:
@@ -92,6 +115,7 @@ class Environment(StrictModel):
         return self
 
     @model_validator(mode="after")
+    @located
     def _firewall_matches_load_balancer(self) -> Environment:
         published = sorted(self.published_ports())
         if sorted(set(self.firewall.public_ports)) != published:
@@ -103,9 +127,49 @@ class Environment(StrictModel):
         return self
 
     @model_validator(mode="after")
+    @located
     def _needs_an_api(self) -> Environment:
         if not any(self.role_of(n) is Role.api for n in self.services):
             raise ValueError("services: at least one service with role api is needed")
+        return self
+
+    @model_validator(mode="after")
+    @located
+    def _running_what_others_need(self) -> Environment:
+        for name, svc in self.services.items():
+            if svc.replicas == 0 and self.route_of(name) is not None:
+                raise ValueError(
+                    f"services.{name}.replicas: a routed service ({self.route_of(name)}) needs "
+                    "at least 1 replica (the load balancer waits for its first one)"
+                )
+        workers = [n for n in self.services
+                   if self.role_of(n) is Role.worker and self.services[n].replicas]
+        for name, svc in self.services.items():
+            if self.role_of(name) is Role.ml and svc.replicas == 0 and workers:
+                raise ValueError(
+                    f"services.{name}.replicas: services.{workers[0]} (a worker) calls the ml "
+                    "service, which needs at least 1 replica"
+                )
+        return self
+
+    @model_validator(mode="after")
+    @located
+    def _private_ports_are_not_public(self) -> Environment:
+        lb = self.load_balancer
+        if self.tls.mode is not TlsMode.none and lb.http_port == lb.https_port:
+            raise ValueError(
+                f"load_balancer.https_port: {lb.https_port} is also load_balancer.http_port"
+            )
+        public = "load_balancer.http_port" if lb.http_port in DATASTORE_PORTS.values() \
+            else "load_balancer.https_port"
+        private = {"the SSH port": ("firewall.ssh_port", self.firewall.ssh_port)}
+        private |= {f"the {name} port": (public, port) for name, port in DATASTORE_PORTS.items()}
+        for what, (field, port) in private.items():
+            if port in self.published_ports():
+                raise ValueError(
+                    f"{field}: {port} is {what}, private (firewall.private_cidr only): it "
+                    "cannot also be a public port of the load balancer"
+                )
         return self
 
     def route_of(self, service: str) -> str | None:

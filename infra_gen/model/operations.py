@@ -2,9 +2,47 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from enum import StrEnum
+from typing import Annotated
 
-from .common import Cidr, Duration, Email, Hostname, Port, Resources, SecretName, StrictModel
+from pydantic import Field, StringConstraints, model_validator
+
+from .common import (
+    Cidr,
+    CronSchedule,
+    Doc,
+    Duration,
+    Email,
+    Hostname,
+    HostPort,
+    IdentityFile,
+    Justification,
+    Port,
+    PosixUser,
+    Resources,
+    SafePath,
+    SecretName,
+    SshAlias,
+    StrictModel,
+    is_world,
+    located,
+)
+
+ReceiverName = Annotated[
+    str,
+    StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$"),
+    Doc("An Alertmanager receiver name: letters, digits, _ and -."),
+]
+LabelName = Annotated[
+    str,
+    StringConstraints(max_length=64, pattern=r"^([a-zA-Z_][a-zA-Z0-9_]{0,63}|\.\.\.)$"),
+    Doc("A Prometheus label name (or ... for every label)."),
+]
+SmtpUser = Annotated[
+    str,
+    StringConstraints(max_length=254, pattern=r"^[A-Za-z0-9._%+@-]{1,254}$"),
+    Doc("An SMTP login: letters, digits and ._%+@-."),
+]
 
 
 class Grafana(StrictModel):
@@ -17,11 +55,11 @@ class Grafana(StrictModel):
 class AlertThresholds(StrictModel):
     error_rate: float = Field(default=0.05, gt=0, lt=1)
     """Share of 5xx API responses that raises HighErrorRate."""
-    latency_p95_seconds: float = Field(default=1.0, gt=0)
+    latency_p95_seconds: float = Field(default=1.0, gt=0, le=3600)
     """95th percentile API latency that raises HighLatency."""
-    prediction_latency_p95_seconds: float = Field(default=0.5, gt=0)
+    prediction_latency_p95_seconds: float = Field(default=0.5, gt=0, le=3600)
     """95th percentile ML prediction latency that raises SlowPredictions."""
-    drift_psi: float = Field(default=0.2, gt=0)
+    drift_psi: float = Field(default=0.2, gt=0, le=100)
     """Population stability index above which a feature is said to drift."""
     min_model_accuracy: float = Field(default=0.7, gt=0, le=1)
     """Model accuracy below which ModelAccuracyLow fires."""
@@ -29,7 +67,7 @@ class AlertThresholds(StrictModel):
     """Share of failed Celery tasks that raises TaskFailures."""
     disk_free_ratio: float = Field(default=0.1, gt=0, lt=1)
     """Free disk share below which DiskSpaceLow fires."""
-    replication_lag_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    replication_lag_bytes: int = Field(default=64 * 1024 * 1024, gt=0, le=2**50)
     """WAL bytes the replica's slot may trail the primary before ReplicationLag fires."""
     redis_memory_ratio: float = Field(default=0.9, gt=0, lt=1)
     """Share of Redis maxmemory in use that raises RedisMemoryHigh."""
@@ -55,9 +93,9 @@ class EmailReceiver(StrictModel):
     """Recipient."""
     from_: Email = Field(alias="from")
     """Sender address."""
-    smarthost: str = Field(pattern=r"^[A-Za-z0-9.-]+:[0-9]+$")
+    smarthost: HostPort
     """SMTP server as host:port."""
-    auth_username: str
+    auth_username: SmtpUser
     """SMTP user."""
     auth_password_secret: SecretName
     """Secret holding the SMTP password (mounted as a file, never inlined)."""
@@ -66,16 +104,16 @@ class EmailReceiver(StrictModel):
 
 
 class Receiver(StrictModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    name: ReceiverName
     """Receiver name that routes refer to."""
     email: EmailReceiver | None = None
     """Send alerts by mail."""
 
 
 class Route(StrictModel):
-    receiver: str
+    receiver: ReceiverName
     """Receiver that gets alerts by default."""
-    group_by: list[str] = ["alertname"]
+    group_by: list[LabelName] = Field(default=["alertname"], max_length=32)
     """Labels that group alerts into one notification."""
     group_wait: Duration = "30s"
     """Wait before the first notification of a group."""
@@ -88,10 +126,11 @@ class Route(StrictModel):
 class Alerting(StrictModel):
     route: Route
     """Top-level Alertmanager route."""
-    receivers: list[Receiver] = Field(min_length=1)
+    receivers: list[Receiver] = Field(min_length=1, max_length=32)
     """Where notifications go."""
 
     @model_validator(mode="after")
+    @located
     def _route_targets_known_receiver(self) -> Alerting:
         names = [r.name for r in self.receivers]
         if len(set(names)) != len(names):
@@ -118,10 +157,16 @@ class Fluentd(StrictModel):
     """Where logs go."""
 
 
+class Frequency(StrEnum):
+    daily = "daily"
+    weekly = "weekly"
+    monthly = "monthly"
+
+
 class Logrotate(StrictModel):
-    frequency: str = Field(default="daily", pattern=r"^(daily|weekly|monthly)$")
+    frequency: Frequency = Frequency.daily
     """Rotation period."""
-    rotate: int = Field(default=7, ge=1)
+    rotate: int = Field(default=7, ge=1, le=1000)
     """Rotated files kept."""
     compress: bool = True
     """gzip rotated files."""
@@ -129,7 +174,7 @@ class Logrotate(StrictModel):
     """Keep the newest rotated file uncompressed."""
     copytruncate: bool = True
     """Truncate in place, so writers keep their file handle."""
-    log_dir: str = "/var/log/churn_prediction"
+    log_dir: SafePath = "/var/log/churn_prediction"
     """Host directory where the services' log files are collected."""
 
 
@@ -141,28 +186,43 @@ class Logging(StrictModel):
 
 
 class Firewall(StrictModel):
-    public_ports: list[Port] = [80, 443]
+    public_ports: list[Port] = Field(default=[80, 443], max_length=8)
     """Ports open to everyone: must be exactly the load balancer's published ports."""
     private_cidr: Cidr = "10.0.0.0/8"
-    """Network allowed to reach the private ports (database, cache, SSH)."""
+    """Network allowed to reach the private ports (database, cache, SSH). A network
+    that is effectively everyone (prefix shorter than /8, or /7 for IPv6) needs
+    allow_world_private."""
+    allow_world_private: Justification | None = None
+    """Explicit opt-in to a private_cidr that is effectively the whole Internet
+    (the database, cache and SSH ports then face everyone); say why."""
     ssh_port: Port = 22
     """SSH port, reachable from the private network only."""
 
+    @model_validator(mode="after")
+    @located
+    def _private_is_not_everyone(self) -> Firewall:
+        if is_world(self.private_cidr) and self.allow_world_private is None:
+            raise ValueError(
+                f"private_cidr: {self.private_cidr} is effectively everyone (prefix shorter "
+                "than /8); name the private network, or set allow_world_private: {reason: ...}"
+            )
+        return self
+
 
 class DatabaseBackups(StrictModel):
-    retention_days: int = Field(default=7, ge=1)
+    retention_days: int = Field(default=7, ge=1, le=36500)
     """Dumps older than this are deleted."""
-    schedule: str = "0 2 * * *"
+    schedule: CronSchedule = "0 2 * * *"
     """cron schedule of the nightly dump."""
 
 
 class ModelBackups(StrictModel):
-    keep: int = Field(default=5, ge=1)
+    keep: int = Field(default=5, ge=1, le=1000)
     """How many model archives to keep."""
 
 
 class Backups(StrictModel):
-    directory: str = "/var/backups/churn_prediction"
+    directory: SafePath = "/var/backups/churn_prediction"
     """Host directory that holds the dumps and model archives."""
     database: DatabaseBackups = DatabaseBackups()
     """PostgreSQL dumps."""
@@ -173,18 +233,18 @@ class Backups(StrictModel):
 class Bastion(StrictModel):
     hostname: Hostname
     """Public host name of the bastion."""
-    user: str = "ubuntu"
+    user: PosixUser = "ubuntu"
     """Login user on the bastion and the hosts behind it."""
     port: Port = 22
     """SSH port of the bastion."""
-    identity_file: str = "~/.ssh/id_ed25519"
+    identity_file: IdentityFile = "~/.ssh/id_ed25519"
     """Private key used for the bastion and the hosts behind it."""
 
 
 class Ssh(StrictModel):
     bastion: Bastion | None = None
     """Jump host in front of the private network."""
-    hosts: dict[str, Hostname] = {}
+    hosts: dict[SshAlias, Hostname] = Field(default={}, max_length=256)
     """Private hosts reached through the bastion: alias -> address."""
 
 

@@ -6,7 +6,25 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from .common import Cidr, Duration, Email, MemorySize, Port, Resources, StrictModel
+from .common import (
+    Cidr,
+    Duration,
+    Email,
+    ImageRef,
+    ImageRegistry,
+    ImageTag,
+    IpAddress,
+    Justification,
+    MemorySize,
+    PgIdentifier,
+    PgRole,
+    Port,
+    RedisPolicy,
+    Resources,
+    StrictModel,
+    is_world,
+    located,
+)
 
 
 class TlsMode(StrEnum):
@@ -21,10 +39,11 @@ class Tls(StrictModel):
     `infra-gen up` creates) or none (plain HTTP, for throw-away environments only)."""
     email: Email | None = None
     """Contact address for certbot registration; required with mode certbot."""
-    hsts_max_age: int = Field(default=31536000, ge=0)
+    hsts_max_age: int = Field(default=31536000, ge=0, le=315360000)
     """Strict-Transport-Security max-age in seconds."""
 
     @model_validator(mode="after")
+    @located
     def _certbot_needs_email(self) -> Tls:
         if self.mode is TlsMode.certbot and self.email is None:
             raise ValueError("email: required with mode certbot (the certbot contact address)")
@@ -32,20 +51,20 @@ class Tls(StrictModel):
 
 
 class RateLimit(StrictModel):
-    requests_per_second: int = Field(default=20, ge=1)
+    requests_per_second: int = Field(default=20, ge=1, le=1_000_000)
     """Sustained request rate allowed per client IP."""
-    burst: int = Field(default=40, ge=0)
+    burst: int = Field(default=40, ge=0, le=1_000_000)
     """Requests above the rate that are queued before 429 is returned."""
-    connections_per_ip: int = Field(default=50, ge=1)
+    connections_per_ip: int = Field(default=50, ge=1, le=1_000_000)
     """Concurrent connections allowed per client IP."""
 
 
 class Upstream(StrictModel):
-    max_fails: int = Field(default=3, ge=1)
+    max_fails: int = Field(default=3, ge=1, le=1000)
     """Failed attempts before a member is taken out of rotation (passive health check)."""
     fail_timeout: Duration = "30s"
     """How long a failed member stays out, and the window max_fails is counted in."""
-    keepalive: int = Field(default=32, ge=0)
+    keepalive: int = Field(default=32, ge=0, le=10_000)
     """Idle keepalive connections nginx keeps open to each upstream pool."""
 
 
@@ -67,7 +86,7 @@ class LoadBalancer(StrictModel):
     """Host port that serves HTTP (redirects to HTTPS unless tls.mode is none)."""
     https_port: Port = 443
     """Host port that serves HTTPS."""
-    bind_address: str = "0.0.0.0"
+    bind_address: IpAddress = "0.0.0.0"
     """Host address the ports are published on (127.0.0.1 keeps a dev stack local)."""
     rate_limit: RateLimit = RateLimit()
     """Per-client rate and connection limits (DDoS protection)."""
@@ -77,10 +96,26 @@ class LoadBalancer(StrictModel):
     """Client and upstream timeouts."""
     client_max_body_size: MemorySize = "10M"
     """Largest request body accepted."""
-    admin_allow: list[Cidr] = ["127.0.0.1/32"]
-    """Client networks allowed to reach /prometheus/, /alertmanager/ and /nginx_status."""
+    admin_allow: list[Cidr] = Field(default=["127.0.0.1/32"], max_length=64)
+    """Client networks allowed to reach /prometheus/, /alertmanager/ and /nginx_status.
+    A network that is effectively everyone (prefix shorter than /8, or /7 for IPv6)
+    needs allow_world_admin."""
+    allow_world_admin: Justification | None = None
+    """Explicit opt-in to an admin_allow network that is effectively the whole
+    Internet; say why."""
     resources: Resources = Resources()
     """CPU, memory and PID limits of the load balancer."""
+
+    @model_validator(mode="after")
+    @located
+    def _admins_are_not_everyone(self) -> LoadBalancer:
+        world = [c for c in self.admin_allow if is_world(c)]
+        if world and self.allow_world_admin is None:
+            raise ValueError(
+                f"admin_allow: {world[0]} is effectively everyone (prefix shorter than /8); "
+                "list the operators' networks, or set allow_world_admin: {reason: ...}"
+            )
+        return self
 
 
 class Autovacuum(StrictModel):
@@ -91,11 +126,11 @@ class Autovacuum(StrictModel):
 
 
 class Index(StrictModel):
-    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    name: PgIdentifier
     """Index name."""
-    table: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    table: PgIdentifier
     """Table it belongs to."""
-    columns: list[str] = Field(min_length=1)
+    columns: list[PgIdentifier] = Field(min_length=1, max_length=32)
     """Indexed columns, in order."""
 
 
@@ -104,17 +139,17 @@ class Postgres(StrictModel):
     """PostgreSQL major version (the bundled image ships Debian's 15)."""
     replicas: int = Field(default=1, ge=0, le=1)
     """Streaming replicas (0 or 1); the API reads from it when present."""
-    database: str = "churn"
+    database: PgIdentifier = "churn"
     """Application database name."""
-    user: str = "churn"
+    user: PgRole = "churn"
     """Application database owner."""
-    max_connections: int = Field(default=100, ge=10)
+    max_connections: int = Field(default=100, ge=10, le=10_000)
     """max_connections of the server."""
     shared_buffers: MemorySize = "128M"
     """shared_buffers of the server."""
     autovacuum: Autovacuum = Autovacuum()
     """Autovacuum thresholds."""
-    indexes: list[Index] = []
+    indexes: list[Index] = Field(default=[], max_length=100)
     """Indexes created (if missing) after the app's migrations."""
     resources: Resources = Resources(pids=512)
     """CPU, memory and PID limits of each database container."""
@@ -123,29 +158,25 @@ class Postgres(StrictModel):
 class Redis(StrictModel):
     maxmemory: MemorySize = "256M"
     """Memory ceiling of the cache/broker."""
-    maxmemory_policy: str = "noeviction"
+    maxmemory_policy: RedisPolicy = RedisPolicy.noeviction
     """What Redis does at the ceiling; noeviction keeps Celery messages safe."""
     resources: Resources = Resources()
     """CPU, memory and PID limits."""
 
 
 class Images(StrictModel):
-    registry: str = "infra-gen"
+    registry: ImageRegistry = "infra-gen"
     """Prefix of the project's own images (infra-gen/app, infra-gen/lb, ...)."""
-    tag: str = Field(default="0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    tag: ImageTag = "0.1.0"
     """Tag of the project's own images: a release, never latest."""
-    grafana: str = "grafana/grafana:11.2.2"
+    grafana: ImageRef = "grafana/grafana:11.2.2"
     """Grafana image (pulled, not built here)."""
-    fluentd: str = "fluent/fluentd-kubernetes-daemonset:v1.17.1-debian-elasticsearch8-1.0"
+    fluentd: ImageRef = "fluent/fluentd-kubernetes-daemonset:v1.17.1-debian-elasticsearch8-1.0"
     """fluentd image with the Elasticsearch output plugin (pulled, not built here)."""
 
     @model_validator(mode="after")
+    @located
     def _pinned(self) -> Images:
         if self.tag == "latest":
             raise ValueError("tag: must be a release, not latest")
-        for field in ("grafana", "fluentd"):
-            ref = getattr(self, field)
-            tag = ref.rsplit(":", 1)[1] if ":" in ref.rsplit("/", 1)[-1] else ""
-            if tag in ("", "latest"):
-                raise ValueError(f"{field}: must be pinned to a tag, got {ref!r}")
         return self

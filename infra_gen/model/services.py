@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from .common import Duration, Port, Resources, StrictModel
+from .common import Duration, EnvVarName, EnvVarValue, Port, Resources, Route, StrictModel, UrlPath
 
 
 class Role(StrEnum):
@@ -21,7 +21,7 @@ class Role(StrEnum):
 class Metrics(StrictModel):
     port: Port
     """Port where the service exposes Prometheus metrics."""
-    path: str = "/metrics"
+    path: UrlPath = "/metrics"
     """HTTP path of the metrics endpoint."""
 
 
@@ -31,7 +31,7 @@ class AppService(StrictModel):
     (frontend, api, worker, ml); required for any other name."""
     replicas: int = Field(default=1, ge=0, le=50)
     """How many containers run it; each is its own upstream member and scrape target."""
-    route: str | None = None
+    route: Route | None = None
     """Path prefix the load balancer sends to this service (e.g. /api/v2/).
     Defaults: / for frontend, /api/ for api; worker and ml are never routed."""
     port: Port | None = None
@@ -46,13 +46,6 @@ class AppService(StrictModel):
     graceful timeout); stop_grace_period is derived from it."""
     resources: Resources = Resources()
     """CPU, memory and PID limits."""
-    environment: dict[str, str] = {}
-    """Extra, non-secret environment variables."""
+    environment: dict[EnvVarName, EnvVarValue] = Field(default={}, max_length=100)
+    """Extra, non-secret environment variables (no '$': compose would interpolate it)."""
 
-    @model_validator(mode="after")
-    def _route_shape(self) -> AppService:
-        if self.route is not None and not (
-            self.route.startswith("/") and self.route.endswith("/")
-        ):
-            raise ValueError(f"route: must start and end with '/', got {self.route!r}")
-        return self

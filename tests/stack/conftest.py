@@ -24,7 +24,7 @@ from stack_support import Site, docker
 
 from infra_gen.model import TlsMode
 from infra_gen.stack import Stack
-from infra_gen.stack_secrets import read_token
+from infra_gen.stack.secrets import read_token
 from infra_gen.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from infra_gen.model import TlsMode
-from infra_gen.stack_docker import docker_binary
+from infra_gen.stack.docker import docker_binary
 from infra_gen.topology import PORTS, Container, Topology
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra_gen.stack_docker import docker_binary
+from infra_gen.stack.docker import docker_binary
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from infra_gen.model import TlsMode
-from infra_gen.stack_secrets import DIR_MODE
+from infra_gen.stack.secrets import DIR_MODE
 
 
 def test_secrets_outside_generated_and_ignored(stack):

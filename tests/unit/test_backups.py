@@ -51,11 +51,16 @@ def test_scripts_are_strict_and_executable(env: str) -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_backup_db_names(env: str) -> None:
     t = text(env, "backup/backup_db.sh")
-    assert f'COMPOSE_PROJECT="${{COMPOSE_PROJECT:-churn-prediction-{env}}}"' in t
+    # Each default is a plain shell word of its own, the override takes it by name.
+    assert f"\nDEFAULT_COMPOSE_PROJECT=churn-prediction-{env}\n" in t
+    assert 'COMPOSE_PROJECT="${COMPOSE_PROJECT:-$DEFAULT_COMPOSE_PROJECT}"' in t
     assert 'docker compose -p "$COMPOSE_PROJECT" -f "$COMPOSE_FILE" exec -T "$DB_SERVICE"' in t
-    assert 'DB_SERVICE="${DB_SERVICE:-postgres}"' in t and 'DB_NAME="${DB_NAME:-churn}"' in t
-    assert "pg_dump -U postgres" in t
-    assert 'BACKUP_DIR="${BACKUP_DIR:-/var/backups/churn_prediction}"' in t
+    assert "\nDEFAULT_DB_SERVICE=postgres\n" in t and "\nDEFAULT_DB_NAME=churn\n" in t
+    assert 'DB_SERVICE="${DB_SERVICE:-$DEFAULT_DB_SERVICE}"' in t
+    assert 'DB_NAME="${DB_NAME:-$DEFAULT_DB_NAME}"' in t
+    assert "\nDB_SUPERUSER=postgres\n" in t and 'pg_dump -U "$DB_SUPERUSER"' in t
+    assert "\nDEFAULT_BACKUP_DIR=/var/backups/churn_prediction\n" in t
+    assert 'BACKUP_DIR="${BACKUP_DIR:-$DEFAULT_BACKUP_DIR}"' in t
     assert 'RETENTION_DAYS="${RETENTION_DAYS:-7}"' in t
     assert "-mtime +\"$RETENTION_DAYS\"" in t
     assert 'gzip -t "$tmp"' in t and 'mv -f "$tmp" "$final"' in t

@@ -77,3 +77,12 @@ def test_list_names_each_environments_artifacts(project: Path) -> None:
     assert result.returncode == 0
     assert "stack.yaml" in result.stdout  # prod only
     assert result.stdout.count("compose.yaml") == 3
+
+
+def test_schema_to_an_unwritable_place_is_one_line(project: Path) -> None:
+    result = run("schema", "--out", str(project / "missing" / "schema.json"), cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"error: cannot write {project / 'missing' / 'schema.json'}: No such file or directory"
+    )
+    assert not (project / "missing").exists()

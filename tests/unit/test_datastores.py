@@ -90,8 +90,11 @@ def test_pg_hba(name: str) -> None:
     topo = plan(PROJECT.load(name))
     pg = topo.env.postgres
     repl_user = dict(topo.container("postgres").environment)["REPLICATION_USER"]
-    rules = [line.split() for line in files(name)["postgres/pg_hba.conf"].splitlines()
+    # Names are double-quoted (a quoted `all` or `+group` is just a name).
+    rules = [[w.strip('"') for w in line.split()]
+             for line in files(name)["postgres/pg_hba.conf"].splitlines()
              if line.strip() and not line.startswith("#")]
+    assert f'"{pg.user}"' in files(name)["postgres/pg_hba.conf"]
     assert all("trust" not in r for r in rules)
     assert rules[0] == ["local", "all", "postgres", "peer"]
     hosts = [r for r in rules if r[0] == "host"]
@@ -130,6 +133,7 @@ def test_sql_identifiers() -> None:
     assert datastores.sql_identifier("churn") == "churn"
     assert datastores.sql_identifier("Churn-DB") == '"Churn-DB"'
     assert datastores.sql_identifier('a"b') == '"a""b"'
+    assert datastores.sql_identifier("user") == '"user"'
 
 
 @pytest.mark.parametrize("name", ENVS)

@@ -89,7 +89,7 @@ BAD_INPUTS = [
     ),
     pytest.param(
         "load_balancer:\n  upstream: {fail_timeout: thirty}\n",
-        ["bad.yaml:3: load_balancer.upstream.fail_timeout: expected text matching"],
+        ["bad.yaml:3: load_balancer.upstream.fail_timeout: expected a duration such as 30s, 5m, 1h or 7d (at most 6 digits), got 'thirty'"],
         id="bad-duration",
     ),
     pytest.param(

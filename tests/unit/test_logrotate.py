@@ -46,7 +46,8 @@ def test_covers_service_and_backup_logs(env: str) -> None:
     ]
     # The backup scripts log exactly there.
     script = render_environment(Project(ROOT), env)["backup/backup_db.sh"].content.decode()
-    assert 'LOG_DIR="${LOG_DIR:-/var/log/churn_prediction/backup}"' in script
+    assert "DEFAULT_LOG_DIR=/var/log/churn_prediction/backup\n" in script
+    assert 'LOG_DIR="${LOG_DIR:-$DEFAULT_LOG_DIR}"' in script
     assert text.count("{") == text.count("}") == 1
 
 

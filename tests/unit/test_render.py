@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from infra_gen.errors import UserError
 from infra_gen.project import Project
-from infra_gen.render import differences, read_tree, render_environment, write_tree
+from infra_gen.render import differences, read_tree, render_environment, write_tree, write_trees
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = Project(ROOT)
@@ -67,7 +69,7 @@ def test_a_failed_write_leaves_the_old_tree(tmp_path: Path, monkeypatch: pytest.
         raise OSError("disk full")
 
     monkeypatch.setattr("infra_gen.render.os.rename", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="disk full"):
         write_tree(target, files)
     assert (target / "keep.conf").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["dev"]
@@ -79,3 +81,34 @@ def test_project_is_found_from_a_subdirectory(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "templates", copy / "templates")
     (copy / "deep" / "er").mkdir(parents=True)
     assert Project.find(copy / "deep" / "er").root == copy.resolve()
+
+
+def test_leftovers_of_a_crashed_render_neither_block_nor_stay(tmp_path: Path) -> None:
+    (tmp_path / ".dev.new-crashed" / "nginx").mkdir(parents=True)
+    (tmp_path / ".dev.new-crashed" / "nginx" / "nginx.conf").write_text("half written")
+    (tmp_path / ".dev.old").write_text("a file where a directory was")
+    files = render_environment(PROJECT, "dev")
+    write_trees(tmp_path, {"dev": files})
+    assert [p.name for p in tmp_path.iterdir()] == ["dev"]
+    assert set(read_tree(tmp_path / "dev")) == set(files)
+
+
+def test_several_trees_are_written_all_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("dev", "prod"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "keep.conf").write_text("old")
+    trees = {"dev": render_environment(PROJECT, "dev"), "prod": render_environment(PROJECT, "prod")}
+    real_rename = os.rename
+
+    def rename(src: object, dst: object) -> None:
+        if str(src).startswith(str(tmp_path / ".prod.new-")):
+            raise OSError(28, "No space left on device")
+        real_rename(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("infra_gen.render.os.rename", rename)
+    with pytest.raises(UserError, match="No space left"):
+        write_trees(tmp_path, trees)
+    # dev was already swapped in when prod failed: it is put back.
+    for name in ("dev", "prod"):
+        assert read_tree(tmp_path / name) == {"keep.conf": b"old"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev", "prod"]

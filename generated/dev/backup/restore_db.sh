@@ -18,13 +18,22 @@ set -euo pipefail
 umask 077
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The defaults, each a plain shell word; an environment variable of the same name
+# (without DEFAULT_) overrides each.
+DEFAULT_LOG_DIR=/var/log/churn_prediction/backup
+DEFAULT_COMPOSE_PROJECT=churn-prediction-dev
+DEFAULT_DB_SERVICE=postgres
+DEFAULT_DB_NAME=churn
+DEFAULT_DB_OWNER=churn
+DB_SUPERUSER=postgres
+
 BACKUP_MODE="${BACKUP_MODE:-compose}"
-LOG_DIR="${LOG_DIR:-/var/log/churn_prediction/backup}"
-COMPOSE_PROJECT="${COMPOSE_PROJECT:-churn-prediction-dev}"
+LOG_DIR="${LOG_DIR:-$DEFAULT_LOG_DIR}"
+COMPOSE_PROJECT="${COMPOSE_PROJECT:-$DEFAULT_COMPOSE_PROJECT}"
 COMPOSE_FILE="${COMPOSE_FILE:-$SCRIPT_DIR/../compose.yaml}"
-DB_SERVICE="${DB_SERVICE:-postgres}"
-DB_NAME="${DB_NAME:-churn}"
-DB_OWNER="${DB_OWNER:-churn}"
+DB_SERVICE="${DB_SERVICE:-$DEFAULT_DB_SERVICE}"
+DB_NAME="${DB_NAME:-$DEFAULT_DB_NAME}"
+DB_OWNER="${DB_OWNER:-$DEFAULT_DB_OWNER}"
 
 LOG_FILE="$LOG_DIR/restore_db.log"
 
@@ -78,7 +87,7 @@ psql_on() {
     case "$BACKUP_MODE" in
         compose)
             docker compose -p "$COMPOSE_PROJECT" -f "$COMPOSE_FILE" exec -T "$DB_SERVICE" \
-                psql -X -q -v ON_ERROR_STOP=1 -U postgres -d "$db" "$@"
+                psql -X -q -v ON_ERROR_STOP=1 -U "$DB_SUPERUSER" -d "$db" "$@"
             ;;
         direct)
             psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"

@@ -17,18 +17,29 @@ set -euo pipefail
 umask 077
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The defaults, each a plain shell word; an environment variable of the same name
+# (without DEFAULT_) overrides each.
+DEFAULT_BACKUP_DIR=/var/backups/churn_prediction
+DEFAULT_LOG_DIR=/var/log/churn_prediction/backup
+DEFAULT_COMPOSE_PROJECT=churn-prediction-prod
+DEFAULT_DB_SERVICE=postgres
+DEFAULT_DB_NAME=churn
+DEFAULT_DB_OWNER=churn
+DB_SUPERUSER=postgres
+PROJECT=churn_prediction
+
 BACKUP_MODE="${BACKUP_MODE:-compose}"
-BACKUP_DIR="${BACKUP_DIR:-/var/backups/churn_prediction}"
-LOG_DIR="${LOG_DIR:-/var/log/churn_prediction/backup}"
-COMPOSE_PROJECT="${COMPOSE_PROJECT:-churn-prediction-prod}"
+BACKUP_DIR="${BACKUP_DIR:-$DEFAULT_BACKUP_DIR}"
+LOG_DIR="${LOG_DIR:-$DEFAULT_LOG_DIR}"
+COMPOSE_PROJECT="${COMPOSE_PROJECT:-$DEFAULT_COMPOSE_PROJECT}"
 COMPOSE_FILE="${COMPOSE_FILE:-$SCRIPT_DIR/../compose.yaml}"
-DB_SERVICE="${DB_SERVICE:-postgres}"
-DB_NAME="${DB_NAME:-churn}"
+DB_SERVICE="${DB_SERVICE:-$DEFAULT_DB_SERVICE}"
+DB_NAME="${DB_NAME:-$DEFAULT_DB_NAME}"
 RETENTION_DAYS="${RETENTION_DAYS:-7}"
 
 DUMP_DIR="$BACKUP_DIR/db"
 LOG_FILE="$LOG_DIR/backup_db.log"
-PREFIX="churn_prediction_${DB_NAME}"
+PREFIX="${PROJECT}_${DB_NAME}"
 
 mkdir -p "$DUMP_DIR" "$LOG_DIR"
 
@@ -47,14 +58,14 @@ dump() {
     case "$BACKUP_MODE" in
         compose)
             docker compose -p "$COMPOSE_PROJECT" -f "$COMPOSE_FILE" exec -T "$DB_SERVICE" \
-                pg_dump -U postgres "$DB_NAME"
+                pg_dump -U "$DB_SUPERUSER" "$DB_NAME"
             ;;
         direct)
             if [[ -n "${DB_PASSWORD_FILE:-}" ]]; then
                 PGPASSWORD="$(<"$DB_PASSWORD_FILE")"
                 export PGPASSWORD
             fi
-            pg_dump -U "${PGUSER:-churn}" "$DB_NAME"
+            pg_dump -U "${PGUSER:-$DEFAULT_DB_OWNER}" "$DB_NAME"
             ;;
         *)
             fail "BACKUP_MODE must be compose or direct, got '$BACKUP_MODE'"

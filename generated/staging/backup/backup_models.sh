@@ -14,18 +14,26 @@ set -euo pipefail
 umask 077
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The defaults, each a plain shell word; an environment variable of the same name
+# (without DEFAULT_) overrides each.
+DEFAULT_BACKUP_DIR=/var/backups/churn_prediction
+DEFAULT_LOG_DIR=/var/log/churn_prediction/backup
+DEFAULT_COMPOSE_PROJECT=churn-prediction-staging
+DEFAULT_ML_SERVICE=ml-1
+DEFAULT_MODEL_DIR=/opt/churn/model
+PREFIX=churn_prediction_model
+
 BACKUP_MODE="${BACKUP_MODE:-compose}"
-BACKUP_DIR="${BACKUP_DIR:-/var/backups/churn_prediction}"
-LOG_DIR="${LOG_DIR:-/var/log/churn_prediction/backup}"
-COMPOSE_PROJECT="${COMPOSE_PROJECT:-churn-prediction-staging}"
+BACKUP_DIR="${BACKUP_DIR:-$DEFAULT_BACKUP_DIR}"
+LOG_DIR="${LOG_DIR:-$DEFAULT_LOG_DIR}"
+COMPOSE_PROJECT="${COMPOSE_PROJECT:-$DEFAULT_COMPOSE_PROJECT}"
 COMPOSE_FILE="${COMPOSE_FILE:-$SCRIPT_DIR/../compose.yaml}"
-ML_SERVICE="${ML_SERVICE:-ml-1}"
-MODEL_DIR="${MODEL_DIR:-/opt/churn/model}"
+ML_SERVICE="${ML_SERVICE:-$DEFAULT_ML_SERVICE}"
+MODEL_DIR="${MODEL_DIR:-$DEFAULT_MODEL_DIR}"
 KEEP="${KEEP:-5}"
 
 ARCHIVE_DIR="$BACKUP_DIR/models"
 LOG_FILE="$LOG_DIR/backup_models.log"
-PREFIX="churn_prediction_model"
 
 mkdir -p "$ARCHIVE_DIR" "$LOG_DIR"
 

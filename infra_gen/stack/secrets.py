@@ -30,9 +30,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .errors import StackError
-from .model import TlsMode
-from .topology import Topology
+from ..errors import StackError
+from ..model import TlsMode
+from ..topology import Topology
 
 DIR_MODE = 0o700
 FILE_MODE = 0o644

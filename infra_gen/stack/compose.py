@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InfraGenError, StackError
-from .project import Project
-from .render import render_topology, write_tree
-from .stack_docker import Say, docker_binary, ensure_docker, image_exists, run_script
-from .stack_secrets import ensure_secrets, read_token, secrets_dir, write_token
-from .topology import Container, Topology, plan
+from ..errors import InfraGenError, StackError
+from ..project import Project
+from ..render import render_topology, write_tree
+from ..topology import Container, Topology, plan
+from .docker import Say, docker_binary, ensure_docker, image_exists, run_script
+from .secrets import ensure_secrets, read_token, secrets_dir, write_token
 
 DEFAULT_WAIT_TIMEOUT = 600
 """Seconds `docker compose up --wait` may take before the stack counts as failed."""

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import StackError
+from ..errors import StackError
 
 # Debian's client finds the compose/buildx plugins of the same release; an older
 # or plugin-less docker earlier in PATH (/usr/local/bin/docker) is bypassed.

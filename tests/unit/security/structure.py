@@ -121,7 +121,28 @@ def nginx_structure(text: str) -> Structure:
             blocks.append(name)
     if words or depth:
         return ("unparsable", "unterminated")
-    return tuple(out)
+    return _sorted_blocks(out)
+
+
+def _sorted_blocks(items: list[tuple[Any, ...]]) -> Structure:
+    """The directives as a tree whose siblings are sorted: a value that reorders
+    blocks (upstreams sorted by route) keeps the structure; one that adds,
+    removes or reshapes a directive does not."""
+    root: list[Any] = []
+    stack = [root]
+    for item in items:
+        if item[1] == "}":
+            stack.pop()
+            continue
+        children: list[Any] = []
+        stack[-1].append((item[1:], children))
+        if item[-1] == "{":
+            stack.append(children)
+
+    def freeze(nodes: list[Any]) -> tuple[Any, ...]:
+        return tuple(sorted(((head, freeze(kids)) for head, kids in nodes), key=repr))
+
+    return freeze(root)
 
 
 # -- line-oriented formats ------------------------------------------------------

@@ -56,13 +56,18 @@ def shipped(name: str) -> dict[str, Any]:
     return _complete(doc.data)
 
 
+def _canary(service: str) -> str:
+    """A variable name of its own per service: renaming one must not rename all."""
+    return "CANARY_" + service.upper().replace("-", "_")
+
+
 @functools.cache
 def base_data(name: str) -> dict[str, Any]:
     """shipped(name) with one environment variable per service, so variable names
     and values are slots too (the shipped files set none)."""
     data = shipped(name)
     augmented: dict[str, Any] = {**data, "services": {
-        svc: {**spec, "environment": {**spec.get("environment", {}), "CANARY_VAR": "canary"}}
+        svc: {**spec, "environment": {**spec.get("environment", {}), _canary(svc): "canary"}}
         for svc, spec in data["services"].items()
     }}
     try:
@@ -135,7 +140,7 @@ def test_slots_cover_the_string_fields() -> None:
     for expected in ("domain", "postgres.database", "postgres.user", "backups.directory",
                      "backups.database.schedule", "logging.logrotate.log_dir", "deploy.secrets_dir",
                      "ssh.bastion.identity_file", "key of ssh.hosts.app-1",
-                     "services.api.environment.CANARY_VAR", "key of services.api.environment.CANARY_VAR",
+                     "services.api.environment.CANARY_API", "key of services.api.environment.CANARY_API",
                      "alerting.receivers.0.email.auth_username", "postgres.indexes.1.columns.0"):
         assert expected in found, sorted(found)
 

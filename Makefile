@@ -49,7 +49,7 @@ unit: install-test tools
 	$(BIN)/pytest -q tests/unit
 
 # The security properties with a large budget (tests/unit/security/conftest.py).
-fuzz: install-test
+fuzz: install-test tools
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/unit/security --hypothesis-show-statistics
 
 tools:

@@ -165,9 +165,12 @@ ALIAS_BOMB = "l0: &l0 [x]\n" + "".join(
     "extends: base\nname: " + "[" * 50000 + "]" * 50000 + "\n",
     ALIAS_BOMB + "extends: base\n",
     "extends: base\npostgres: {shared_buffers: 5.4M}\n",
-], ids=["deep-nesting", "alias-bomb", "fractional-kib"])
+    "extends: base\ndomain: !!float\n",
+    "extends: base\ndomain: !!int\n",
+], ids=["deep-nesting", "alias-bomb", "fractional-kib", "empty-float", "empty-int"])
 def test_known_hostile_shapes(project: Path, content: str) -> None:
     """Shapes the random runs reach only now and then: a flow sequence 50,000
     deep, aliases that expand to 9**8 nodes, a memory size the model took but the
-    renderer could not write (5.4M is 5529.6 KiB)."""
+    renderer could not write (5.4M is 5529.6 KiB), an empty !!float or !!int
+    (PyYAML raised IndexError on them)."""
     assert check_one(project, "dev.yaml", content.encode(), run_in_process) == 2

@@ -20,7 +20,8 @@ help:
 $(STAMPS):
 	mkdir -p $(STAMPS)
 
-$(STAMPS)/venv: pyproject.toml | $(STAMPS)
+# VERSION too: the installed metadata (infra_gen.__version__) is read from it.
+$(STAMPS)/venv: pyproject.toml VERSION | $(STAMPS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e .

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..contract import COMPOSE
 from ..model import Role
 from ..topology import SECRETS_MOUNT, Topology
 from .base import ArtifactKind, Output
@@ -18,7 +19,7 @@ from .base import ArtifactKind, Output
 # The app's DEFAULT_MODEL_DIR (services/app/churn/config.py); a MODEL_DIR in the
 # ml container's environment overrides it, as it does in the app.
 APP_MODEL_DIR = "/opt/churn/model"
-COMPOSE_FILE = "compose.yaml"
+COMPOSE_FILE = COMPOSE
 """The compose artifact's output, relative to generated/<env>/."""
 
 

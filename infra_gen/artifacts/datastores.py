@@ -90,10 +90,10 @@ def redis_memory(size: str) -> str:
     return memory_setting(size, (("gb", 1024 * 1024), ("mb", 1024), ("kb", 1)))
 
 
-def _replication(topo: Topology) -> tuple[str, str]:
-    """The replication user and slot the postgres image is given."""
+def _replication(topo: Topology) -> tuple[str | None, str | None]:
+    """The replication user and slot the postgres image is given (None without a replica)."""
     env = dict(topo.container("postgres").environment)
-    return env["REPLICATION_USER"], env["REPLICATION_SLOT"]
+    return env.get("REPLICATION_USER"), env.get("REPLICATION_SLOT")
 
 
 def postgres_context(topo: Topology) -> dict[str, object]:

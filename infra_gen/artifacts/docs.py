@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..contract import ENV_EXAMPLE
 from ..escaping import Fragment, md_code, token
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
 from .backups import facts as backup_facts
@@ -217,7 +218,7 @@ def outputs(topo: Topology) -> list[Output]:
                                  if "redis_password" in c.secrets and c.kind != "redis"}),
     }
     return [
-        Output("env.example", "docs/env.example.j2", ctx),
+        Output(ENV_EXAMPLE, "docs/env.example.j2", ctx),
         Output("RUNBOOK.md", "docs/RUNBOOK.md.j2", ctx),
         Output("ARCHITECTURE.md", "docs/ARCHITECTURE.md.j2", ctx),
     ]

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..topology import Topology
-from .base import ArtifactKind, Output
-from .prometheus import (
+from ..contract import (
     API_ACTIVE_CLIENTS,
     API_LATENCY,
     API_REQUESTS,
@@ -20,14 +18,14 @@ from .prometheus import (
     ML_DRIFT,
     ML_IMPORTANCE,
     ML_LATENCY,
-    NOT_DISKS,
     TASK_RUNTIME,
     TASKS_FAILED,
     TASKS_RETRIED,
     TASKS_SUCCEEDED,
-    jobs_of_kind,
-    route_prefix,
 )
+from ..topology import Topology
+from .base import ArtifactKind, Output
+from .prometheus import NOT_DISKS, jobs_of_kind, route_prefix
 
 DATASOURCE_UID = "prometheus"
 DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}

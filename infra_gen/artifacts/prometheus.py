@@ -17,26 +17,25 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..contract import (
+    API_LATENCY,
+    API_REQUESTS,
+    ML_ACCURACY,
+    ML_DRIFT,
+    ML_LATENCY,
+    PROMETHEUS_CONFIG,
+    SCORE_TASK,
+    TASKS_FAILED,
+    TASKS_SUCCEEDED,
+)
 from ..model import duration_seconds
 from ..topology import Container, ScrapeJob, Topology
 from .base import ArtifactKind, Output
 
-API_REQUESTS = "churn_api_requests_total"
-API_LATENCY = "churn_api_request_duration_seconds_bucket"
-API_ACTIVE_CLIENTS = "churn_api_active_clients"
-TASKS_SUCCEEDED = "churn_worker_tasks_succeeded_total"
-TASKS_FAILED = "churn_worker_tasks_failed_total"
-TASKS_RETRIED = "churn_worker_tasks_retried_total"
-TASK_RUNTIME = "churn_worker_task_duration_seconds_bucket"
-ML_LATENCY = "churn_ml_prediction_duration_seconds_bucket"
-ML_ACCURACY = "churn_ml_model_accuracy"
-ML_IMPORTANCE = "churn_ml_feature_importance"
-ML_DRIFT = "churn_ml_feature_drift_psi"
-
 # Filesystems that are not disks (node exporter reports them all).
 NOT_DISKS = "tmpfs|devtmpfs|ramfs|squashfs|overlay|nsfs|fuse.lxcfs"
 
-CONFIG_PATH = "prometheus/prometheus.yml"
+CONFIG_PATH = PROMETHEUS_CONFIG
 RULES_PATH = "prometheus/rules/alerts.yml"
 TESTS_PATH = "prometheus/tests/alerts_test.yml"
 
@@ -218,7 +217,7 @@ def alerts(topo: Topology) -> list[Alert]:
             _histogram(API_LATENCY, lat, t.latency_p95_seconds, False), service=g))
     for job in jobs_of_kind(topo, "worker"):
         g, lab = job.job, {"job": job.job, "instance": instance_of(topo, job.targets[0])}
-        tl, sel = dict(lab, task="churn.score_customer"), f'job="{g}"'
+        tl, sel = dict(lab, task=SCORE_TASK), f'job="{g}"'
         failed = f"sum by (job) (rate({TASKS_FAILED}{{{sel}}}[5m]))"
         done = f"sum by (job) (rate({TASKS_SUCCEEDED}{{{sel}}}[5m]))"
         out.append(Alert(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -12,11 +13,23 @@ from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
 from .reserved import DATASTORE_PORTS, RESERVED_SERVICE_NAMES, route_collision
 from .services import AppService, Role
 
+_PROJECT_NAME = r"^[a-z][a-z0-9_]{0,40}$"
 ProjectName = Annotated[
     str,
-    StringConstraints(max_length=41, pattern=r"^[a-z][a-z0-9_]{0,40}$"),
+    StringConstraints(max_length=41, pattern=_PROJECT_NAME),
     Doc("Lower-case letters, digits and _, starting with a letter."),
 ]
+
+
+def _with_default(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of tree with value at path unless one is set there (or a level is not a mapping)."""
+    head, *rest = path
+    if not rest:
+        return {head: value, **tree}
+    child = tree.get(head, {})
+    if not isinstance(child, dict):
+        return tree
+    return {**tree, head: _with_default(child, tuple(rest), value)}
 
 
 class Deploy(StrictModel):
@@ -31,7 +44,9 @@ class Environment(StrictModel):
     name: Identifier
     """Environment name; must match the file name (prod.yaml -> prod)."""
     project: ProjectName
-    """Project name: prefixes the compose project, log directories and backups."""
+    """Project name: prefixes the compose project, the host directories of the environment
+    (/opt/<project>/<env>), the logs (/var/log/<project>) and backups (/var/backups/<project>)
+    unless those are set, and the names of backup files, cron and logrotate entries."""
     domain: DomainName
     """Public domain the load balancer serves."""
     tls: Tls = Tls()
@@ -66,6 +81,19 @@ class Environment(StrictModel):
         """The role of a service: explicit, or its name when that names a role."""
         declared = self.services[service].role
         return declared if declared is not None else Role(service)
+
+    @model_validator(mode="before")
+    @classmethod
+    @located
+    def _project_names_the_directories(cls, data: Any) -> Any:
+        """logging.logrotate.log_dir and backups.directory default to the project's."""
+        project = data.get("project") if isinstance(data, dict) else None
+        # A bad project name is reported once, on its own field, not again on
+        # every directory derived from it.
+        if not isinstance(project, str) or not re.fullmatch(_PROJECT_NAME, project):
+            return data
+        data = _with_default(data, ("logging", "logrotate", "log_dir"), f"/var/log/{project}")
+        return _with_default(data, ("backups", "directory"), f"/var/backups/{project}")
 
     @model_validator(mode="after")
     @located

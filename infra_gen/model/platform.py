@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
+from .. import __version__
 from .common import (
     Cidr,
     Duration,
@@ -167,8 +168,9 @@ class Redis(StrictModel):
 class Images(StrictModel):
     registry: ImageRegistry = "infra-gen"
     """Prefix of the project's own images (infra-gen/app, infra-gen/lb, ...)."""
-    tag: ImageTag = "0.1.0"
-    """Tag of the project's own images: a release, never latest."""
+    tag: ImageTag = __version__
+    """Tag of the project's own images: a release, never latest (default: the
+    infra-gen version, which scripts/build-images.sh tags them with)."""
     grafana: ImageRef = "grafana/grafana:11.2.2"
     """Grafana image (pulled, not built here)."""
     fluentd: ImageRef = "fluent/fluentd-kubernetes-daemonset:v1.17.1-debian-elasticsearch8-1.0"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..model import Environment, Resources, Role
+from ..model import Environment, Resources, Role, TlsMode
 
 FRONTEND_NET = "frontend-net"
 BACKEND_NET = "backend-net"
@@ -18,6 +18,17 @@ SECRETS_MOUNT = "/run/secrets"
 DOCKER_NETWORK_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 """Where Docker takes the subnets of bridge (172.16/12, 192.168/16) and swarm overlay
 (10/8) networks by default: the source addresses of container-to-container traffic."""
+
+def public_base_url(env: Environment) -> str:
+    """scheme://domain[:port] where people reach the site: https unless `tls.mode: none`,
+    the load balancer's port only when it is not the scheme's default (dev: :8443)."""
+    lb = env.load_balancer
+    if env.tls.mode is TlsMode.none:
+        scheme, port, default = "http", lb.http_port, 80
+    else:
+        scheme, port, default = "https", lb.https_port, 443
+    return f"{scheme}://{env.domain}" + ("" if port == default else f":{port}")
+
 
 APP_UID = "10001:10001"
 NGINX_UID = "10002:10002"
@@ -155,6 +166,11 @@ class Topology:
     @property
     def name(self) -> str:
         return self.env.name
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL (no trailing slash): every absolute link starts with it."""
+        return public_base_url(self.env)
 
     @cached_property
     def _by_name(self) -> dict[str, Container]:

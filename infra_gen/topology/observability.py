@@ -16,6 +16,7 @@ from .facts import (
     Container,
     Healthcheck,
     Mount,
+    public_base_url,
 )
 
 GRAFANA_PROVISIONING = ("datasources/prometheus.yml", "dashboards/provider.yml")
@@ -103,7 +104,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
                 "--storage.tsdb.path=/var/lib/prometheus",
                 f"--storage.tsdb.retention.time={mon.retention}",
                 "--web.route-prefix=/prometheus",
-                f"--web.external-url=https://{env.domain}/prometheus/",
+                f"--web.external-url={public_base_url(env)}/prometheus/",
             ),
             resources=mon.resources, networks=(FRONTEND_NET, BACKEND_NET),
             mounts=(Mount("./prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"),
@@ -121,7 +122,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
                 "--config.file=/etc/alertmanager/alertmanager.yml",
                 "--storage.path=/var/lib/alertmanager",
                 "--web.route-prefix=/alertmanager",
-                f"--web.external-url=https://{env.domain}/alertmanager/",
+                f"--web.external-url={public_base_url(env)}/alertmanager/",
                 "--cluster.listen-address=",
             ),
             resources=SMALL, networks=(FRONTEND_NET, BACKEND_NET), secrets=tuple(smtp),
@@ -140,7 +141,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
                 networks=(FRONTEND_NET, BACKEND_NET), secrets=(secret,),
                 environment=(
                     ("GF_SECURITY_ADMIN_PASSWORD__FILE", f"{SECRETS_MOUNT}/{secret}"),
-                    ("GF_SERVER_ROOT_URL", f"https://{env.domain}/grafana/"),
+                    ("GF_SERVER_ROOT_URL", f"{public_base_url(env)}/grafana/"),
                     ("GF_SERVER_SERVE_FROM_SUB_PATH", "true"),
                     ("GF_USERS_ALLOW_SIGN_UP", "false"),
                 ),

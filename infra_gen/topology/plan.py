@@ -17,6 +17,7 @@ from .facts import (
     ScrapeJob,
     Topology,
     UpstreamPool,
+    public_base_url,
 )
 from .observability import exporters, http_check, monitoring, secret_env
 
@@ -179,13 +180,17 @@ class _Planner:
 
     def databases(self) -> None:
         pg = self.env.postgres
+        # Without a replica nothing of replication exists: no role, slot or secret.
+        replication = (
+            ("REPLICATION_USER", "replicator"),
+            secret_env("REPLICATION_PASSWORD_FILE", "replication_password"),
+            ("REPLICATION_SLOT", "replica_1"),
+        ) if pg.replicas else ()
         common_env = (
             ("POSTGRES_DB", pg.database),
             ("POSTGRES_USER", pg.user),
             secret_env("POSTGRES_PASSWORD_FILE", "postgres_password"),
-            ("REPLICATION_USER", "replicator"),
-            secret_env("REPLICATION_PASSWORD_FILE", "replication_password"),
-            ("REPLICATION_SLOT", "replica_1"),
+            *replication,
         )
         conf = (
             Mount("./postgres/postgresql.conf", "/etc/infra-gen/postgresql.conf"),
@@ -195,7 +200,7 @@ class _Planner:
             ("CMD", "pg_isready", "-h", "127.0.0.1", "-U", pg.user, "-d", pg.database),
             start_period="60s",
         )
-        secrets = ("postgres_password", "replication_password")
+        secrets = ("postgres_password", *(("replication_password",) if pg.replicas else ()))
         self.containers.append(
             Container(
                 name="postgres", group="postgres", kind="postgres",
@@ -294,11 +299,7 @@ def plan(env: Environment) -> Topology:
     containers = tuple(p.containers)
     secrets = sorted({s for c in containers for s in c.secrets})
     volumes = sorted({m.source for c in containers for m in c.mounts if m.named})
-    lb = env.load_balancer
-    if env.tls.mode is TlsMode.none:
-        base = f"http://{env.domain}" + ("" if lb.http_port == 80 else f":{lb.http_port}")
-    else:
-        base = f"https://{env.domain}" + ("" if lb.https_port == 443 else f":{lb.https_port}")
+    base = public_base_url(env)
     if env.tls.mode is TlsMode.certbot:
         cert = f"/etc/letsencrypt/live/{env.domain}/fullchain.pem"
         key = f"/etc/letsencrypt/live/{env.domain}/privkey.pem"

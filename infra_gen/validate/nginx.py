@@ -21,6 +21,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..contract import NGINX_CONF as CONF
 from ..model import TlsMode
 from .base import (
     Check,
@@ -34,7 +35,6 @@ from .base import (
     venv_tool,
 )
 
-CONF = "nginx/nginx.conf"
 _CERT_LOCK = threading.Lock()
 _CERT_CACHE: dict[str, tuple[bytes, bytes]] = {}
 

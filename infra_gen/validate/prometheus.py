@@ -15,11 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..contract import PROMETHEUS_CONFIG as CONFIG
+from ..contract import PROMETHEUS_RULES as RULES
+from ..contract import PROMETHEUS_TESTS as TESTS
 from .base import Check, Context, Finding, Skip, run
-
-CONFIG = "prometheus/prometheus.yml"
-RULES = "prometheus/rules/*.yml"
-TESTS = "prometheus/tests/*.yml"
 
 
 @contextmanager

@@ -13,7 +13,8 @@ from collections import defaultdict
 from ..model import duration_seconds
 from . import parse
 from .base import Check, Context, Finding
-from .parse import COMPOSE, finding
+from .locate import yaml_line
+from .parse import COMPOSE, STACK, finding
 
 
 def _lb(ctx: Context) -> tuple[str, dict[str, object]]:
@@ -193,11 +194,39 @@ def ufw_matches_lb(ctx: Context) -> list[Finding]:
         if rule.source is not None and rule.port not in private:
             out.append(finding(ctx, f"ufw.sh has no rule for port {rule.port} from {rule.source} "
                                     f"({rule.comment})", parse.UFW))
+    cidr = str(ctx.topo.env.firewall.private_cidr)
     for r in every:
-        if r.source is not None and r.source != ctx.topo.env.firewall.private_cidr:
+        if r.source is not None and r.source != cidr:
             out.append(finding(ctx, f"ufw.sh allows port {r.port} from {r.source}, not the "
-                                    f"private network {ctx.topo.env.firewall.private_cidr}",
-                               parse.UFW, r.line))
+                                    f"private network {cidr}", parse.UFW, r.line))
+    return out
+
+
+def compose_self_contained(ctx: Context) -> list[Finding]:
+    """compose.yaml and stack.yaml hold every service they run: no top-level include:, no
+    extends:. What they would pull in from other files is checked by nothing here (the
+    hardening checks read `docker compose config` where Docker is, the file where not)."""
+    ctx.need(COMPOSE)
+    out = []
+    for rel in (COMPOSE, STACK):
+        if not ctx.exists(rel):
+            continue
+        doc = ctx.yaml(rel)
+        if not isinstance(doc, dict):
+            continue
+        text = ctx.text(rel)
+        if "include" in doc:
+            out.append(finding(ctx, f"include: brings services from other files into {rel}; the "
+                                    "model has no way to ask for include:, so infra-gen never "
+                                    "writes one (remove it, re-render)", rel,
+                               yaml_line(text, ["include"])))
+        for name, svc in (doc.get("services") or {}).items():
+            if isinstance(svc, dict) and "extends" in svc:
+                out.append(finding(ctx, f"services.{name}.extends: takes settings from another "
+                                        "service or file; the model has no way to ask for "
+                                        "extends:, so infra-gen never writes one (remove it, "
+                                        "re-render)", rel, yaml_line(text, ["services", name,
+                                                                            "extends"])))
     return out
 
 
@@ -246,6 +275,7 @@ CHECKS = (
     Check("upstreams are services", "nginx", upstreams_are_services),
     Check("scrape targets are services", "prometheus", scrape_targets_are_services),
     Check("routes name receivers", "alertmanager", routes_have_receivers),
+    Check("compose self-contained", "compose", compose_self_contained),
     Check("host ports unique", "compose", host_ports_unique),
     Check("datastores unpublished", "compose", datastores_unpublished),
     Check("ufw ports = lb ports", "firewall", ufw_matches_lb),

@@ -114,6 +114,10 @@ def test_tls_server(name: str) -> None:
     assert ciphers is not None
     assert all(c.startswith("ECDHE-") and ("GCM" in c or "CHACHA20" in c)
                for c in ciphers.group(1).split(":"))
+    # Mozilla intermediate: exactly these groups (OpenSSL's default adds X448, P-521).
+    assert "ssl_ecdh_curve X25519:prime256v1:secp384r1;" in https
+    assert "ssl_session_tickets off;" in https
+    assert "ssl_dhparam" not in https  # no DHE suites, so no DH parameters
     assert (f'Strict-Transport-Security "max-age={topo.env.tls.hsts_max_age}; '
             'includeSubDomains" always;') in https
     for h in ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mutations import edit_compose, sub
+from mutations import EVIL_SERVICE, edit_compose, include_service, sub
 
 from infra_gen.project import Project
 from infra_gen.render import render_environment, write_tree
@@ -87,11 +87,21 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
     ("two services on one host port", "host ports unique",
      edit_compose(_set("frontend-1", "ports", ["443:8080"])), "host port 443 is already published"),
     ("ufw opens a port the lb does not publish", "ufw ports = lb ports",
-     sub("firewall/ufw.sh", r"to any port 443 ", "to any port 444 "),
+     sub("firewall/ufw.sh", r"^rule allow any 443 ", "rule allow any 444 "),
      "ufw.sh opens [80, 444] to anyone"),
     ("ufw private port from anywhere", "ufw ports = lb ports",
-     sub("firewall/ufw.sh", r"from 10\.0\.0\.0/8 to any port 6379", "from any to any port 6379"),
+     sub("firewall/ufw.sh", r"^rule allow 10\.0\.0\.0/8 6379 ", "rule allow any 6379 "),
      "ufw.sh opens [80, 443, 6379] to anyone"),
+    ("ufw private port from another network", "ufw ports = lb ports",
+     sub("firewall/ufw.sh", r"^rule route 10\.0\.0\.0/8 5432 ", "rule route 0.0.0.0/0 5432 "),
+     "ufw.sh allows port 5432 from 0.0.0.0/0, not the private network 10.0.0.0/8"),
+    ("compose include", "compose self-contained", include_service(),
+     "include: brings services from other files into compose.yaml; the model has no way to ask "
+     "for include:"),
+    ("service extends another", "compose self-contained",
+     edit_compose(_set("api-1", "extends", {"service": "api-2"})),
+     "services.api-1.extends: takes settings from another service or file; the model has no "
+     "way to ask for extends:"),
     ("secret not in env.example", "secrets in env.example",
      sub("env.example", r"smtp_password", "smtp_pw", count=0), "secret smtp_password is referenced"),
     ("latest image", "images pinned",
@@ -118,6 +128,18 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
     ("docker.sock mounted", "services hardened",
      edit_compose(_set("prometheus", "volumes", ["/var/run/docker.sock:/var/run/docker.sock"])),
      "services.prometheus.volumes: mounts /var/run/docker.sock"),
+    ("host root mounted", "services hardened",
+     edit_compose(_set("api-1", "volumes", ["/:/host"])),
+     "services.api-1.volumes: mounts the host path /, which the model does not plan for api-1"),
+    ("host path outside the rendered tree", "services hardened",
+     edit_compose(_set("lb", "volumes", [{"type": "bind", "source": "../../etc",
+                                          "target": "/x"}])),
+     "services.lb.volumes: mounts the host path "),
+    ("host pid namespace", "services hardened", edit_compose(_set("redis", "pid", "host")),
+     "services.redis.pid: must not share the host's namespace"),
+    ("host device", "services hardened",
+     edit_compose(_set("redis", "devices", ["/dev/mem:/dev/mem"])),
+     "services.redis.devices: must map no host device"),
     ("root user", "services hardened", edit_compose(_set("api-1", "user", "0:0")),
      "services.api-1.user: runs as 0:0"),
     ("grace shorter than gunicorn", "stop_grace_period > graceful",
@@ -154,3 +176,39 @@ def test_findings_point_at_the_file_and_line(rendered: dict[str, Path], tmp_path
     assert finding.file == "compose.yaml"
     assert finding.line is not None
     assert "ports:" in (root / "compose.yaml").read_text().splitlines()[finding.line - 1]
+
+
+def test_hardening_reads_what_compose_resolves(rendered: dict[str, Path], tmp_path: Path) -> None:
+    """The services an include: brings in are hardened too: the check reads the normalized
+    compose model (`docker compose config`), not only the file's own services (the real
+    `docker compose config` path: tests/validate)."""
+    root = tmp_path / "prod"
+    shutil.copytree(rendered["prod"], root)
+    include_service()(root)
+    ctx = context(root, "prod")
+    doc = dict(ctx.yaml("compose.yaml"))
+    doc["services"] = {**doc["services"], "evil": EVIL_SERVICE}
+    ctx._cache["compose:normalized"] = doc  # what docker compose config returns
+    messages = "\n".join(run_check(ctx, CHECKS["services hardened"]).messages())
+    for expected in ("services.evil.privileged: must not be privileged",
+                     "services.evil.volumes: mounts the host path /, which the model does not plan",
+                     "services.evil.user: runs as 0:0", "services.evil.cap_drop: must be [ALL]"):
+        assert expected in messages
+
+
+def test_include_refused_without_docker(rendered: dict[str, Path], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where `docker compose config` cannot run, the hardening check reads the file as
+    written, and an include: (the services it would hide) is refused on its own."""
+    from infra_gen.validate import parse
+
+    monkeypatch.setattr(parse, "_docker_compose_config", lambda ctx: None)
+    root = tmp_path / "prod"
+    shutil.copytree(rendered["prod"], root)
+    include_service()(root)
+    result = run_check(context(root, "prod"), CHECKS["compose self-contained"])
+    assert result.status is Status.failed
+    (finding,) = result.findings
+    assert (finding.file, finding.line) == ("compose.yaml", next(
+        i for i, ln in enumerate((root / "compose.yaml").read_text().splitlines(), 1)
+        if ln.startswith("include:")))

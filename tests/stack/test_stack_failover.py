@@ -1,12 +1,14 @@
 """Failover: with one API replica stopped, the load balancer keeps answering from
 the others (passive health checks, proxy_next_upstream); once it is back, it
-serves again. Runs near the end (file name): it stops a container for a while."""
+serves again. Runs near the end (marker): it stops a container for a while."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+
+pytestmark = pytest.mark.disruptive(1)
 
 
 def _api_pool(topo):

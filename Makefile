@@ -9,7 +9,7 @@ ENV ?= dev
 STAMPS := .stamps
 
 .PHONY: help install install-test render check lint unit tools docker base-image \
-        validate validate-tests test clean
+        validate validate-tests test clean fuzz
 
 help:
 	@echo "make render     render environments/*.yaml into generated/ (no services needed)"
@@ -48,6 +48,10 @@ lint: install-test
 # Some unit tests run promtool, amtool and shellcheck (a skip fails under CI).
 unit: install-test tools
 	$(BIN)/pytest -q tests/unit
+
+# The security properties with a large budget (tests/unit/security/conftest.py).
+fuzz: install-test tools
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/unit/security --hypothesis-show-statistics
 
 tools:
 	bash scripts/install-tools.sh

@@ -165,7 +165,7 @@ def test_strict_turns_a_skip_into_a_failure(monkeypatch: pytest.MonkeyPatch) -> 
 def _extends_included(root: Path) -> None:
     include_service()(root)  # writes included.yaml; the include: itself goes again
     edit_yaml("compose.yaml", lambda d: d.pop("include"))(root)
-    edit_compose(lambda s: s["api-1"].__setitem__(
+    edit_compose(lambda s: s["api"].__setitem__(
         "extends", {"file": "included.yaml", "service": "evil"}))(root)
 
 
@@ -173,8 +173,8 @@ def _extends_included(root: Path) -> None:
     (include_service(), ["services.evil.privileged: must not be privileged",
                          "services.evil.volumes: mounts the host path /, which the model does "
                          "not plan for evil", "services.evil.user: runs as 0:0"]),
-    (_extends_included, ["services.api-1.privileged: must not be privileged",
-                         "services.api-1.volumes: mounts the host path /"]),
+    (_extends_included, ["services.api.privileged: must not be privileged",
+                         "services.api.volumes: mounts the host path /"]),
 ], ids=["include", "extends"])
 def test_hardening_reads_docker_compose_config(prod: Path, tmp_path: Path,
                                                mutate: Callable[[Path], None],

@@ -9,7 +9,7 @@ ENV ?= dev
 STAMPS := .stamps
 
 .PHONY: help install install-test render check lint unit tools docker base-image \
-        validate validate-tests test clean
+        validate validate-tests test clean fuzz
 
 help:
 	@echo "make render     render environments/*.yaml into generated/ (no services needed)"
@@ -20,7 +20,8 @@ help:
 $(STAMPS):
 	mkdir -p $(STAMPS)
 
-$(STAMPS)/venv: pyproject.toml | $(STAMPS)
+# VERSION too: the installed metadata (infra_gen.__version__) is read from it.
+$(STAMPS)/venv: pyproject.toml VERSION | $(STAMPS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e .
@@ -47,6 +48,10 @@ lint: install-test
 # Some unit tests run promtool, amtool and shellcheck (a skip fails under CI).
 unit: install-test tools
 	$(BIN)/pytest -q tests/unit
+
+# The security properties with a large budget (tests/unit/security/conftest.py).
+fuzz: install-test tools
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/unit/security --hypothesis-show-statistics
 
 tools:
 	bash scripts/install-tools.sh

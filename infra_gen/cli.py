@@ -15,7 +15,7 @@ from rich.table import Table
 from .artifacts import REGISTRY
 from .errors import DriftError, Problem, UserError, ValidationFailed, printable
 from .project import Project
-from .render import differences, read_tree, render_environment, write_trees
+from .render import differences, read_tree, render_environment, write_file, write_trees
 from .topology import plan
 
 app = typer.Typer(
@@ -108,7 +108,7 @@ def schema(
 
     text = schema_text(merged)
     if out_file:
-        out_file.write_text(text)
+        write_file(out_file, text)
     else:
         sys.stdout.write(text)
 
@@ -181,6 +181,26 @@ def down(
     from . import stack
 
     stack.down(stack.Stack.load(env, root), _say, volumes=volumes)
+
+
+@app.command()
+def scale(
+    env: Annotated[str, typer.Argument(help="Environment name.")],
+    counts: Annotated[list[str], typer.Argument(help="GROUP=N for each app service to scale.")],
+    root: RootOption = None,
+    reload: Annotated[bool, typer.Option(
+        "--reload/--no-reload", help="Reload the load balancer once the replicas are healthy.",
+    )] = True,
+) -> None:
+    """Run N replicas of GROUP in the running ENV, with no re-render, then reload nginx."""
+    from . import stack
+    from .stack.scale import parse_counts
+    from .stack.scale import scale as run_scale
+
+    st = stack.Stack.load(env, root)
+    timings = run_scale(st, parse_counts(st, counts), _say, reload=reload)
+    out.print(_status_table(st.status()))
+    out.print(", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
 
 
 @app.command()

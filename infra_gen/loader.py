@@ -193,7 +193,8 @@ class _Converter:
             return None
         try:
             return self.scalars.construct_object(node)
-        except (ValueError, ArithmeticError, yaml.YAMLError):
+        # IndexError: PyYAML reads the first character of an empty !!int or !!float.
+        except (ValueError, ArithmeticError, IndexError, yaml.YAMLError):
             tag = node.tag.removeprefix(_TAG)
             self.problem(f"not a valid {tag}: {shown_value(node.value)}", node, loc)
             return None

@@ -160,6 +160,22 @@ def write_trees(root: Path, trees: Mapping[str, Mapping[str, RenderedFile]]) -> 
             _remove(staging)
 
 
+def write_file(path: Path, text: str) -> None:
+    """Write one file atomically (a temporary file beside it, then a rename)."""
+    tmp: Path | None = None
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        tmp = Path(name)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def _stage(root: Path, name: str, files: Mapping[str, RenderedFile]) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.new-", dir=root))
     for rel, f in files.items():

@@ -3,6 +3,7 @@
 # packages (Debian 12 "bookworm", as root; used by `make tools`).
 #
 #   validation: nginx (nginx -t), promtool, amtool, logrotate, shellcheck, ufw
+#               (the list is infra_gen/contract.py's, shared with the CI template)
 #   stack:      Docker engine 26 + Compose v2 + buildx, curl, psql, wrk
 #   base image: debootstrap (see scripts/base-image.sh)
 #
@@ -21,9 +22,26 @@ set -euo pipefail
 exec 9>"${TMPDIR:-/tmp}/infra-gen-install-tools.lock"
 flock 9
 
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf 'install-tools: %s\n' "$*"; }
+die() { printf 'install-tools: error: %s\n' "$*" >&2; exit 1; }
+
+# Prints list $1 of infra_gen/contract.py (plain python3, nothing installed):
+# the validation tools are named there once, for this script and the CI template.
+contract_list() {
+    command -v python3 >/dev/null || die "python3 is needed to read infra_gen/contract.py"
+    PYTHONPATH="$ROOT" python3 -m infra_gen.contract "$1"
+}
+validation_pkgs="$(contract_list apt-packages)"
+validation_tools="$(contract_list apt-tools)"
+host_daemons="$(contract_list host-daemons)"
+mapfile -t VALIDATION_PKGS <<<"$validation_pkgs"
+mapfile -t VALIDATION_TOOLS <<<"$validation_tools"
+
 # Debian 12 packages (binaries only; their daemons must not run on the host).
 BASE_PKGS=(
-    nginx prometheus prometheus-alertmanager logrotate shellcheck ufw
+    "${VALIDATION_PKGS[@]}"
     debootstrap wrk curl ca-certificates postgresql-client iptables openssl openssh-client
     python3.11  # the images' Python: host wheels are resolved with it
     chromium    # the stack test renders the frontend page headless
@@ -33,14 +51,11 @@ DOCKER_PKGS=(docker.io docker-cli docker-compose docker-buildx)
 # Their runtime stays Debian 12's (apt would otherwise take trixie's containerd).
 RUNTIME_PKGS=(containerd runc)
 # Host daemons the packages above ship and that must stay stopped.
-HOST_SERVICES=(nginx prometheus prometheus-alertmanager)
+mapfile -t HOST_SERVICES <<<"$host_daemons"
 
 TRIXIE_SOURCES=/etc/apt/sources.list.d/infra-gen-trixie.sources
 TRIXIE_PIN=/etc/apt/preferences.d/infra-gen-trixie
 POLICY_RC=/usr/sbin/policy-rc.d
-
-log() { printf 'install-tools: %s\n' "$*"; }
-die() { printf 'install-tools: error: %s\n' "$*" >&2; exit 1; }
 
 manual_instructions() {
     cat >&2 <<'EOF'
@@ -174,7 +189,7 @@ fi
 # of the same release; an older or plugin-less docker earlier in PATH
 # (/usr/local/bin/docker on some images) is bypassed by the scripts.
 /usr/bin/docker compose version >/dev/null || die "/usr/bin/docker compose does not work"
-for tool in nginx promtool amtool logrotate shellcheck debootstrap wrk curl psql; do
+for tool in "${VALIDATION_TOOLS[@]}" debootstrap wrk curl psql; do
     command -v "$tool" >/dev/null || die "$tool not found after installation"
 done
 log "ok: $(/usr/bin/docker --version | cut -d, -f1), compose $(/usr/bin/docker compose version --short), $(nginx -v 2>&1 | cut -d' ' -f3)"

@@ -46,3 +46,20 @@ def append(rel: str, text: str) -> Mutation:
         with (root / rel).open("a") as f:
             f.write(text)
     return mutate
+
+
+EVIL_SERVICE: dict[str, Any] = {
+    "image": "alpine:3.20", "privileged": True, "user": "0:0",
+    "volumes": [{"type": "bind", "source": "/", "target": "/host"}],
+}
+"""A service nobody asked for: privileged, root, the host's / mounted read-write."""
+
+
+def include_service(name: str = "evil", service: dict[str, Any] | None = None) -> Mutation:
+    """Write included.yaml with one service and add `include: [included.yaml]` to compose.yaml
+    (what a newline in a value once smuggled into the file)."""
+    def mutate(root: Path) -> None:
+        doc = {"services": {name: service or EVIL_SERVICE}}
+        (root / "included.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        edit_yaml("compose.yaml", lambda d: d.__setitem__("include", ["included.yaml"]))(root)
+    return mutate

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contract import ALERTMANAGER_CONFIG
 from ..model.operations import Receiver
 from ..topology import SECRETS_MOUNT, Topology
 from .base import ArtifactKind, Output
-from .prometheus import route_prefix
 
-CONFIG_PATH = "alertmanager/alertmanager.yml"
+CONFIG_PATH = ALERTMANAGER_CONFIG
 
 # A critical alert silences the warning of the same name (e.g. a rule with a
 # warning and a critical threshold only pages once).
@@ -66,7 +66,7 @@ def config(topo: Topology) -> dict[str, Any]:
 
 
 def outputs(topo: Topology) -> list[Output]:
-    prefix = route_prefix(topo.of_kind("alertmanager")[0])
+    prefix = topo.route_prefix("alertmanager")
     return [Output(CONFIG_PATH, "alertmanager/alertmanager.yml.j2",
                    {"config": config(topo), "route_prefix": prefix or "/"})]
 

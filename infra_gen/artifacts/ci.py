@@ -1,24 +1,36 @@
 """ci/github-workflow.yml: a GitHub Actions workflow for a project that uses infra-gen.
 
-It renders, fails when generated/ is stale (`infra-gen check`) and runs
-`infra-gen validate --strict` on the environment with the real tools, installed
-from the runner's Debian/Ubuntu packages. Copy it to .github/workflows/.
-The workflow is data dumped as YAML; its `run` lines are shell, quoted here.
+First `infra-gen check`, before anything renders: generated/ as committed must be
+what this infra-gen makes of environments/ (rendering first would only compare the
+tree with itself). Then `infra-gen validate --strict --generated` on the committed
+files, with the real tools from the runner's Debian/Ubuntu packages. infra-gen is
+not on a package index: the workflow installs it from its git repository at the tag
+of the version that rendered the tree, so CI checks with the same generator.
+Copy it to .github/workflows/. The workflow is data dumped as YAML; its `run`
+lines are shell, quoted here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .. import __version__
+from ..contract import CI_WORKFLOW, HOST_DAEMONS, LISTS, apt_packages
 from ..escaping import sh
 from ..topology import Topology
 from .base import ArtifactKind, Output
 
 PYTHON = "3.11"
-APT_PACKAGES = ("nginx", "prometheus", "prometheus-alertmanager", "logrotate", "shellcheck", "ufw")
+APT_PACKAGES = tuple(apt_packages())
 """The validation tools (their daemons are stopped right after install)."""
-STOP_SERVICES = ("nginx", "prometheus", "prometheus-alertmanager")
-PIP_PACKAGES = ("infra-gen", "check-jsonschema", "gixy-ng")
+STOP_SERVICES = HOST_DAEMONS
+INFRA_GEN_REPOSITORY = "https://github.com/infra-gen/infra-gen"
+"""Git repository infra-gen's releases are tagged in (vX.Y.Z); pip installs from it."""
+INFRA_GEN_TAG = f"v{__version__}"
+"""The release the workflow pins: the version that rendered the tree."""
+PIP_PACKAGES = (
+    f"infra-gen @ git+{INFRA_GEN_REPOSITORY}@{INFRA_GEN_TAG}", *LISTS["pip-packages"],
+)
 PATHS = ["environments/**", "templates/**", "generated/**"]
 AS_ROOT = "sudo --preserve-env=CI,PATH"
 
@@ -28,9 +40,11 @@ def _words(*words: str) -> str:
 
 
 def workflow(topo: Topology) -> dict[str, Any]:
+    """The workflow document; the steps run in this order, `infra-gen check` first."""
     env = topo.name
     report = f"validate-{env}.json"
-    validate = f"{_words('infra-gen', 'validate', env, '--strict', '--format', 'json')} > {sh(report)}"
+    validate_args = ("infra-gen", "validate", env, "--strict", "--generated")
+    validate_json = f"{_words(*validate_args, '--format', 'json')} > {sh(report)}"
     return {
         "name": f"infra-gen {env}",
         "on": {
@@ -49,19 +63,17 @@ def workflow(topo: Topology) -> dict[str, Any]:
             "steps": [
                 {"uses": "actions/checkout@v4"},
                 {"uses": "actions/setup-python@v5", "with": {"python-version": PYTHON}},
+                {"name": f"Install infra-gen {INFRA_GEN_TAG}",
+                 "run": f"python -m pip install {_words(*PIP_PACKAGES)}"},
+                {"name": "generated/ is what environments/ renders to", "run": "infra-gen check"},
                 {"name": "Install the validation tools", "run": "\n".join((
                     "sudo apt-get update",
                     f"sudo apt-get install -y --no-install-recommends {_words(*APT_PACKAGES)}",
                     f"sudo systemctl stop {_words(*STOP_SERVICES)} || true",
                 )) + "\n"},
-                {"name": "Install infra-gen",
-                 "run": f"python -m pip install {_words(*PIP_PACKAGES)}"},
-                {"name": "Render", "run": _words("infra-gen", "render", env)},
-                {"name": "generated/ is up to date", "run": "infra-gen check"},
-                {"name": "Validate (strict)",
-                 "run": f"{AS_ROOT} {_words('infra-gen', 'validate', env, '--strict')}"},
+                {"name": "Validate (strict)", "run": f"{AS_ROOT} {_words(*validate_args)}"},
                 {"name": "Validation report (JSON)", "if": "always()",
-                 "run": f"{AS_ROOT} sh -c {sh(validate)} || true"},
+                 "run": f"{AS_ROOT} sh -c {sh(validate_json)} || true"},
                 {"uses": "actions/upload-artifact@v4", "if": "always()",
                  "with": {"name": f"validate-{env}", "path": report}},
             ],
@@ -70,10 +82,11 @@ def workflow(topo: Topology) -> dict[str, Any]:
 
 
 def outputs(topo: Topology) -> list[Output]:
-    return [Output("ci/github-workflow.yml", "ci/github-workflow.yml.j2",
+    return [Output(CI_WORKFLOW, "ci/github-workflow.yml.j2",
                    {"workflow": workflow(topo)})]
 
 
 ARTIFACT = ArtifactKind(
-    "ci", "GitHub Actions workflow: render, check, validate --strict with the real tools", outputs
+    "ci", "GitHub Actions workflow: check generated/, then validate --strict with the real tools",
+    outputs,
 )

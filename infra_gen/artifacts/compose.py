@@ -8,7 +8,7 @@ ignores (depends_on conditions).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..model import Resources
@@ -64,6 +64,11 @@ def _volume(m: Mount) -> dict[str, Any]:
     }
 
 
+def on(m: Mount, swarm: bool) -> Mount:
+    """The mount as the given platform sees it (swarm may ship another generated file)."""
+    return replace(m, source=m.swarm_source) if swarm and m.swarm_source else m
+
+
 def shipped_as_config(m: Mount) -> bool:
     """A generated file: on one host a bind mount, in a swarm a config that reaches
     every node (bind mounts of host paths, volumes and tmpfs stay what they are)."""
@@ -101,7 +106,8 @@ def _versioned(path: str, prefix: str) -> Versioned:
 
 
 def swarm_configs(topo: Topology) -> list[Versioned]:
-    paths = sorted({m.source for c in topo.containers for m in c.mounts if shipped_as_config(m)})
+    paths = sorted({on(m, True).source for c in topo.containers for m in c.mounts
+                    if shipped_as_config(m)})
     return [_versioned(p, "CONFIG_") for p in paths]
 
 
@@ -128,7 +134,11 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
     svc: dict[str, Any] = {"image": c.image}
     if c.command:
         svc["command"] = list(c.command)
-    svc["hostname"] = c.name
+    if not c.scalable:
+        svc["hostname"] = c.name
+    elif swarm:
+        # Each task names itself (the app's X-Served-By, logs): api-2, not a task id.
+        svc["hostname"] = "{{.Service.Name}}-{{.Task.Slot}}"
     svc["user"] = c.user
     if c.environment:
         svc["environment"] = dict(c.environment)
@@ -136,8 +146,9 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
         svc["secrets"] = list(c.secrets)
     if c.published:
         svc["ports"] = [_port(p, swarm) for p in c.published]
-    shipped = [m for m in c.mounts if swarm and shipped_as_config(m)]
-    kept = [m for m in c.mounts if m not in shipped]
+    mounts = [on(m, swarm) for m in c.mounts]
+    shipped = [m for m in mounts if swarm and shipped_as_config(m)]
+    kept = [m for m in mounts if m not in shipped]
     if shipped:
         svc["configs"] = [
             {"source": _versioned(m.source, "").key, "target": m.target, "mode": 0o444}
@@ -145,7 +156,10 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
         ]
     if kept:
         svc["volumes"] = [_volume(m) for m in kept]
-    svc["networks"] = {net: {"aliases": [c.group]} for net in c.networks}
+    expose = sorted(set(c.expose) | ({c.port} if c.port else set()))
+    if expose:
+        svc["expose"] = [str(p) for p in expose]
+    svc["networks"] = list(c.networks)
     if c.depends_on and not swarm:
         svc["depends_on"] = {name: {"condition": cond} for name, cond in c.depends_on}
     hc = c.healthcheck
@@ -160,6 +174,8 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
     svc["cap_drop"] = ["ALL"]
     if c.cap_add:
         svc["cap_add"] = list(c.cap_add)
+    if c.read_only:
+        svc["read_only"] = True
     if c.tmpfs:
         svc["tmpfs"] = list(c.tmpfs)
     svc["stop_grace_period"] = c.stop_grace_period
@@ -170,11 +186,12 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
             "max-file": str(topo.env.logging.logrotate.rotate),
         },
     }
-    deploy: dict[str, Any] = {"resources": _resources(c.resources)}
+    deploy: dict[str, Any] = {"replicas": c.replicas, "resources": _resources(c.resources)}
     if swarm:
         deploy = {
             "mode": "replicated",
-            "replicas": 1,
+            # dnsrr: the name resolves to every task (no IPVS needed); vip: one address.
+            "endpoint_mode": topo.env.deploy.endpoint_mode.value,
             **deploy,
             "restart_policy": {"condition": "any", "delay": "5s", "max_attempts": 10},
             "update_config": {

@@ -90,15 +90,9 @@ def redis_memory(size: str) -> str:
     return memory_setting(size, (("gb", 1024 * 1024), ("mb", 1024), ("kb", 1)))
 
 
-def _replication(topo: Topology) -> tuple[str, str]:
-    """The replication user and slot the postgres image is given."""
-    env = dict(topo.container("postgres").environment)
-    return env["REPLICATION_USER"], env["REPLICATION_SLOT"]
-
-
 def postgres_context(topo: Topology) -> dict[str, object]:
     pg = topo.env.postgres
-    repl_user, slot = _replication(topo)
+    repl = topo.replication
     return {
         "port": PORTS["postgres"],
         "max_connections": pg.max_connections,
@@ -111,8 +105,8 @@ def postgres_context(topo: Topology) -> dict[str, object]:
         # Raw names: each template quotes them for its context (SQL, pg_hba, comment).
         "database": pg.database,
         "user": pg.user,
-        "replication_user": repl_user,
-        "replication_slot": slot,
+        "replication_user": repl.user if repl else None,
+        "replication_slot": repl.slot if repl else None,
         "networks": DOCKER_NETWORK_RANGES,
         "indexes": [
             Index(i.name, i.table, tuple(_index_column(c) for c in i.columns))

@@ -1,7 +1,7 @@
 """docs/: env.example (secret names), RUNBOOK.md (disaster recovery), ARCHITECTURE.md.
 
 Every name in them (compose project, containers, scripts, directories, secrets)
-comes from the topology and the other artifacts' helpers, so the runbook's commands
+comes from the topology (the backups' facts included), so the runbook's commands
 are the ones that work against this environment's stack.
 """
 
@@ -10,23 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..contract import ENV_EXAMPLE
 from ..escaping import Fragment, md_code, token
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
-from .backups import facts as backup_facts
+from ..topology.backups import backup_facts
 from .base import ArtifactKind, Output
-from .prometheus import replication_slot
-
-# What an environment variable naming another container means, for the diagram.
-LINK_LABELS = {
-    "DATABASE_HOST": "SQL",
-    "DATABASE_REPLICA_HOST": "SQL reads",
-    "REDIS_HOST": "cache + broker",
-    "ML_URL": "predictions",
-    "PRIMARY_HOST": "replication",
-    "DATA_SOURCE_URI": "exports",
-    "REDIS_ADDR": "exports",
-    "NGINX_STATUS_URI": "exports",
-}
 
 
 def secret_users(topo: Topology) -> dict[str, list[str]]:
@@ -38,7 +26,7 @@ def secret_users(topo: Topology) -> dict[str, list[str]]:
 class Group:
     name: str
     kind: str
-    members: tuple[str, ...]
+    replicas: int
     image: str
     port: int | None
     networks: tuple[str, ...]
@@ -47,14 +35,8 @@ class Group:
 
 
 def groups(topo: Topology) -> list[Group]:
-    seen: dict[str, list[Container]] = {}
-    for c in topo.containers:
-        seen.setdefault(c.group, []).append(c)
-    return [
-        Group(g, cs[0].kind, tuple(c.name for c in cs), cs[0].image, cs[0].port,
-              cs[0].networks, health_command(cs[0]))
-        for g, cs in seen.items()
-    ]
+    return [Group(c.name, c.kind, c.replicas, c.image, c.port, c.networks, health_command(c))
+            for c in topo.containers]
 
 
 def health_command(c: Container) -> str:
@@ -98,10 +80,6 @@ def node_id(name: str) -> str:
     return "n_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
-def _host_of(value: str) -> str:
-    return re.sub(r"^[a-z]+://", "", value).split("/")[0].split(":")[0]
-
-
 @dataclass(frozen=True)
 class Edge:
     source: str
@@ -112,27 +90,18 @@ class Edge:
 
 def edges(topo: Topology) -> list[Edge]:
     names = {c.name for c in topo.containers}
-    members = {g.name: g.members for g in groups(topo)}
     out: list[Edge] = []
     lb = [c for c in topo.containers if c.kind == "lb"]
     for pool in topo.upstreams:
-        for m in pool.members:
-            out += [Edge(c.name, m, f"{pool.route} :{pool.port}") for c in lb]
+        if pool.replicas:
+            out += [Edge(c.name, pool.service, f"{pool.route} :{pool.port}") for c in lb]
     for c in topo.containers:
-        for var, value in c.environment:
-            if var not in LINK_LABELS:
-                continue
-            host = _host_of(value)
-            targets = [host] if host in names else list(members.get(host, ()))
-            out += [Edge(c.name, t, LINK_LABELS[var], var in ("DATA_SOURCE_URI", "REDIS_ADDR",
-                                                              "NGINX_STATUS_URI"))
-                    for t in targets if t != c.name]
+        out += [Edge(c.name, link.target, link.label, link.dotted) for link in c.links
+                if link.target in names and link.target != c.name]
     prom = [c.name for c in topo.containers if c.kind == "prometheus"]
     for job in topo.scrape_jobs:
-        for target in job.targets:
-            host, _, port = target.partition(":")
-            if host in names:
-                out += [Edge(p, host, f"scrape :{port}", True) for p in prom if p != host]
+        out += [Edge(p, job.service, f"scrape :{job.port}", True) for p in prom
+                if p != job.service]
     if prom and "alertmanager" in names:
         out.append(Edge(prom[0], "alertmanager", "alerts"))
     if prom and "grafana" in names:
@@ -179,14 +148,14 @@ def _volume(topo: Topology, container: str) -> str:
 
 def data_tier(topo: Topology) -> DataTier:
     primary = topo.of_kind("postgres")[0].name
-    replicas = topo.of_kind("postgres-replica")
-    replica = replicas[0].name if replicas else None
+    repl = topo.replication
+    replica = repl.replica if repl else None
     redis = topo.of_kind("redis")[0].name
     exporters = tuple(c.name for c in topo.of_kind("postgres-exporter"))
     return DataTier(
         primary=primary, primary_volume=_volume(topo, primary),
         replica=replica, replica_volume=_volume(topo, replica) if replica else None,
-        slot=replication_slot(topo), redis=redis, redis_volume=_volume(topo, redis),
+        slot=repl.slot if repl else None, redis=redis, redis_volume=_volume(topo, redis),
         exporters=exporters,
     )
 
@@ -213,11 +182,11 @@ def outputs(topo: Topology) -> list[Output]:
         "pg_port": PORTS["postgres"],
         "app_groups": [g for g in groups(topo) if g.kind in ("api", "worker")],
         "ml_groups": [g for g in groups(topo) if g.kind == "ml"],
-        "redis_clients": sorted({c.group for c in topo.containers
+        "redis_clients": sorted({c.name for c in topo.containers
                                  if "redis_password" in c.secrets and c.kind != "redis"}),
     }
     return [
-        Output("env.example", "docs/env.example.j2", ctx),
+        Output(ENV_EXAMPLE, "docs/env.example.j2", ctx),
         Output("RUNBOOK.md", "docs/RUNBOOK.md.j2", ctx),
         Output("ARCHITECTURE.md", "docs/ARCHITECTURE.md.j2", ctx),
     ]

@@ -8,12 +8,21 @@ that: a block in /etc/ufw/after.rules makes Docker's DOCKER-USER chain jump to
 ufw-user-forward, where `ufw route allow` rules let through only the container
 ports behind the allowed host ports, and drops every other new connection to a
 container address.
+
+Every value is checked here (strict IPv4 network, port range, comment alphabet)
+and shell-quoted by the template (the `sh` and `token` filters); the script checks each rule
+again before it changes anything, and puts the previous rules back if applying
+fails (a half-applied ufw reset would leave the host with no firewall).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 
+from ..contract import UFW
+from ..errors import ConfigError, Problem
 from ..topology import Topology
 from ..topology.facts import DOCKER_NETWORK_RANGES
 from .base import ArtifactKind, Output
@@ -23,6 +32,8 @@ DOCKER_BRIDGES = ("docker0", "br-+", "docker_gwbridge")
 networks, swarm's gateway bridge)."""
 BLOCK_BEGIN = "# BEGIN UFW AND DOCKER (infra-gen)"
 BLOCK_END = "# END UFW AND DOCKER (infra-gen)"
+COMMENT = re.compile(r"^[A-Za-z0-9 ,.:()_/>+-]{1,120}$")
+"""What a rule comment may hold; ufw.sh checks the same alphabet again."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,12 @@ class UfwRule:
 
 def host_rules(topo: Topology) -> list[UfwRule]:
     """`ufw allow` rules: traffic to the host itself."""
-    return [UfwRule(r.port, r.source or "any", r.comment) for r in topo.firewall_rules]
+    return [UfwRule(r.port, _source(r.source), r.comment) for r in topo.firewall_rules]
+
+
+def _source(source: object) -> str:
+    # str(): the model may hand over an ipaddress network rather than its text
+    return "any" if source is None else str(source)
 
 
 def route_rules(topo: Topology) -> list[UfwRule]:
@@ -58,10 +74,72 @@ def route_rules(topo: Topology) -> list[UfwRule]:
             port, comment = r.port, f"{r.comment} (if ever published)"
         else:
             continue
-        rule = UfwRule(port, r.source or "any", comment)
+        rule = UfwRule(port, _source(r.source), comment)
         if rule not in out:
             out.append(rule)
     return out
+
+
+def ipv4_network(value: str) -> str:
+    """value itself when it is an IPv4 network written the canonical way (no host bits,
+    no leading zeros, prefix 0-32); else ValueError saying what was expected."""
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IPv4 network a.b.c.d/len with the host bits "
+                         f"zero ({exc})") from None
+    if str(net) != value:
+        raise ValueError(f"{value!r} is not written as the network {str(net)!r}")
+    return value
+
+
+def rule_problems(rule: UfwRule) -> list[str]:
+    """What is wrong with one rule's values (empty when ufw.sh may carry it)."""
+    out = []
+    if rule.source != "any":
+        try:
+            ipv4_network(rule.source)
+        except ValueError as exc:
+            out.append(f"firewall.private_cidr: {exc}")
+    if not 1 <= rule.port <= 65535:
+        out.append(f"firewall: port {rule.port} is outside 1-65535")
+    if not COMMENT.match(rule.comment):
+        out.append(f"firewall: rule comment {rule.comment!r} has characters outside "
+                   f"{COMMENT.pattern}")
+    return out
+
+
+def checked(rules: list[UfwRule]) -> list[UfwRule]:
+    """The rules, or ConfigError (exit 2) naming every bad value; the model's types
+    should already have refused them, this keeps a bad value out of a root script."""
+    problems = [p for r in rules for p in rule_problems(r)]
+    if problems:
+        raise ConfigError([Problem(p) for p in dict.fromkeys(problems)])
+    return rules
+
+
+def checked_network(value: str) -> str:
+    """The private network, or ConfigError: never "any", which would open the private ports."""
+    try:
+        return ipv4_network(value)
+    except ValueError as exc:
+        raise ConfigError([Problem(f"firewall.private_cidr: {exc}")]) from None
+
+
+@dataclass(frozen=True)
+class ScriptRule:
+    """One `rule KIND SOURCE PORT COMMENT` line of ufw.sh (the template shell-quotes it)."""
+
+    kind: str
+    """allow (to the host) or route (forwarded to a container)."""
+    source: str
+    port: int
+    comment: str
+
+
+def script_rules(host: list[UfwRule], route: list[UfwRule]) -> list[ScriptRule]:
+    return [ScriptRule(kind, r.source, r.port, r.comment)
+            for kind, rules in (("allow", host), ("route", route)) for r in rules]
 
 
 def after_rules_block() -> list[str]:
@@ -81,11 +159,12 @@ def after_rules_block() -> list[str]:
     lines.append("-A DOCKER-USER -p udp -m udp --sport 53 --dport 1024:65535 -j RETURN")
     lines += [
         "-A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp "
-        f"--tcp-flags FIN,SYN,RST,ACK SYN -d {net}"
+        f"--tcp-flags FIN,SYN,RST,ACK SYN -d {ipv4_network(net)}"
         for net in DOCKER_NETWORK_RANGES
     ]
     lines += [
-        f"-A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d {net}"
+        f"-A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 "
+        f"-d {ipv4_network(net)}"
         for net in DOCKER_NETWORK_RANGES
     ]
     lines += [
@@ -99,15 +178,20 @@ def after_rules_block() -> list[str]:
     return lines
 
 
-def outputs(topo: Topology) -> list[Output]:
-    ctx = {
-        "host_rules": host_rules(topo),
-        "route_rules": route_rules(topo),
+def context(topo: Topology, host: list[UfwRule], route: list[UfwRule]) -> dict[str, object]:
+    """The template's context: checked values (the template shell-quotes each with `sh`)."""
+    checked_network(str(topo.env.firewall.private_cidr))
+    return {
+        "rules": script_rules(checked(host), checked(route)),
         "after_rules": after_rules_block(),
         "block_begin": BLOCK_BEGIN,
         "block_end": BLOCK_END,
     }
-    return [Output("firewall/ufw.sh", "firewall/ufw.sh.j2", ctx, executable=True)]
+
+
+def outputs(topo: Topology) -> list[Output]:
+    ctx = context(topo, host_rules(topo), route_rules(topo))
+    return [Output(UFW, "firewall/ufw.sh.j2", ctx, executable=True)]
 
 
 ARTIFACT = ArtifactKind(

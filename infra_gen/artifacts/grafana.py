@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..topology import Topology
-from .base import ArtifactKind, Output
-from .prometheus import (
+from ..contract import (
     API_ACTIVE_CLIENTS,
     API_LATENCY,
     API_REQUESTS,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
     ML_ACCURACY,
     ML_DRIFT,
     ML_IMPORTANCE,
@@ -25,15 +25,12 @@ from .prometheus import (
     TASKS_FAILED,
     TASKS_RETRIED,
     TASKS_SUCCEEDED,
-    jobs_of_kind,
-    route_prefix,
 )
+from ..topology import Topology
+from .base import ArtifactKind, Output
 
 DATASOURCE_UID = "prometheus"
 DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
-# Where the container mounts generated/<env>/grafana/dashboards (see topology/plan.py);
-# used when Grafana is off in this environment and there is no container to read it from.
-DASHBOARDS_DIR = "/var/lib/grafana/dashboards"
 SCHEMA_VERSION = 39  # Grafana 11.x
 WIDTH = 24
 
@@ -111,7 +108,7 @@ def _dashboard(topo: Topology, name: str, title: str, layout: _Layout) -> dict[s
 def system(topo: Topology) -> dict[str, Any]:
     lay = _Layout()
     lay.row("Host (node exporter)")
-    nodes = "|".join(j.job for j in jobs_of_kind(topo, "node-exporter"))
+    nodes = "|".join(j.job for j in topo.jobs_of_kind("node-exporter"))
     sel = f'job=~"{nodes}"'
     lay.panel("CPU busy", [(f'1 - avg by (instance) (rate(node_cpu_seconds_total{{{sel},'
                             f'mode="idle"}}[5m]))', "{{instance}}")], unit="percentunit")
@@ -136,7 +133,7 @@ def system(topo: Topology) -> dict[str, Any]:
 
 def application(topo: Topology) -> dict[str, Any]:
     lay = _Layout()
-    for job in jobs_of_kind(topo, "api"):
+    for job in topo.jobs_with("http", "dashboard"):
         sel, g = f'job="{job.job}"', job.job
         lay.row(f"API: {g}")
         lay.panel("Request rate", [(f"sum by (route) (rate({API_REQUESTS}{{{sel}}}[5m]))",
@@ -152,7 +149,18 @@ def application(topo: Topology) -> dict[str, Any]:
             thresholds=[(topo.env.monitoring.thresholds.error_rate, "red")])
         lay.panel("Active users (5 min)", [(f"sum({API_ACTIVE_CLIENTS}{{{sel}}})", "clients")],
                   kind="stat")
-    for job in jobs_of_kind(topo, "worker"):
+    for job in topo.jobs_with("generic", "dashboard"):
+        # A service of your own: the conventional HTTP metrics, and whether it is up.
+        sel = f'job="{job.job}"'
+        lay.row(f"Service: {job.job}")
+        lay.panel("Request rate", [(f"sum by (status) (rate({HTTP_REQUESTS}{{{sel}}}[5m]))",
+                                    "{{status}}")], unit="reqps", w=8)
+        lay.panel("Response time p95", [(
+            f"histogram_quantile(0.95, sum by (le) (rate({HTTP_LATENCY}{{{sel}}}[5m])))",
+            "p95")], unit="s", w=8,
+            thresholds=[(topo.env.monitoring.thresholds.latency_p95_seconds, "red")])
+        lay.panel("Replicas up", [(f"sum(up{{{sel}}})", "up")], kind="stat", w=8)
+    for job in topo.jobs_with("tasks", "dashboard"):
         sel = f'job="{job.job}"'
         lay.row(f"Celery: {job.job}")
         lay.panel("Task rates", [
@@ -167,7 +175,7 @@ def application(topo: Topology) -> dict[str, Any]:
 
 def ml(topo: Topology) -> dict[str, Any]:
     lay, t = _Layout(), topo.env.monitoring.thresholds
-    for job in jobs_of_kind(topo, "ml"):
+    for job in topo.jobs_with("ml", "dashboard"):
         sel = f'job="{job.job}"'
         lay.row(f"Model: {job.job}")
         lat = f"sum by (le) (rate({ML_LATENCY}{{{sel}}}[5m]))"
@@ -191,15 +199,7 @@ DASHBOARDS = (system, application, ml)
 
 def prometheus_url(topo: Topology) -> str:
     prom = topo.of_kind("prometheus")[0]
-    return f"http://{prom.name}:{prom.port}{route_prefix(prom)}"
-
-
-def dashboards_dir(topo: Topology) -> str:
-    for c in topo.of_kind("grafana"):
-        for m in c.mounts:
-            if m.source.endswith("/dashboards"):
-                return m.target
-    return DASHBOARDS_DIR
+    return f"http://{prom.name}:{prom.port}{prom.route_prefix}"
 
 
 def outputs(topo: Topology) -> list[Output]:
@@ -212,7 +212,7 @@ def outputs(topo: Topology) -> list[Output]:
     provider = {
         "name": "infra-gen", "orgId": 1, "folder": topo.env.project, "type": "file",
         "disableDeletion": True, "allowUiUpdates": False, "updateIntervalSeconds": 60,
-        "options": {"path": dashboards_dir(topo), "foldersFromFilesStructure": False},
+        "options": {"path": topo.grafana_dashboards_dir, "foldersFromFilesStructure": False},
     }
     outs = [
         Output("grafana/provisioning/datasources/prometheus.yml",

@@ -8,7 +8,7 @@ stdout/stderr is rotated by Docker itself (compose `logging:` options).
 from __future__ import annotations
 
 from ..topology import Topology
-from .backups import facts as backup_facts
+from ..topology.backups import backup_facts
 from .base import ArtifactKind, Output
 
 # Always on: a missing or empty log is not an error and is not rotated.

@@ -56,13 +56,24 @@ CSP_ADMIN = (
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 )
-# Mozilla "intermediate": forward-secret AEAD suites only (TLS 1.3 suites are fixed
-# by OpenSSL and always strong). No DHE: nginx has no ssl_dhparam here.
+# Mozilla's "intermediate" profile (TLS 1.2 and 1.3; checked on the running stack by
+# sslyze --mozilla_config=intermediate, tests/stack/test_stack_tls.py).
+# TLS 1.2 suites: forward-secret AEAD only (the TLS 1.3 suites are OpenSSL's three,
+# all in the profile). No DHE, so no ssl_dhparam: the guidelines dropped the DHE
+# suites from intermediate in 5.8, and with the ECDSA certificate `up` makes a
+# DHE-RSA suite could never be negotiated anyway.
 TLS_CIPHERS = ":".join((
     "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
     "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
     "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
 ))
+# Key exchange groups of the profile; OpenSSL's default list also offers X448 and
+# secp521r1, which the profile rejects.
+TLS_CURVES = ":".join(("X25519", "prime256v1", "secp384r1"))
+# Session resumption by the server-side cache only: tickets are off because nginx
+# keeps one random ticket key until it restarts, which would weaken forward secrecy.
+TLS_SESSION_CACHE = "shared:SSL:10m"
+TLS_SESSION_TIMEOUT = "1d"
 # Headers the load balancer sets itself: the upstream's copies are dropped, so a
 # response never carries two different values.
 HIDDEN_UPSTREAM_HEADERS = (
@@ -71,16 +82,19 @@ HIDDEN_UPSTREAM_HEADERS = (
     "X-Powered-By",
 )
 
+REPLICA_HEADER = "X-Served-By"
+"""The app's header naming the replica that answered: passed on only where
+load_balancer.replica_header is set (dev, tests), hidden in production."""
+
 
 @dataclass(frozen=True)
 class Pool:
     name: str
     """nginx upstream name."""
     route: str
-    members: tuple[str, ...]
-    """host:port of every member."""
-    tries: int
-    """proxy_next_upstream_tries: bounded by the pool size and MAX_TRIES."""
+    server: str | None
+    """service:port; nginx resolves the service name to every replica (None: no
+    replica planned, the route answers 503)."""
 
 
 @dataclass(frozen=True)
@@ -114,12 +128,8 @@ def nginx_size(size: str) -> str:
 
 def _pools(topo: Topology) -> list[Pool]:
     return [
-        Pool(
-            name=p.name,
-            route=p.route,
-            members=tuple(f"{m}:{p.port}" for m in p.members),
-            tries=max(1, min(len(p.members), MAX_TRIES)),
-        )
+        Pool(name=p.name, route=p.route,
+             server=f"{p.service}:{p.port}" if p.replicas else None)
         for p in topo.upstreams
     ]
 
@@ -139,14 +149,14 @@ def _admin_routes(topo: Topology) -> list[AdminRoute]:
 
 
 def _health_route(topo: Topology) -> HealthRoute | None:
-    """/health/ of the first API pool (services order) that has members."""
+    """/health/ of the first API pool (services order) that has replicas."""
     api_pools: list[UpstreamPool] = [
         p for p in topo.upstreams
-        if topo.env.role_of(p.group) is Role.api and p.members and p.health_path
+        if topo.env.role_of(p.service) is Role.api and p.replicas and p.health_path
     ]
     if not api_pools:
         return None
-    first = min(api_pools, key=lambda p: list(topo.env.services).index(p.group))
+    first = min(api_pools, key=lambda p: list(topo.env.services).index(p.service))
     assert first.health_path is not None
     return HealthRoute(path=first.health_path, pool=first.name, upstream_path=first.health_path)
 
@@ -212,7 +222,12 @@ def context(topo: Topology) -> dict[str, object]:
         "csp_admin": CSP_ADMIN,
         "permissions_policy": PERMISSIONS_POLICY,
         "tls_ciphers": TLS_CIPHERS,
-        "hidden_upstream_headers": HIDDEN_UPSTREAM_HEADERS,
+        "tls_curves": TLS_CURVES,
+        "tls_session_cache": TLS_SESSION_CACHE,
+        "tls_session_timeout": TLS_SESSION_TIMEOUT,
+        "hidden_upstream_headers": HIDDEN_UPSTREAM_HEADERS
+        + (() if lb.replica_header else (REPLICA_HEADER,)),
+        "max_tries": MAX_TRIES,
     }
 
 

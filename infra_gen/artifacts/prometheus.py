@@ -1,399 +1,27 @@
-"""prometheus artifact: prometheus.yml, the alert rules and their promtool unit tests.
+"""prometheus artifact: prometheus.yml (and prometheus.swarm.yml on swarm), the alert
+rules and their promtool unit tests.
 
-Every alert is one `Alert` built here from the topology and env.monitoring.thresholds,
-together with two promtool test cases (one that fires, one that stays quiet) whose
-input values are computed from the same thresholds, so the tests stay right when a
-threshold changes.
-
-Metric names are the ones the reference app exposes (services/app/churn/api/metrics.py,
-worker/metrics.py, ml/metrics.py) and the Debian exporters (postgres_exporter 0.11,
-redis_exporter 1.45, nginx-prometheus-exporter 0.11, node_exporter 1.5).
+What is scraped and how it is found is in scrape.py, the alert table in alerts.py,
+metric names in infra_gen/contract.py; this module only assembles the files.
 """
 
 from __future__ import annotations
 
-import posixpath
-import re
-from dataclasses import dataclass
 from typing import Any
 
-from ..model import duration_seconds
-from ..topology import Container, ScrapeJob, Topology
+from ..contract import PROMETHEUS_CONFIG, PROMETHEUS_SWARM_CONFIG
+from ..topology import Topology
+from .alerts import alerts, rule_groups, rule_tests
 from .base import ArtifactKind, Output
+from .scrape import alertmanager_target, rule_files_glob, scrape_configs
 
-API_REQUESTS = "churn_api_requests_total"
-API_LATENCY = "churn_api_request_duration_seconds_bucket"
-API_ACTIVE_CLIENTS = "churn_api_active_clients"
-TASKS_SUCCEEDED = "churn_worker_tasks_succeeded_total"
-TASKS_FAILED = "churn_worker_tasks_failed_total"
-TASKS_RETRIED = "churn_worker_tasks_retried_total"
-TASK_RUNTIME = "churn_worker_task_duration_seconds_bucket"
-ML_LATENCY = "churn_ml_prediction_duration_seconds_bucket"
-ML_ACCURACY = "churn_ml_model_accuracy"
-ML_IMPORTANCE = "churn_ml_feature_importance"
-ML_DRIFT = "churn_ml_feature_drift_psi"
-
-# Filesystems that are not disks (node exporter reports them all).
-NOT_DISKS = "tmpfs|devtmpfs|ramfs|squashfs|overlay|nsfs|fuse.lxcfs"
-
-CONFIG_PATH = "prometheus/prometheus.yml"
+CONFIG_PATH = PROMETHEUS_CONFIG
+SWARM_CONFIG_PATH = PROMETHEUS_SWARM_CONFIG
 RULES_PATH = "prometheus/rules/alerts.yml"
 TESTS_PATH = "prometheus/tests/alerts_test.yml"
 
 
-# -- facts read from the topology -------------------------------------------------
-def route_prefix(container: Container) -> str:
-    """The --web.route-prefix a Prometheus/Alertmanager container serves under ("" if none)."""
-    for arg in container.command:
-        if arg.startswith("--web.route-prefix="):
-            return "/" + arg.split("=", 1)[1].strip("/")
-    return ""
-
-
-def instance_of(topo: Topology, target: str) -> str:
-    """The instance label of a scrape target: the container it lives in."""
-    host = target.rsplit(":", 1)[0]
-    return topo.of_kind("prometheus")[0].name if host == "localhost" else host
-
-
-def job_container(topo: Topology, job: ScrapeJob) -> Container:
-    return topo.container(instance_of(topo, job.targets[0]))
-
-
-def jobs_of_kind(topo: Topology, *kinds: str) -> list[ScrapeJob]:
-    """Scrape jobs whose targets are containers of these kinds, in topology order."""
-    return [j for j in topo.scrape_jobs if job_container(topo, j).kind in kinds]
-
-
-def _env_of(container: Container) -> dict[str, str]:
-    return dict(container.environment)
-
-
-def postgres_jobs(topo: Topology) -> tuple[list[ScrapeJob], ScrapeJob | None]:
-    """(every postgres exporter job, the job of the exporter watching the primary)."""
-    jobs, primary = jobs_of_kind(topo, "postgres-exporter"), None
-    for job in jobs:
-        db = _env_of(job_container(topo, job))["DATA_SOURCE_URI"].split(":", 1)[0]
-        if topo.container(db).kind == "postgres":
-            primary = job
-    return jobs, primary
-
-
-def replication_slot(topo: Topology) -> str | None:
-    """The replica's replication slot, None without a replica."""
-    replicas = topo.of_kind("postgres-replica")
-    return _env_of(replicas[0])["REPLICATION_SLOT"] if replicas else None
-
-
-def alertmanager_target(topo: Topology) -> tuple[str, str]:
-    am = topo.of_kind("alertmanager")[0]
-    return f"{am.name}:{am.port}", route_prefix(am)
-
-
-def rule_files_glob(topo: Topology) -> str:
-    """rule_files entry relative to prometheus.yml: right in the container (where
-    Prometheus resolves it against /etc/prometheus) and for `promtool check config`
-    run on generated/<env>/prometheus/prometheus.yml (rules/ is its sibling)."""
-    prom = topo.of_kind("prometheus")[0]
-    config = next(m.target for m in prom.mounts if m.source.endswith("/prometheus.yml"))
-    rules = next(m.target for m in prom.mounts if m.source.startswith("./prometheus/rules/"))
-    rules_dir = posixpath.relpath(posixpath.dirname(rules), posixpath.dirname(config))
-    return posixpath.join(rules_dir, "*.yml")
-
-
-# -- alerts and their test cases ---------------------------------------------------
-@dataclass(frozen=True)
-class Case:
-    series: tuple[tuple[str, str], ...]
-    """(series, promtool values) pairs fed to the rule."""
-    alerts: tuple[dict[str, str], ...]
-    """Labels of each expected alert (besides alertname and severity)."""
-
-
-@dataclass(frozen=True)
-class Alert:
-    group: str
-    name: str
-    expr: str
-    for_: str
-    severity: str
-    summary: str
-    description: str
-    fires: Case
-    quiet: Case
-    service: str | None = None
-    """The service group a per-group rule watches (a label: rules stay distinct)."""
-
-    @property
-    def labels(self) -> dict[str, str]:
-        extra = {"service": self.service} if self.service else {}
-        return {"severity": self.severity, **extra}
-
-    def rule(self) -> dict[str, Any]:
-        return {
-            "alert": self.name,
-            "expr": self.expr,
-            "for": self.for_,
-            "labels": self.labels,
-            "annotations": {"summary": self.summary, "description": self.description},
-        }
-
-
-def _num(value: float) -> str:
-    return f"{value:.10g}"
-
-
-def _sel(metric: str, **labels: str) -> str:
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return f"{metric}{{{inner}}}"
-
-
-def _pct(value: float) -> str:
-    return f"{value * 100:g}%"
-
-
-def _shares(bad: str, good: str, labels: dict[str, str], share: float, fire: bool,
-            **bad_labels: str) -> Case:
-    """Counters growing 100 events a minute, `share` of them bad."""
-    return Case(
-        ((_sel(bad, **{**labels, **bad_labels}), f"0+{_num(100 * share)}x40"),
-         (_sel(good, **labels), f"0+{_num(100 * (1 - share))}x40")),
-        ({"job": labels["job"]},) if fire else (),
-    )
-
-
-def _histogram(metric: str, labels: dict[str, str], threshold: float, fire: bool) -> Case:
-    """Buckets t/2, t, 2t, +Inf; all observations in (t, 2t] (p95 = 1.95t) or in
-    (t/2, t] (p95 = 0.975t)."""
-    counts = (0, 0, 100, 100) if fire else (0, 100, 100, 100)
-    les = (_num(threshold / 2), _num(threshold), _num(threshold * 2), "+Inf")
-    return Case(
-        tuple((_sel(metric, **labels, le=le), f"0+{n}x40") for le, n in zip(les, counts, strict=True)),
-        ({"job": labels["job"]},) if fire else (),
-    )
-
-
-def _gauge(metric: str, labels: dict[str, str], value: float, expect: dict[str, str] | None) -> Case:
-    return Case(((_sel(metric, **labels), f"{_num(value)}x40"),), (expect,) if expect else ())
-
-
-def alerts(topo: Topology) -> list[Alert]:
-    env, t = topo.env, topo.env.monitoring.thresholds
-    out: list[Alert] = []
-    # One rule for every job: `up` is per target already. The test downs every target.
-    targets = [{"job": j.job, "instance": instance_of(topo, t)}
-               for j in topo.scrape_jobs for t in j.targets]
-    out.append(Alert(
-        "targets", "TargetDown", "up == 0", "2m", "critical",
-        f"{{{{ $labels.instance }}}} of job {{{{ $labels.job }}}} is down ({env.name})",
-        f"Prometheus in {env.name} has not scraped {{{{ $labels.instance }}}} "
-        "(job {{ $labels.job }}) for 2 minutes.",
-        Case(tuple((_sel("up", **lab), "0x40") for lab in targets), tuple(targets)),
-        Case(tuple((_sel("up", **lab), "1x40") for lab in targets), ())))
-    for job in jobs_of_kind(topo, "api"):
-        g, lab = job.job, {"job": job.job, "instance": instance_of(topo, job.targets[0])}
-        req = dict(lab, method="GET", route="/api/customers/")
-        sel = f'job="{g}"'
-        out.append(Alert(
-            g, "HighErrorRate",
-            f'sum by (job) (rate({API_REQUESTS}{{{sel},status=~"5.."}}[5m]))'
-            f" / sum by (job) (rate({API_REQUESTS}{{{sel}}}[5m])) > {_num(t.error_rate)}",
-            "5m", "critical", f"{g}: more than {_pct(t.error_rate)} of responses are 5xx "
-            f"({env.name})",
-            f"Over the last 5 minutes more than {_pct(t.error_rate)} of the responses of "
-            f"{g} in {env.name} were server errors (5xx).",
-            _shares(API_REQUESTS, API_REQUESTS, dict(req, status="200"), (1 + t.error_rate) / 2,
-                    True, status="500"),
-            _shares(API_REQUESTS, API_REQUESTS, dict(req, status="200"), t.error_rate / 2,
-                    False, status="500"), service=g))
-        lat = dict(lab, method="GET", route="/api/customers/")
-        out.append(Alert(
-            g, "HighLatency",
-            f"histogram_quantile(0.95, sum by (job, le) (rate({API_LATENCY}{{{sel}}}[5m])))"
-            f" > {_num(t.latency_p95_seconds)}", "5m", "warning",
-            f"{g}: p95 latency above {_num(t.latency_p95_seconds)}s ({env.name})",
-            f"The 95th percentile response time of {g} in {env.name} has been above "
-            f"{_num(t.latency_p95_seconds)}s for 5 minutes.",
-            _histogram(API_LATENCY, lat, t.latency_p95_seconds, True),
-            _histogram(API_LATENCY, lat, t.latency_p95_seconds, False), service=g))
-    for job in jobs_of_kind(topo, "worker"):
-        g, lab = job.job, {"job": job.job, "instance": instance_of(topo, job.targets[0])}
-        tl, sel = dict(lab, task="churn.score_customer"), f'job="{g}"'
-        failed = f"sum by (job) (rate({TASKS_FAILED}{{{sel}}}[5m]))"
-        done = f"sum by (job) (rate({TASKS_SUCCEEDED}{{{sel}}}[5m]))"
-        out.append(Alert(
-            g, "TaskFailures", f"{failed} / ({failed} + {done}) > {_num(t.task_failure_rate)}",
-            "5m", "warning", f"{g}: more than {_pct(t.task_failure_rate)} of tasks fail "
-            f"({env.name})",
-            f"Over the last 5 minutes more than {_pct(t.task_failure_rate)} of the Celery "
-            f"tasks of {g} in {env.name} failed for good.",
-            _shares(TASKS_FAILED, TASKS_SUCCEEDED, tl, (1 + t.task_failure_rate) / 2, True),
-            _shares(TASKS_FAILED, TASKS_SUCCEEDED, tl, t.task_failure_rate / 2, False), service=g))
-    for job in jobs_of_kind(topo, "ml"):
-        g, lab = job.job, {"job": job.job, "instance": instance_of(topo, job.targets[0])}
-        sel, thr = f'job="{g}"', t.prediction_latency_p95_seconds
-        out.append(Alert(
-            g, "SlowPredictions",
-            f"histogram_quantile(0.95, sum by (job, le) (rate({ML_LATENCY}{{{sel}}}[5m])))"
-            f" > {_num(thr)}", "5m", "warning",
-            f"{g}: p95 prediction latency above {_num(thr)}s ({env.name})",
-            f"The 95th percentile prediction time of {g} in {env.name} has been above "
-            f"{_num(thr)}s for 5 minutes.",
-            _histogram(ML_LATENCY, dict(lab, kind="single"), thr, True),
-            _histogram(ML_LATENCY, dict(lab, kind="single"), thr, False), service=g))
-        acc = t.min_model_accuracy
-        out.append(Alert(
-            g, "ModelAccuracyLow", f"min by (job) ({ML_ACCURACY}{{{sel}}}) < {_num(acc)}",
-            "5m", "warning", f"{g}: model accuracy below {_num(acc)} ({env.name})",
-            f"The model loaded by {g} in {env.name} scored below {_num(acc)} accuracy on "
-            "held-out data: retrain or roll back the model.",
-            _gauge(ML_ACCURACY, lab, acc / 2, {"job": g}),
-            _gauge(ML_ACCURACY, lab, (acc + 1) / 2, None), service=g))
-        psi, fl = t.drift_psi, dict(lab, feature="tenure_months")
-        out.append(Alert(
-            g, "DataDrift", f"max by (job, feature) ({ML_DRIFT}{{{sel}}}) > {_num(psi)}",
-            "15m", "warning",
-            f"{g}: feature {{{{ $labels.feature }}}} drifts (PSI > {_num(psi)}, {env.name})",
-            f"The population stability index of feature {{{{ $labels.feature }}}} in "
-            f"{env.name} has been above {_num(psi)} for 15 minutes: recent inputs no "
-            "longer look like the training data.",
-            _gauge(ML_DRIFT, fl, psi * 2, {"job": g, "feature": "tenure_months"}),
-            _gauge(ML_DRIFT, fl, psi / 2, None), service=g))
-    out += _datastore_alerts(topo)
-    return out
-
-
-def _first(topo: Topology, jobs: list[ScrapeJob]) -> dict[str, str]:
-    """job and instance labels of the first target of the first job."""
-    return {"job": jobs[0].job, "instance": instance_of(topo, jobs[0].targets[0])}
-
-
-def _quotient(num: str, den: str, labels: dict[str, str], ratio: float, fire: bool) -> Case:
-    return Case(((_sel(num, **labels), f"{_num(1000 * ratio)}x40"),
-                 (_sel(den, **labels), "1000x40")), (labels,) if fire else ())
-
-
-def _down(topo: Topology, group: str, name: str, metric: str, jobs: list[ScrapeJob],
-          what: str) -> Alert:
-    env, sel, lab = topo.env.name, "|".join(j.job for j in jobs), _first(topo, jobs)
-    return Alert(
-        group, name, f'{metric}{{job=~"{sel}"}} == 0', "1m", "critical",
-        f"{what} behind {{{{ $labels.instance }}}} is down ({env})",
-        f"The exporter {{{{ $labels.instance }}}} in {env} cannot reach {what} "
-        f"({metric} == 0) for 1 minute.",
-        _gauge(metric, lab, 0, lab), _gauge(metric, lab, 1, None))
-
-
-def _datastore_alerts(topo: Topology) -> list[Alert]:
-    env, t = topo.env.name, topo.env.monitoring.thresholds
-    out: list[Alert] = []
-    pg_jobs, primary = postgres_jobs(topo)
-    if pg_jobs:
-        out.append(_down(topo, "postgres", "PostgresDown", "pg_up", pg_jobs, "PostgreSQL"))
-    slot = replication_slot(topo)
-    if slot and primary:
-        want = {**_first(topo, [primary]), "slot_name": slot}
-        lab = {**want, "database": ""}
-        sel = f'job="{primary.job}",slot_name="{slot}"'
-        lag = t.replication_lag_bytes
-        out.append(Alert(
-            "postgres", "ReplicationLag", f"pg_replication_slots_pg_wal_lsn_diff{{{sel}}} > {lag}",
-            "5m", "warning", f"replica (slot {slot}) lags the primary ({env})",
-            f"The replica of {env} is more than {lag} bytes of WAL behind the primary "
-            f"(replication slot {slot}) for 5 minutes.",
-            _gauge("pg_replication_slots_pg_wal_lsn_diff", lab, lag * 2, want),
-            _gauge("pg_replication_slots_pg_wal_lsn_diff", lab, lag / 2, None)))
-        active = f"pg_replication_slots_active{{{sel}}}"
-        out.append(Alert(
-            "postgres", "PostgresReplicaNotStreaming",
-            f'{active} == 0 or on() (absent({active}) and on() pg_up{{job="{primary.job}"}} == 1)',
-            "2m", "critical", f"the replica is not streaming from the primary ({env})",
-            f"Replication slot {slot} on the primary of {env} has no active replica "
-            "(or does not exist) for 2 minutes: reads from the replica go stale.",
-            _gauge("pg_replication_slots_active", lab, 0, want),
-            _gauge("pg_replication_slots_active", lab, 1, None)))
-    redis_jobs = jobs_of_kind(topo, "redis-exporter")
-    if redis_jobs:
-        redis = [j.job for j in redis_jobs]
-        out.append(_down(topo, "redis", "RedisDown", "redis_up", redis_jobs, "Redis"))
-        lab = _first(topo, redis_jobs)
-        ratio, sel = t.redis_memory_ratio, f'job=~"{"|".join(redis)}"'
-        used, cap = "redis_memory_used_bytes", "redis_memory_max_bytes"
-        out.append(Alert(
-            "redis", "RedisMemoryHigh",
-            f"{used}{{{sel}}} / ({cap}{{{sel}}} > 0) > {_num(ratio)}", "5m", "warning",
-            f"Redis uses more than {_pct(ratio)} of its maxmemory ({env})",
-            f"Redis in {env} has used more than {_pct(ratio)} of maxmemory for 5 minutes; "
-            "at the ceiling it refuses writes (noeviction) and Celery stops.",
-            _quotient(used, cap, lab, (1 + ratio) / 2, True),
-            _quotient(used, cap, lab, ratio / 2, False)))
-    nodes = jobs_of_kind(topo, "node-exporter")
-    if nodes:
-        names = "|".join(j.job for j in nodes)
-        free, sel = t.disk_free_ratio, f'job=~"{names}",fstype!~"{NOT_DISKS}"'
-        lab = {**_first(topo, nodes), "device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
-        avail, size = "node_filesystem_avail_bytes", "node_filesystem_size_bytes"
-        out.append(Alert(
-            "node", "DiskSpaceLow", f"{avail}{{{sel}}} / {size}{{{sel}}} < {_num(free)}",
-            "5m", "warning",
-            f"less than {_pct(free)} disk free on {{{{ $labels.mountpoint }}}} ({env})",
-            f"The filesystem {{{{ $labels.mountpoint }}}} ({{{{ $labels.device }}}}) in {env} "
-            f"has had less than {_pct(free)} free space for 5 minutes.",
-            _quotient(avail, size, lab, free / 2, True),
-            _quotient(avail, size, lab, (1 + free) / 2, False)))
-    lbs = jobs_of_kind(topo, "nginx-exporter")
-    if lbs:
-        out.append(_down(topo, "nginx", "NginxDown", "nginx_up", lbs, "nginx (the load balancer)"))
-    return out
-
-
-def rule_groups(topo: Topology) -> dict[str, Any]:
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for alert in alerts(topo):
-        groups.setdefault(alert.group, []).append(alert.rule())
-    return {"groups": [{"name": n, "rules": r} for n, r in groups.items()]}
-
-
-def _expand(text: str, labels: dict[str, str]) -> str:
-    return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), text)
-
-
-def _test(alert: Alert, case: Case, fires: bool) -> dict[str, Any]:
-    # Long enough for the 5m rate windows to fill, then the whole `for` to pass.
-    at = int(duration_seconds(alert.for_) // 60) + 10
-    expected = [
-        {"exp_labels": {**labels, **alert.labels},
-         "exp_annotations": {"summary": _expand(alert.summary, labels),
-                             "description": _expand(alert.description, labels)}}
-        for labels in case.alerts
-    ]
-    return {
-        "name": f"{alert.group} {alert.name} {'fires' if fires else 'stays quiet'}",
-        "interval": "1m",
-        "input_series": [{"series": s, "values": v} for s, v in case.series],
-        "alert_rule_test": [{"eval_time": f"{at}m", "alertname": alert.name,
-                             "exp_alerts": expected}],
-    }
-
-
-def rule_tests(topo: Topology) -> dict[str, Any]:
-    rules = posixpath.relpath(RULES_PATH, posixpath.dirname(TESTS_PATH))
-    tests = []
-    for alert in alerts(topo):
-        tests += [_test(alert, alert.fires, True), _test(alert, alert.quiet, False)]
-    return {"rule_files": [rules], "evaluation_interval": "1m", "tests": tests}
-
-
-def scrape_configs(topo: Topology) -> list[dict[str, Any]]:
-    return [
-        {"job_name": job.job, "metrics_path": job.metrics_path,
-         "static_configs": [{"targets": [t], "labels": {"instance": instance_of(topo, t)}}
-                            for t in job.targets]}
-        for job in topo.scrape_jobs
-    ]
-
-
-def config(topo: Topology) -> dict[str, Any]:
+def config(topo: Topology, swarm: bool = False) -> dict[str, Any]:
     """prometheus.yml as data (dumped, never templated as text)."""
     mon = topo.env.monitoring
     am_target, am_prefix = alertmanager_target(topo)
@@ -408,20 +36,30 @@ def config(topo: Topology) -> dict[str, Any]:
             "path_prefix": am_prefix or "/",
             "static_configs": [{"targets": [am_target]}],
         }]},
-        "scrape_configs": scrape_configs(topo),
+        "scrape_configs": scrape_configs(topo, swarm),
     }
 
 
 def outputs(topo: Topology) -> list[Output]:
     exporters = {c.kind: c.port for c in topo.of_kind("postgres-exporter", "redis-exporter")}
-    return [
-        Output(CONFIG_PATH, "prometheus/prometheus.yml.j2", {
-            "config": config(topo),
+
+    def file(swarm: bool) -> dict[str, object]:
+        return {
+            "config": config(topo, swarm),
             "alertmanager_prefix": alertmanager_target(topo)[1] or "/",
             "exporter_ports": exporters,
-        }),
-        Output(RULES_PATH, "prometheus/rules/alerts.yml.j2", {"rules": rule_groups(topo)}),
-        Output(TESTS_PATH, "prometheus/tests/alerts_test.yml.j2", {"tests": rule_tests(topo)}),
+            "swarm": swarm,
+        }
+
+    table = alerts(topo)
+    files = [Output(CONFIG_PATH, "prometheus/prometheus.yml.j2", file(False))]
+    if topo.env.deploy.swarm:
+        files.append(Output(SWARM_CONFIG_PATH, "prometheus/prometheus.yml.j2", file(True)))
+    return [
+        *files,
+        Output(RULES_PATH, "prometheus/rules/alerts.yml.j2", {"rules": rule_groups(table)}),
+        Output(TESTS_PATH, "prometheus/tests/alerts_test.yml.j2",
+               {"tests": rule_tests(table, RULES_PATH, TESTS_PATH)}),
     ]
 
 

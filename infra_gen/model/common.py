@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
@@ -44,6 +45,11 @@ def _positive_size(value: str) -> str:
     match = _SIZE.fullmatch(value)
     if match is None or float(match.group(1) + (match.group(2) or "")) <= 0:
         raise ValueError(f"expected a size above zero such as 512M, got {shown(value)}")
+    # PostgreSQL and Redis take whole kB: 5.4M (5529.6 KiB) would only fail in the
+    # renderer, as a traceback.
+    kib = Decimal(match.group(1) + (match.group(2) or "")) * {"K": 1, "M": 1024, "G": 1024**2}[match.group(3)]
+    if kib != kib.to_integral_value():
+        raise ValueError(f"expected a whole number of KiB such as 512M or 1.5G, got {shown(value)}")
     return value
 
 

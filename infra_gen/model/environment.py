@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from enum import StrEnum
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -10,18 +12,41 @@ from .common import Doc, DomainName, Identifier, SecretsDir, StrictModel, locate
 from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
 from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
 from .reserved import DATASTORE_PORTS, RESERVED_SERVICE_NAMES, route_collision
+from .roles import ROLE_SPECS
 from .services import AppService, Role
 
+_PROJECT_NAME = r"^[a-z][a-z0-9_]{0,40}$"
 ProjectName = Annotated[
     str,
-    StringConstraints(max_length=41, pattern=r"^[a-z][a-z0-9_]{0,40}$"),
+    StringConstraints(max_length=41, pattern=_PROJECT_NAME),
     Doc("Lower-case letters, digits and _, starting with a letter."),
 ]
+
+
+class EndpointMode(StrEnum):
+    vip = "vip"
+    dnsrr = "dnsrr"
+
+
+def _with_default(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of tree with value at path unless one is set there (or a level is not a mapping)."""
+    head, *rest = path
+    if not rest:
+        return {head: value, **tree}
+    child = tree.get(head, {})
+    if not isinstance(child, dict):
+        return tree
+    return {**tree, head: _with_default(child, tuple(rest), value)}
 
 
 class Deploy(StrictModel):
     swarm: bool = False
     """Also render a Docker Swarm stack file (docker stack deploy)."""
+    endpoint_mode: EndpointMode = EndpointMode.dnsrr
+    """How a swarm service name resolves. dnsrr: to every task's address (nginx and
+    Prometheus see each replica; needs no IPVS in the kernel). vip: to one virtual IP
+    that IPVS balances (a scale needs no nginx reload, but nginx's passive health
+    checks then judge the whole service, not a replica)."""
     secrets_dir: SecretsDir = "../../.secrets/{env}"
     """Directory holding one file per secret, relative to generated/<env>/ or
     absolute; {env} is replaced by the environment name. Never committed."""
@@ -31,7 +56,9 @@ class Environment(StrictModel):
     name: Identifier
     """Environment name; must match the file name (prod.yaml -> prod)."""
     project: ProjectName
-    """Project name: prefixes the compose project, log directories and backups."""
+    """Project name: prefixes the compose project, the host directories of the environment
+    (/opt/<project>/<env>), the logs (/var/log/<project>) and backups (/var/backups/<project>)
+    unless those are set, and the names of backup files, cron and logrotate entries."""
     domain: DomainName
     """Public domain the load balancer serves."""
     tls: Tls = Tls()
@@ -62,17 +89,33 @@ class Environment(StrictModel):
     deploy: Deploy = Deploy()
     """How the stack is deployed."""
 
-    def role_of(self, service: str) -> Role:
-        """The role of a service: explicit, or its name when that names a role."""
-        declared = self.services[service].role
-        return declared if declared is not None else Role(service)
+    def role_of(self, service: str) -> Role | None:
+        """The role of a service: explicit, or its name when that names a role; None for
+        a service with its own image."""
+        svc = self.services[service]
+        if svc.image is not None:
+            return None
+        return svc.role if svc.role is not None else Role(service)
+
+    @model_validator(mode="before")
+    @classmethod
+    @located
+    def _project_names_the_directories(cls, data: Any) -> Any:
+        """logging.logrotate.log_dir and backups.directory default to the project's."""
+        project = data.get("project") if isinstance(data, dict) else None
+        # A bad project name is reported once, on its own field, not again on
+        # every directory derived from it.
+        if not isinstance(project, str) or not re.fullmatch(_PROJECT_NAME, project):
+            return data
+        data = _with_default(data, ("logging", "logrotate", "log_dir"), f"/var/log/{project}")
+        return _with_default(data, ("backups", "directory"), f"/var/backups/{project}")
 
     @model_validator(mode="after")
     @located
     def _every_service_has_a_role(self) -> Environment:
         roles = {r.value for r in Role}
         for name, svc in self.services.items():
-            if svc.role is None and name not in roles:
+            if svc.role is None and svc.image is None and name not in roles:
                 raise ValueError(
                     f"services.{name}.role: required for a service not named {', '.join(sorted(roles))} "
                     "needs a role"
@@ -96,6 +139,17 @@ class Environment(StrictModel):
             clash = route_collision(route) if route is not None else None
             if clash:
                 raise ValueError(f"services.{name}.route: {route!r} would shadow {clash}")
+        return self
+
+    @model_validator(mode="after")
+    @located
+    def _dependencies_exist(self) -> Environment:
+        known = set(self.services) | {"postgres", "redis"}
+        for name, svc in self.services.items():
+            for dep in svc.depends_on:
+                if dep not in known or dep == name:
+                    raise ValueError(f"services.{name}.depends_on: {dep!r} is not another "
+                                     f"service (known: {', '.join(sorted(known - {name}))})")
         return self
 
     @model_validator(mode="after")
@@ -175,11 +229,12 @@ class Environment(StrictModel):
     def route_of(self, service: str) -> str | None:
         svc = self.services[service]
         role = self.role_of(service)
-        if role in (Role.worker, Role.ml):
-            return None
-        if svc.route is not None:
+        if role is None:
             return svc.route
-        return {Role.frontend: "/", Role.api: "/api/"}[role]
+        default = ROLE_SPECS[role].route
+        if default is None:
+            return None
+        return svc.route if svc.route is not None else default
 
     def published_ports(self) -> set[int]:
         lb = self.load_balancer

@@ -175,7 +175,7 @@ class Logrotate(StrictModel):
     copytruncate: bool = True
     """Truncate in place, so writers keep their file handle."""
     log_dir: SafePath = "/var/log/churn_prediction"
-    """Host directory where the services' log files are collected."""
+    """Host directory where the services' log files are collected (default /var/log/<project>)."""
 
 
 class Logging(StrictModel):
@@ -223,7 +223,7 @@ class ModelBackups(StrictModel):
 
 class Backups(StrictModel):
     directory: SafePath = "/var/backups/churn_prediction"
-    """Host directory that holds the dumps and model archives."""
+    """Host directory that holds the dumps and model archives (default /var/backups/<project>)."""
     database: DatabaseBackups = DatabaseBackups()
     """PostgreSQL dumps."""
     models: ModelBackups = ModelBackups()

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
+from .. import __version__
 from .common import (
     Cidr,
     Duration,
@@ -102,6 +103,10 @@ class LoadBalancer(StrictModel):
     """Client and upstream timeouts."""
     client_max_body_size: MemorySize = "10M"
     """Largest request body accepted."""
+    replica_header: bool = False
+    """Pass the app's X-Served-By response header (the replica that answered) on to
+    clients. For dev and test environments, where balancing is observed from outside;
+    off in production, where it would map the fleet for anyone."""
     admin_allow: list[Cidr] = Field(default=["127.0.0.1/32"], max_length=64)
     """Client networks allowed to reach /prometheus/, /alertmanager/ and /nginx_status.
     A network that is effectively everyone (prefix shorter than /8, or /7 for IPv6)
@@ -173,8 +178,9 @@ class Redis(StrictModel):
 class Images(StrictModel):
     registry: ImageRegistry = "infra-gen"
     """Prefix of the project's own images (infra-gen/app, infra-gen/lb, ...)."""
-    tag: ImageTag = "0.1.0"
-    """Tag of the project's own images: a release, never latest."""
+    tag: ImageTag = __version__
+    """Tag of the project's own images: a release, never latest (default: the
+    infra-gen version, which scripts/build-images.sh tags them with)."""
     grafana: ImageRef = "grafana/grafana:11.2.2"
     """Grafana image (pulled, not built here)."""
     fluentd: ImageRef = "fluent/fluentd-kubernetes-daemonset:v1.17.1-debian-elasticsearch8-1.0"

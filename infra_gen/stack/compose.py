@@ -33,13 +33,18 @@ VERIFY_TOKEN_PREFIX = "infra-gen-verify"
 @dataclass(frozen=True)
 class ServiceState:
     service: str
-    group: str
     replica: int
     kind: str
     container: str
     state: str
     health: str
     ports: str
+
+
+def _replica_number(container: str) -> int:
+    """The replica number compose puts at the end of a container name (churn-dev-api-2)."""
+    tail = container.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,8 @@ class Stack:
             raise StackError(f"psql in {service} failed: {result.stderr.strip()}")
         return result.stdout.strip()
 
-    def ps(self) -> dict[str, dict[str, Any]]:
-        """docker compose ps, by service name (all containers, running or not)."""
+    def ps(self) -> dict[str, list[dict[str, Any]]]:
+        """docker compose ps: every container (running or not) of each service, by name."""
         result = self.compose("ps", "-a", "--format", "json", capture=True, timeout=60)
         text = result.stdout.strip()
         if not text:
@@ -120,26 +125,30 @@ class Stack:
         rows = json.loads(text) if text.startswith("[") else [
             json.loads(line) for line in text.splitlines() if line.strip()
         ]
-        return {row["Service"]: row for row in rows}
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in sorted(rows, key=lambda r: _replica_number(str(r.get("Name", "")))):
+            out.setdefault(row["Service"], []).append(row)
+        return out
 
     def status(self) -> list[ServiceState]:
-        """Every container the topology declares, with what Docker says of it."""
+        """Every replica the topology plans (and any a scale added), with what Docker
+        says of it; a planned replica with no container is "missing"."""
         live = self.ps()
         states = []
         for c in self.containers:
-            row = live.get(c.name, {})
-            replica = c.name.rsplit("-", 1)[-1]
-            ports = ", ".join(
-                f"{p['URL']}:{p['PublishedPort']}->{p['TargetPort']}"
-                for p in row.get("Publishers") or [] if p.get("PublishedPort")
-            )
-            states.append(ServiceState(
-                service=c.name, group=c.group,
-                replica=int(replica) if c.name != c.group and replica.isdigit() else 1,
-                kind=c.kind, container=row.get("Name", "-"),
-                state=row.get("State", "missing"), health=row.get("Health", "") or "-",
-                ports=ports,
-            ))
+            rows = live.get(c.name, [])
+            rows += [{}] * (c.replicas - len(rows))
+            for i, row in enumerate(rows, 1):
+                ports = ", ".join(
+                    f"{p['URL']}:{p['PublishedPort']}->{p['TargetPort']}"
+                    for p in row.get("Publishers") or [] if p.get("PublishedPort")
+                )
+                states.append(ServiceState(
+                    service=c.name, replica=_replica_number(str(row.get("Name", ""))) or i,
+                    kind=c.kind, container=row.get("Name", "-"),
+                    state=row.get("State", "missing"), health=row.get("Health", "") or "-",
+                    ports=ports,
+                ))
         return states
 
     def running(self) -> bool:
@@ -324,14 +333,10 @@ def down(stack: Stack, say: Say, volumes: bool = False) -> None:
 
 
 def logs(stack: Stack, service: str | None, follow: bool, tail: str) -> int:
-    if service is not None and service not in {c.name for c in stack.containers} | {
-        c.group for c in stack.containers
-    }:
+    if service is not None and service not in {c.name for c in stack.containers}:
         raise StackError(f"no service {service!r} in {stack.name}; expected one of: "
                          + ", ".join(c.name for c in stack.containers))
-    services: list[str] = []
-    if service is not None:
-        services = [c.name for c in stack.containers if service in (c.name, c.group)]
+    services = [service] if service is not None else []
     args = ["logs", "--tail", tail, *(["--follow"] if follow else []),
             *([] if sys.stdout.isatty() else ["--no-color"]), *services]
     return stack.compose(*args, check=False).returncode

@@ -28,6 +28,7 @@ import os
 import secrets
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 from ..errors import StackError
@@ -38,7 +39,12 @@ DIR_MODE = 0o700
 FILE_MODE = 0o644
 TOKEN_FILE = "api_token"
 """API token for `infra-gen verify`, created by `up` (not a container secret)."""
-TLS_DAYS = 825
+TLS_DAYS = 365
+"""Lifetime of the self-signed certificate: Mozilla's profiles allow at most a year
+(366 days); a longer one already on disk is replaced."""
+TLS_CURVE = "prime256v1"
+"""ECDSA P-256 key: a certificate type and curve of Mozilla's "intermediate" profile,
+signed ecdsa-with-SHA256."""
 TLS_DIR_MODE = 0o711
 """tls/ is bind-mounted as a directory (/etc/nginx/tls), so its own mode applies in
 the container: nginx (uid 10002) must traverse it; listing is not needed."""
@@ -90,6 +96,21 @@ def ensure_secrets(topo: Topology, directory: Path) -> list[str]:
     return created
 
 
+def certificate_lifetime_days(cert: Path) -> int:
+    """Whole days between the certificate's notBefore and notAfter."""
+    result = subprocess.run(
+        ["openssl", "x509", "-in", str(cert), "-noout", "-startdate", "-enddate"],
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"openssl cannot read {cert}: {result.stderr.strip()}")
+    dates = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    # openssl's default form, e.g. "Dec  2 03:21:11 2026 GMT" (always GMT).
+    start, end = (datetime.strptime(dates[k], "%b %d %H:%M:%S %Y GMT")
+                  for k in ("notBefore", "notAfter"))
+    return (end - start).days
+
+
 def _certificate_ok(cert: Path, domain: str) -> bool:
     if not cert.is_file():
         return False
@@ -98,7 +119,8 @@ def _certificate_ok(cert: Path, domain: str) -> bool:
          "subjectAltName"],
         capture_output=True, text=True, check=False,
     )
-    return result.returncode == 0 and f"DNS:{domain}" in result.stdout
+    return (result.returncode == 0 and f"DNS:{domain}" in result.stdout
+            and certificate_lifetime_days(cert) <= TLS_DAYS)
 
 
 def ensure_certificate(domain: str, tls_dir: Path) -> bool:
@@ -113,8 +135,8 @@ def ensure_certificate(domain: str, tls_dir: Path) -> bool:
         raise StackError("openssl is needed for the self-signed certificate (apt-get install openssl)")
     tmp_key, tmp_cert = tls_dir / ".privkey.pem.tmp", tls_dir / ".fullchain.pem.tmp"
     cmd = [
-        "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-nodes", "-days", str(TLS_DAYS), "-subj", f"/CN={domain}",
+        "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", f"ec_paramgen_curve:{TLS_CURVE}",
+        "-sha256", "-nodes", "-days", str(TLS_DAYS), "-subj", f"/CN={domain}",
         "-addext", f"subjectAltName=DNS:{domain},DNS:localhost,IP:127.0.0.1",
         # openssl's default v3_ca extensions (CA:TRUE) let clients trust this one
         # certificate as its own anchor (--cacert fullchain.pem); a CA:FALSE leaf

@@ -10,36 +10,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..model import Environment, Resources, Role
+from ..model import Environment, Resources, TlsMode
 
-FRONTEND_NET = "frontend-net"
-BACKEND_NET = "backend-net"
+# The roles table owns the app's networks and users; re-exported for the platform.
+from ..model.roles import BACKEND_NET as BACKEND_NET
+from ..model.roles import FRONTEND_NET as FRONTEND_NET
+from ..model.roles import NGINX_UID as NGINX_UID
+
 SECRETS_MOUNT = "/run/secrets"
 DOCKER_NETWORK_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 """Where Docker takes the subnets of bridge (172.16/12, 192.168/16) and swarm overlay
 (10/8) networks by default: the source addresses of container-to-container traffic."""
 
-APP_UID = "10001:10001"
-NGINX_UID = "10002:10002"
+def public_base_url(env: Environment) -> str:
+    """scheme://domain[:port] where people reach the site: https unless `tls.mode: none`,
+    the load balancer's port only when it is not the scheme's default (dev: :8443)."""
+    lb = env.load_balancer
+    if env.tls.mode is TlsMode.none:
+        scheme, port, default = "http", lb.http_port, 80
+    else:
+        scheme, port, default = "https", lb.https_port, 443
+    return f"{scheme}://{env.domain}" + ("" if port == default else f":{port}")
+
+
 NOBODY_UID = "65534:65534"
-
-
-@dataclass(frozen=True)
-class RoleDefaults:
-    image: str
-    command: tuple[str, ...]
-    port: int | None
-    metrics_port: int | None
-    health_path: str | None
-    user: str
-
-
-ROLE_DEFAULTS: dict[Role, RoleDefaults] = {
-    Role.frontend: RoleDefaults("frontend", (), 8080, None, "/healthz", NGINX_UID),
-    Role.api: RoleDefaults("app", ("api",), 8000, 8000, "/health/", APP_UID),
-    Role.worker: RoleDefaults("app", ("worker",), None, 8888, None, APP_UID),
-    Role.ml: RoleDefaults("app", ("ml",), 5000, 5000, "/health", APP_UID),
-}
+GRAFANA_DASHBOARDS_DIR = "/var/lib/grafana/dashboards"
+"""Where the grafana container mounts generated/<env>/grafana/dashboards/*.json."""
 
 PORTS = {
     "lb_http": 8080,
@@ -73,6 +69,8 @@ class Mount:
     read_only: bool = True
     named: bool = False
     """A named volume (else a bind mount of a generated file or host path)."""
+    swarm_source: str | None = None
+    """The generated file used instead on swarm (Prometheus' swarm configuration)."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +81,39 @@ class Published:
 
 
 @dataclass(frozen=True)
+class Link:
+    """One container using another (the architecture diagram's edges)."""
+
+    target: str
+    """The container used."""
+    label: str
+    """What for (SQL, cache + broker, predictions, replication, exports)."""
+    dotted: bool = False
+    """An exporter reading it, not a dependency of the app."""
+
+
+@dataclass(frozen=True)
+class Replication:
+    """Streaming replication of PostgreSQL (None on the topology without a replica)."""
+
+    user: str
+    """The role the replica connects as."""
+    slot: str
+    """The primary's physical replication slot the replica streams from."""
+    password_secret: str
+    primary: str
+    """The primary's container."""
+    replica: str
+    """The replica's container."""
+
+
+@dataclass(frozen=True)
 class Container:
+    """One compose (and swarm) service: `replicas` containers run it, all answering
+    to its name through Docker's DNS."""
+
     name: str
-    """Compose service name and DNS name (api-1)."""
-    group: str
-    """Logical service it is a replica of (api); a DNS alias shared by its replicas."""
+    """Compose service name and DNS name (api); every replica answers to it."""
     kind: str
     """frontend, api, worker, ml, lb, postgres, postgres-replica, redis, prometheus,
     alertmanager, grafana, fluentd, or an exporter name."""
@@ -96,8 +122,17 @@ class Container:
     resources: Resources
     networks: tuple[str, ...]
     healthcheck: Healthcheck
+    replicas: int = 1
+    """deploy.replicas; only app services (scalable: `scalable`) have more than one."""
+    scalable: bool = False
+    """An app service: found through DNS by the load balancer and Prometheus, so
+    `--scale` works on the generated files."""
     command: tuple[str, ...] = ()
     port: int | None = None
+    expose: tuple[int, ...] = ()
+    """Every port the image serves inside the container (compose `expose`): the
+    port and the metrics port. The cross-artifact checks compare scrape and
+    upstream ports with it."""
     environment: tuple[tuple[str, str], ...] = ()
     secrets: tuple[str, ...] = ()
     mounts: tuple[Mount, ...] = ()
@@ -110,23 +145,58 @@ class Container:
     """The image is built from services/ (else pulled, e.g. grafana)."""
     root_reason: str | None = None
     """Why this container runs as root; None means it must not."""
+    read_only: bool = False
+    """Read-only root filesystem (tmpfs stays writable)."""
+    alerts: tuple[str, ...] = ()
+    """Alert families of its role spec (app services)."""
+    dashboard: tuple[str, ...] = ()
+    """Dashboard rows of its role spec (app services)."""
+    route_prefix: str = ""
+    """The path it serves under ("" at /): --web.route-prefix of Prometheus and
+    Alertmanager, Grafana's sub path; the load balancer proxies it there."""
+    links: tuple[Link, ...] = ()
+    """The other containers it talks to, in the order its environment names them."""
 
 
 @dataclass(frozen=True)
 class UpstreamPool:
     name: str
-    group: str
+    """nginx upstream name."""
+    service: str
+    """The compose service behind it: nginx resolves its name to every replica."""
     route: str
     port: int
-    members: tuple[str, ...]
+    replicas: int
+    """Planned replicas; 0 means no server (the route answers 503)."""
     health_path: str | None
 
 
 @dataclass(frozen=True)
 class ScrapeJob:
     job: str
-    targets: tuple[str, ...]
+    service: str
+    """The compose service scraped."""
+    port: int
     metrics_path: str = "/metrics"
+    kind: str = ""
+    """The kind of the container scraped (api, node-exporter, prometheus, ...)."""
+    watches: str | None = None
+    """The container an exporter reads (postgres-exporter -> postgres); None otherwise."""
+    alerts: tuple[str, ...] = ()
+    """Alert families of the scraped service's role spec (app services)."""
+    dashboard: tuple[str, ...] = ()
+    """Dashboard rows of the scraped service's role spec (app services)."""
+    discovered: bool = False
+    """Every replica found through Docker's DNS (dns_sd_configs on the service name,
+    tasks.<service> on swarm); else the one static target."""
+    host: str | None = None
+    """Static target host when it is not the service name (Prometheus scrapes itself
+    on localhost)."""
+
+    @property
+    def target(self) -> str:
+        """host:port of the static target, or the DNS name:port of a discovered job."""
+        return f"{self.host or self.service}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -151,30 +221,51 @@ class Topology:
     tls_certificate: str = ""
     tls_key: str = ""
     urls: dict[str, str] = field(default_factory=dict)
+    replication: Replication | None = None
+    """PostgreSQL streaming replication; None when postgres.replicas is 0."""
+    model_dir: str = ""
+    """Where the ml service keeps its model (the backups archive it): the app's default
+    unless the ml service's environment sets MODEL_DIR."""
+    grafana_dashboards_dir: str = GRAFANA_DASHBOARDS_DIR
+    """Where Grafana reads the dashboards mounted into it (its provider's path)."""
 
     @property
     def name(self) -> str:
         return self.env.name
 
+    @property
+    def base_url(self) -> str:
+        """The public base URL (no trailing slash): every absolute link starts with it."""
+        return public_base_url(self.env)
+
     @cached_property
     def _by_name(self) -> dict[str, Container]:
         return {c.name: c for c in self.containers}
 
-    @cached_property
-    def _by_group(self) -> dict[str, tuple[Container, ...]]:
-        groups: dict[str, list[Container]] = {}
-        for c in self.containers:
-            groups.setdefault(c.group, []).append(c)
-        return {g: tuple(cs) for g, cs in groups.items()}
-
     def container(self, name: str) -> Container:
         return self._by_name[name]
 
-    def of_group(self, group: str) -> tuple[Container, ...]:
-        return self._by_group.get(group, ())
-
     def of_kind(self, *kinds: str) -> tuple[Container, ...]:
         return tuple(c for c in self.containers if c.kind in kinds)
+
+    def jobs_of_kind(self, *kinds: str) -> list[ScrapeJob]:
+        """Scrape jobs whose targets are containers of these kinds, in topology order."""
+        return [j for j in self.scrape_jobs if j.kind in kinds]
+
+    def jobs_with(self, family: str, table: str = "alerts") -> list[ScrapeJob]:
+        """Scrape jobs of app services whose role spec lists this alert family (or, with
+        table="dashboard", this dashboard row), in topology order."""
+        return [j for j in self.scrape_jobs if family in getattr(j, table)]
+
+    def postgres_jobs(self) -> tuple[list[ScrapeJob], ScrapeJob | None]:
+        """(every postgres exporter job, the job of the exporter watching the primary)."""
+        jobs = self.jobs_of_kind("postgres-exporter")
+        primary = [j for j in jobs if j.watches and self.container(j.watches).kind == "postgres"]
+        return jobs, primary[-1] if primary else None
+
+    def route_prefix(self, kind: str) -> str:
+        """The path the (one) container of this kind serves under ("" at /)."""
+        return self.of_kind(kind)[0].route_prefix
 
     @property
     def secrets_dir(self) -> str:

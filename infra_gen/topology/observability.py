@@ -10,17 +10,22 @@ from ..model.common import ResourceAmounts
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
+    GRAFANA_DASHBOARDS_DIR,
     NOBODY_UID,
     PORTS,
     SECRETS_MOUNT,
     Container,
     Healthcheck,
+    Link,
     Mount,
+    public_base_url,
 )
 
 GRAFANA_PROVISIONING = ("datasources/prometheus.yml", "dashboards/provider.yml")
 GRAFANA_DASHBOARDS = ("system", "application", "ml")
 """Grafana's provisioning files and dashboards (the grafana artifact renders them)."""
+
+PROMETHEUS_SWARM_CONFIG = "./prometheus/prometheus.swarm.yml"
 
 ImageRef = Callable[[str], str]
 """Full reference of one of the project's own images, by short name."""
@@ -43,10 +48,11 @@ def _exporter(
 ) -> Container:
     port = PORTS[kind]
     return Container(
-        name=name, group=name, kind=kind, image=image("exporters"),
+        name=name, kind=kind, image=image("exporters"),
         command=(kind,), user=NOBODY_UID, port=port, resources=SMALL,
         networks=networks, environment=environment, secrets=secrets, mounts=mounts,
         depends_on=((target, "service_started"),) if target else (),
+        links=(Link(target, "exports", dotted=True),) if target else (),
         healthcheck=http_check(port, "/metrics"),
     )
 
@@ -94,60 +100,68 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
     out: list[Container] = []
     mon = env.monitoring
     prom_port, am_port = PORTS["prometheus"], PORTS["alertmanager"]
+    # Each serves under its own path: the load balancer proxies both on the site's host.
+    prom_prefix, am_prefix = "/prometheus", "/alertmanager"
     out.append(
         Container(
-            name="prometheus", group="prometheus", kind="prometheus",
+            name="prometheus", kind="prometheus",
             image=image("prometheus"), user="prometheus", port=prom_port,
+            route_prefix=prom_prefix,
             command=(
                 "--config.file=/etc/prometheus/prometheus.yml",
                 "--storage.tsdb.path=/var/lib/prometheus",
                 f"--storage.tsdb.retention.time={mon.retention}",
-                "--web.route-prefix=/prometheus",
-                f"--web.external-url=https://{env.domain}/prometheus/",
+                f"--web.route-prefix={prom_prefix}",
+                f"--web.external-url={public_base_url(env)}{prom_prefix}/",
             ),
             resources=mon.resources, networks=(FRONTEND_NET, BACKEND_NET),
-            mounts=(Mount("./prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"),
+            # On swarm it finds replicas through tasks.<service>: its own file.
+            mounts=(Mount("./prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml",
+                          swarm_source=(PROMETHEUS_SWARM_CONFIG if env.deploy.swarm else None)),
                     Mount("./prometheus/rules/alerts.yml", "/etc/prometheus/rules/alerts.yml"),
                     Mount("prometheusdata", "/var/lib/prometheus", False, True)),
-            healthcheck=http_check(prom_port, "/prometheus/-/healthy"),
+            healthcheck=http_check(prom_port, f"{prom_prefix}/-/healthy"),
         )
     )
     smtp = sorted({r.email.auth_password_secret for r in env.alerting.receivers if r.email})
     out.append(
         Container(
-            name="alertmanager", group="alertmanager", kind="alertmanager",
+            name="alertmanager", kind="alertmanager",
             image=image("alertmanager"), user="prometheus", port=am_port,
+            route_prefix=am_prefix,
             command=(
                 "--config.file=/etc/alertmanager/alertmanager.yml",
                 "--storage.path=/var/lib/alertmanager",
-                "--web.route-prefix=/alertmanager",
-                f"--web.external-url=https://{env.domain}/alertmanager/",
+                f"--web.route-prefix={am_prefix}",
+                f"--web.external-url={public_base_url(env)}{am_prefix}/",
                 "--cluster.listen-address=",
             ),
             resources=SMALL, networks=(FRONTEND_NET, BACKEND_NET), secrets=tuple(smtp),
             mounts=(Mount("./alertmanager/alertmanager.yml", "/etc/alertmanager/alertmanager.yml"),
                     Mount("alertmanagerdata", "/var/lib/alertmanager", False, True)),
-            healthcheck=http_check(am_port, "/alertmanager/-/healthy"),
+            healthcheck=http_check(am_port, f"{am_prefix}/-/healthy"),
         )
     )
     if mon.grafana.enabled:
         secret = mon.grafana.admin_password_secret
+        grafana_prefix = "/grafana"
         out.append(
             Container(
-                name="grafana", group="grafana", kind="grafana", image=env.images.grafana,
+                name="grafana", kind="grafana", image=env.images.grafana,
                 user="472:0", port=PORTS["grafana"], built_here=False,
+                route_prefix=grafana_prefix,
                 resources=Resources(limits=ResourceAmounts(cpus=0.5, memory="512M")),
                 networks=(FRONTEND_NET, BACKEND_NET), secrets=(secret,),
                 environment=(
                     ("GF_SECURITY_ADMIN_PASSWORD__FILE", f"{SECRETS_MOUNT}/{secret}"),
-                    ("GF_SERVER_ROOT_URL", f"https://{env.domain}/grafana/"),
+                    ("GF_SERVER_ROOT_URL", f"{public_base_url(env)}{grafana_prefix}/"),
                     ("GF_SERVER_SERVE_FROM_SUB_PATH", "true"),
                     ("GF_USERS_ALLOW_SIGN_UP", "false"),
                 ),
                 # Files, not directories: a swarm stack ships each one as a config.
                 mounts=(*(Mount(f"./grafana/provisioning/{f}", f"/etc/grafana/provisioning/{f}")
                           for f in GRAFANA_PROVISIONING),
-                        *(Mount(f"./grafana/dashboards/{d}.json", f"/var/lib/grafana/dashboards/{d}.json")
+                        *(Mount(f"./grafana/dashboards/{d}.json", f"{GRAFANA_DASHBOARDS_DIR}/{d}.json")
                           for d in GRAFANA_DASHBOARDS),
                         Mount("grafanadata", "/var/lib/grafana", False, True)),
                 depends_on=(("prometheus", "service_healthy"),),
@@ -158,7 +172,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
     if env.logging.fluentd.enabled:
         out.append(
             Container(
-                name="fluentd", group="fluentd", kind="fluentd", image=env.images.fluentd,
+                name="fluentd", kind="fluentd", image=env.images.fluentd,
                 user="0:0", port=24224, built_here=False, resources=SMALL,
                 root_reason="reads every container's log under /var/lib/docker/containers",
                 networks=(BACKEND_NET,),

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 from ..model import Environment, Role, TlsMode, duration_seconds
+from ..model.roles import ROLE_SPECS, RoleSpec, own_spec
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
     NGINX_UID,
     PORTS,
-    ROLE_DEFAULTS,
     Container,
     FirewallRule,
     Healthcheck,
+    Link,
     Mount,
     Published,
+    Replication,
     ScrapeJob,
     Topology,
     UpstreamPool,
+    public_base_url,
 )
 from .observability import exporters, http_check, monitoring, secret_env
+
+APP_MODEL_DIR = "/opt/churn/model"
+"""The app's DEFAULT_MODEL_DIR (services/app/churn/config.py); a MODEL_DIR in the ml
+service's environment overrides it, as it does in the app."""
 
 
 class _Planner:
@@ -26,6 +33,11 @@ class _Planner:
         self.env = env
         self.image_tag = env.images.tag
         self.containers: list[Container] = []
+        # Without a replica nothing of replication exists: no role, slot or secret.
+        self.replication = Replication(
+            user="replicator", slot="replica_1", password_secret="replication_password",
+            primary="postgres", replica="postgres-replica",
+        ) if env.postgres.replicas else None
 
     def image(self, name: str) -> str:
         return f"{self.env.images.registry}/{name}:{self.image_tag}"
@@ -49,86 +61,101 @@ class _Planner:
         ml_groups = [n for n in env.services if env.role_of(n) is Role.ml]
         ml_url = f"http://{ml_groups[0]}:{self.port_of(ml_groups[0])}" if ml_groups else ""
         for group, svc in env.services.items():
-            role = env.role_of(group)
-            defaults = ROLE_DEFAULTS[role]
+            spec = self.spec_of(group)
             port = self.port_of(group)
             grace = duration_seconds(svc.graceful_timeout)
             environment: list[tuple[str, str]] = [("LOG_LEVEL", "info")]
-            secrets: list[str] = []
             depends: list[tuple[str, str]] = []
-            networks: tuple[str, ...] = (BACKEND_NET,)
-            if role in (Role.api, Role.ml):
+            links: list[Link] = []
+            if spec.gunicorn:
                 environment += [
                     ("PORT", str(port)),
                     ("GUNICORN_WORKERS", str(svc.concurrency)),
                     ("GUNICORN_GRACEFUL_TIMEOUT", str(int(grace))),
                     secret_env("SECRET_KEY_FILE", "secret_key"),
                 ]
-                secrets.append("secret_key")
-            if role in (Role.api, Role.worker):
+            if spec.datastores:
                 environment += [*db_env, *redis_env]
-                secrets += ["postgres_password", "redis_password"]
+                links += [Link("postgres", "SQL"), Link("redis", "cache + broker")]
                 depends += [("postgres", "service_healthy"), ("redis", "service_healthy")]
-            if role is Role.api:
-                networks = (FRONTEND_NET, BACKEND_NET)
-                if pg.replicas:
-                    environment.append(("DATABASE_REPLICA_HOST", "postgres-replica"))
-            if role is Role.worker:
+            if spec.reads_replica and self.replication:
+                environment.append(("DATABASE_REPLICA_HOST", self.replication.replica))
+                links.append(Link(self.replication.replica, "SQL reads"))
+            if spec.celery:
                 environment += [
                     ("ML_URL", ml_url),
                     ("WORKER_CONCURRENCY", str(svc.concurrency)),
                     ("METRICS_PORT", str(self.metrics_of(group)[0])),
                 ]
-                depends += [(f"{ml}-1", "service_healthy") for ml in ml_groups]
-            if role is Role.frontend:
-                networks = (FRONTEND_NET,)
+                links += [Link(ml, "predictions") for ml in ml_groups[:1] if ml != group]
+                depends += [(ml, "service_healthy") for ml in ml_groups
+                            if env.services[ml].replicas]
             environment += sorted(svc.environment.items())
-            if defaults.health_path and port:
-                check = http_check(port, defaults.health_path)
+            depends += [(d, "service_healthy") for d in svc.depends_on]
+            if spec.health_path and port:
+                check = http_check(port, spec.health_path)
+            elif spec.health_command:
+                check = Healthcheck(("CMD", *spec.health_command))
             else:
                 check = Healthcheck(("CMD", "curl", "-fsS", "-o", "/dev/null",
                                      f"http://127.0.0.1:{self.metrics_of(group)[0]}/metrics"))
-            for name in self.replicas_of(group):
-                self.containers.append(
-                    Container(
-                        name=name,
-                        group=group,
-                        kind=role.value,
-                        image=self.image(defaults.image),
-                        command=defaults.command,
-                        user=defaults.user,
-                        port=port,
-                        resources=svc.resources,
-                        networks=networks,
-                        environment=tuple(environment),
-                        secrets=tuple(sorted(set(secrets))),
-                        depends_on=tuple(depends),
-                        healthcheck=check,
-                        # Longer than the graceful timeout, so in-flight requests finish.
-                        stop_grace_period=f"{int(grace) + 10}s",
-                    )
+            # What the image really serves: its port, and the worker's METRICS_PORT.
+            served = {p for p in (port, dict(environment).get("METRICS_PORT"),
+                                  None if spec.image_ref is None else self.metrics_of(group)[0])
+                      if p}
+            role = env.role_of(group)
+            self.containers.append(
+                Container(
+                    name=group,
+                    kind=role.value if role is not None else "service",
+                    replicas=svc.replicas,
+                    scalable=True,
+                    image=spec.image_ref or self.image(spec.image),
+                    command=spec.command,
+                    user=spec.user,
+                    port=port,
+                    expose=tuple(sorted(int(p) for p in served)),
+                    resources=svc.resources,
+                    networks=spec.networks,
+                    environment=tuple(environment),
+                    secrets=spec.secrets,
+                    depends_on=tuple(depends),
+                    healthcheck=check,
+                    # Longer than the graceful timeout, so in-flight requests finish.
+                    stop_grace_period=f"{int(grace) + 10}s",
+                    mounts=tuple(Mount(v.name, v.target, False, True) for v in svc.volumes),
+                    cap_add=tuple(g.name for g in svc.capabilities),
+                    read_only=svc.read_only,
+                    alerts=spec.alerts,
+                    dashboard=spec.dashboard,
+                    links=tuple(links),
                 )
+            )
 
-    def replicas_of(self, group: str) -> tuple[str, ...]:
-        """Container names of an app service's replicas: api-1, api-2, ..."""
-        count = self.env.services[group].replicas
-        return tuple(f"{group}-{i}" for i in range(1, count + 1))
+    def model_dir(self) -> str:
+        ml = [svc for n, svc in self.env.services.items() if self.env.role_of(n) is Role.ml]
+        return ml[0].environment.get("MODEL_DIR", APP_MODEL_DIR) if ml else APP_MODEL_DIR
+
+    def spec_of(self, group: str) -> RoleSpec:
+        """The row of the roles table a service is: a bundled preset, or its own entry."""
+        role = self.env.role_of(group)
+        if role is None:
+            return own_spec(self.env.services[group], self.env.route_of(group))
+        return ROLE_SPECS[role]
 
     def port_of(self, group: str) -> int | None:
         svc = self.env.services[group]
-        return svc.port or ROLE_DEFAULTS[self.env.role_of(group)].port
+        return svc.port or self.spec_of(group).port
 
     def metrics_of(self, group: str) -> tuple[int | None, str]:
         svc = self.env.services[group]
         if svc.metrics is not None:
             return svc.metrics.port, svc.metrics.path
-        port = ROLE_DEFAULTS[self.env.role_of(group)].metrics_port
-        if port is None:
+        spec = self.spec_of(group)
+        if spec.metrics_port is None:
             return None, "/metrics"
-        # A user service of role api/ml on its own port serves metrics there too.
-        if self.env.role_of(group) in (Role.api, Role.ml):
-            port = self.port_of(group)
-        return port, "/metrics"
+        # A gunicorn app moved to its own port serves metrics there too.
+        return (self.port_of(group) if spec.metrics_on_port else spec.metrics_port), "/metrics"
 
     # -- the platform --------------------------------------------------------
     def load_balancer(self, upstreams: tuple[UpstreamPool, ...]) -> None:
@@ -145,20 +172,16 @@ class _Planner:
                 Mount("/etc/letsencrypt", "/etc/letsencrypt"),
                 Mount("/var/www/certbot", "/var/www/certbot"),
             ]
-        groups = sorted({u.group for u in upstreams})
-        depends = [(f"{g}-1", "service_healthy") for g in groups]
-        # nginx resolves every upstream name when it starts: every member and the
-        # admin UIs it proxies must exist by then.
-        firsts = {f"{g}-1" for g in groups}
-        depends += [(m, "service_started") for u in upstreams for m in u.members
-                    if m not in firsts]
+        # nginx resolves every upstream name when it starts (and at each reload):
+        # the pools' services and the admin UIs it proxies must exist by then.
+        depends = [(u.service, "service_healthy") for u in sorted(upstreams, key=lambda u: u.service)
+                   if u.replicas]
         depends += [(name, "service_started") for name in ("prometheus", "alertmanager")]
         if env.monitoring.grafana.enabled:
             depends.append(("grafana", "service_started"))
         self.containers.append(
             Container(
                 name="lb",
-                group="lb",
                 kind="lb",
                 image=self.image("lb"),
                 user=NGINX_UID,
@@ -178,14 +201,17 @@ class _Planner:
         return self.env.deploy.secrets_dir.replace("{env}", self.env.name)
 
     def databases(self) -> None:
-        pg = self.env.postgres
+        pg, repl = self.env.postgres, self.replication
+        replication = (
+            ("REPLICATION_USER", repl.user),
+            secret_env("REPLICATION_PASSWORD_FILE", repl.password_secret),
+            ("REPLICATION_SLOT", repl.slot),
+        ) if repl else ()
         common_env = (
             ("POSTGRES_DB", pg.database),
             ("POSTGRES_USER", pg.user),
             secret_env("POSTGRES_PASSWORD_FILE", "postgres_password"),
-            ("REPLICATION_USER", "replicator"),
-            secret_env("REPLICATION_PASSWORD_FILE", "replication_password"),
-            ("REPLICATION_SLOT", "replica_1"),
+            *replication,
         )
         conf = (
             Mount("./postgres/postgresql.conf", "/etc/infra-gen/postgresql.conf"),
@@ -195,10 +221,10 @@ class _Planner:
             ("CMD", "pg_isready", "-h", "127.0.0.1", "-U", pg.user, "-d", pg.database),
             start_period="60s",
         )
-        secrets = ("postgres_password", "replication_password")
+        secrets = ("postgres_password", *((repl.password_secret,) if repl else ()))
         self.containers.append(
             Container(
-                name="postgres", group="postgres", kind="postgres",
+                name="postgres", kind="postgres",
                 image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
                 resources=pg.resources, networks=(BACKEND_NET,),
                 environment=(("POSTGRES_ROLE", "primary"), *common_env), secrets=secrets,
@@ -208,17 +234,18 @@ class _Planner:
                 tmpfs=("/tmp",),
             )
         )
-        if pg.replicas:
+        if repl:
             self.containers.append(
                 Container(
-                    name="postgres-replica", group="postgres-replica", kind="postgres-replica",
+                    name=repl.replica, kind="postgres-replica",
                     image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
                     resources=pg.resources, networks=(BACKEND_NET,),
-                    environment=(("POSTGRES_ROLE", "replica"), ("PRIMARY_HOST", "postgres"),
+                    environment=(("POSTGRES_ROLE", "replica"), ("PRIMARY_HOST", repl.primary),
                                  *common_env),
+                    links=(Link(repl.primary, "replication"),),
                     secrets=secrets,
                     mounts=(*conf, Mount("pgreplica", "/var/lib/postgresql/data", False, True)),
-                    depends_on=(("postgres", "service_healthy"),),
+                    depends_on=((repl.primary, "service_healthy"),),
                     healthcheck=check, stop_grace_period="60s",
                     tmpfs=("/tmp",),
                 )
@@ -226,7 +253,7 @@ class _Planner:
         redis = self.env.redis
         self.containers.append(
             Container(
-                name="redis", group="redis", kind="redis", image=self.image("redis"),
+                name="redis", kind="redis", image=self.image("redis"),
                 user="redis", port=PORTS["redis"], resources=redis.resources,
                 networks=(BACKEND_NET,),
                 environment=(secret_env("REDIS_PASSWORD_FILE", "redis_password"),),
@@ -240,35 +267,38 @@ class _Planner:
     # -- derived facts --------------------------------------------------------
     def upstreams(self) -> tuple[UpstreamPool, ...]:
         pools = []
-        for group in self.env.services:
+        for group, svc in self.env.services.items():
             route = self.env.route_of(group)
             port = self.port_of(group)
             if route is None or port is None:
                 continue
-            members = self.replicas_of(group)
             pools.append(UpstreamPool(
-                name=group.replace("-", "_"), group=group, route=route, port=port,
-                members=members, health_path=ROLE_DEFAULTS[self.env.role_of(group)].health_path,
+                name=group.replace("-", "_"), service=group, route=route, port=port,
+                replicas=svc.replicas,
+                health_path=self.spec_of(group).health_path,
             ))
         # Longest route first, so /api/v2/ is matched before /api/ and / last.
         return tuple(sorted(pools, key=lambda p: (-len(p.route), p.route)))
 
     def scrape_jobs(self) -> tuple[ScrapeJob, ...]:
         jobs = []
-        for group in self.env.services:
+        by_name = {c.name: c for c in self.containers}
+        for group, svc in self.env.services.items():
             port, path = self.metrics_of(group)
-            if port is None:
-                continue
-            members = self.replicas_of(group)
-            if members:
-                jobs.append(ScrapeJob(group, tuple(f"{m}:{port}" for m in members), path))
+            c = by_name[group]
+            if port is not None and svc.replicas:
+                jobs.append(ScrapeJob(group, group, port, path, kind=c.kind, alerts=c.alerts,
+                                      dashboard=c.dashboard, discovered=True))
         for c in self.containers:
-            if c.kind.endswith("-exporter"):
-                job = c.name.removesuffix("-exporter")
-                jobs.append(ScrapeJob(job, (f"{c.name}:{c.port}",)))
-        jobs.append(ScrapeJob("prometheus", (f"localhost:{PORTS['prometheus']}",), "/prometheus/metrics"))
-        jobs.append(ScrapeJob("alertmanager", (f"alertmanager:{PORTS['alertmanager']}",),
-                              "/alertmanager/metrics"))
+            if c.kind.endswith("-exporter") and c.port is not None:
+                jobs.append(ScrapeJob(c.name.removesuffix("-exporter"), c.name, c.port,
+                                      kind=c.kind, watches=c.links[0].target if c.links else None))
+        for c in self.containers:
+            if c.kind in ("prometheus", "alertmanager") and c.port is not None:
+                # Prometheus scrapes itself on localhost.
+                jobs.append(ScrapeJob(c.name, c.name, c.port, f"{c.route_prefix}/metrics",
+                                      kind=c.kind,
+                                      host="localhost" if c.kind == "prometheus" else None))
         return tuple(jobs)
 
     def firewall(self) -> tuple[FirewallRule, ...]:
@@ -294,11 +324,7 @@ def plan(env: Environment) -> Topology:
     containers = tuple(p.containers)
     secrets = sorted({s for c in containers for s in c.secrets})
     volumes = sorted({m.source for c in containers for m in c.mounts if m.named})
-    lb = env.load_balancer
-    if env.tls.mode is TlsMode.none:
-        base = f"http://{env.domain}" + ("" if lb.http_port == 80 else f":{lb.http_port}")
-    else:
-        base = f"https://{env.domain}" + ("" if lb.https_port == 443 else f":{lb.https_port}")
+    base = public_base_url(env)
     if env.tls.mode is TlsMode.certbot:
         cert = f"/etc/letsencrypt/live/{env.domain}/fullchain.pem"
         key = f"/etc/letsencrypt/live/{env.domain}/privkey.pem"
@@ -315,11 +341,13 @@ def plan(env: Environment) -> Topology:
         volumes=tuple(volumes),
         tls_certificate=cert,
         tls_key=key,
+        replication=p.replication,
+        model_dir=p.model_dir(),
         urls={
             "site": f"{base}/",
             "api": f"{base}/api/",
-            "prometheus": f"{base}/prometheus/",
-            "alertmanager": f"{base}/alertmanager/",
-            **({"grafana": f"{base}/grafana/"} if env.monitoring.grafana.enabled else {}),
+            # The admin UIs, under the path each serves from.
+            **{c.kind: f"{base}{c.route_prefix}/" for c in containers
+               if c.kind in ("prometheus", "alertmanager", "grafana")},
         },
     )

@@ -32,10 +32,10 @@ class Finding:
     """Path relative to the environment's rendered directory."""
     line: int | None = None
 
-    def where(self, env: str, prefix: str = "generated") -> str:
+    def where(self, env: str) -> str:
         if self.file is None:
             return ""
-        loc = f"{prefix}/{env}/{self.file}"
+        loc = f"generated/{env}/{self.file}"
         return f"{loc}:{self.line}" if self.line else loc
 
 
@@ -53,8 +53,6 @@ class Context:
 
     topo: Topology
     root: Path
-    display_prefix: str = "generated"
-    """How paths are shown: generated/<env>/... (or the temp dir's name)."""
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -133,12 +131,12 @@ class Result:
     reason: str = ""
     seconds: float = 0.0
 
-    def messages(self, prefix: str = "generated") -> list[str]:
+    def messages(self) -> list[str]:
         if self.status is Status.skipped or (self.reason and not self.findings):
             return [self.reason]
         out = []
         for f in self.findings:
-            where = f.where(self.env, prefix)
+            where = f.where(self.env)
             out.append(f"{where}: {f.message}" if where else f.message)
         return out
 
@@ -203,8 +201,3 @@ def image_exists(ref: str) -> bool:
     proc = subprocess.run(["docker", "image", "inspect", ref], capture_output=True, timeout=30,
                           check=False)
     return proc.returncode == 0
-
-
-def rewrite_paths(text: str, root: Path, rel: str) -> str:
-    """A tool's message with the temp path of a file replaced by its relative name."""
-    return text.replace(str(root / rel), rel).replace(str(root) + "/", "")

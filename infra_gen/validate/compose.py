@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import re
 
+from ..contract import COMPOSE, STACK
 from .base import Check, Context, Finding, Skip, docker_available, run
 from .locate import split_path, yaml_line
-
-COMPOSE = "compose.yaml"
-STACK = "stack.yaml"
 
 
 def _compose_files(ctx: Context) -> list[str]:

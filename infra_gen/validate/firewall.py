@@ -1,5 +1,7 @@
 """firewall/ufw.sh run for real in a throw-away container (NET_ADMIN), then
-`ufw status verbose` and `iptables -S` compared with the intended rules.
+`ufw status verbose` and `iptables -S` compared with the intended rules; then run
+again with `ufw --force enable` failing once, which must leave those rules, the
+DOCKER-USER chain and the rules files exactly as they were (the rollback).
 
 The image (`infra-gen/ufw-check:<hash of its Dockerfile>`) is Debian's ufw,
 iptables and procps on debian:bookworm-slim, built once (apt over http) and cached
@@ -17,11 +19,11 @@ import re
 import subprocess
 import threading
 
+from ..contract import UFW
 from ..topology.facts import DOCKER_NETWORK_RANGES
 from . import parse
 from .base import Check, Context, Finding, Skip, ToolFailed, docker_available, image_exists, run
 
-UFW = "firewall/ufw.sh"
 DOCKERFILE = """FROM debian:bookworm-slim
 RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
@@ -45,23 +47,59 @@ def ensure_image() -> str:
         return IMAGE
 
 
-_SCRIPT = ("bash /ufw.sh >/tmp/ufw.out 2>&1 || { echo \"ufw.sh exited $?\"; cat /tmp/ufw.out; "
-           "exit 3; }; echo '@@STATUS'; ufw status verbose; echo '@@IPTABLES'; iptables -S")
+# Run ufw.sh, record the rules; then run it again with `ufw --force enable` failing once
+# (a shim in front of the real ufw): the script must exit 1 and leave the rules as they were.
+_SCRIPT = r"""
+snap() { ufw status verbose; iptables -S DOCKER-USER; md5sum /etc/ufw/*.rules /etc/default/ufw; }
+bash /ufw.sh >/tmp/ufw.out 2>&1 || { echo "ufw.sh exited $?"; cat /tmp/ufw.out; exit 3; }
+echo '@@STATUS'; ufw status verbose; echo '@@IPTABLES'; iptables -S
+snap >/tmp/before
+mkdir /tmp/shim
+printf '%s\n' '#!/bin/sh' \
+  'if [ "$*" = "--force enable" ] && [ ! -e /tmp/failed ]; then' \
+  '  touch /tmp/failed; echo "injected failure" >&2; exit 1; fi' \
+  'exec /usr/sbin/ufw "$@"' >/tmp/shim/ufw
+chmod +x /tmp/shim/ufw
+PATH="/tmp/shim:$PATH" bash /ufw.sh >/tmp/fail.out 2>&1
+rc=$?
+snap >/tmp/after
+echo '@@ROLLBACK'
+echo "exit $rc"
+if ! diff /tmp/before /tmp/after; then echo 'rules changed'; fi
+cat /tmp/fail.out
+"""
 
 
-def run_in_container(ctx: Context) -> tuple[str, str]:
-    """(`ufw status verbose`, `iptables -S`) after running ufw.sh in a fresh container."""
+def run_in_container(ctx: Context) -> tuple[str, str, str]:
+    """(`ufw status verbose`, `iptables -S`, the rollback run's report) after running
+    ufw.sh in a fresh container, then once more with `ufw --force enable` failing."""
     script = ctx.need(UFW)[0]
     why = docker_available()
     if why:
         raise Skip(why)
     image = ensure_image()
     out = run(["docker", "run", "--rm", "--network", "bridge", "--cap-add", "NET_ADMIN",
-               "-v", f"{script}:/ufw.sh:ro", image, "bash", "-c", _SCRIPT], timeout=120)
-    if out.returncode != 0 or "@@IPTABLES" not in out.stdout:
+               "-v", f"{script}:/ufw.sh:ro", image, "bash", "-c", _SCRIPT], timeout=180)
+    if out.returncode != 0 or "@@ROLLBACK" not in out.stdout:
         raise _Failed(f"running ufw.sh in a container failed: {out.output[-1500:]}")
-    status, iptables = out.stdout.split("@@STATUS", 1)[1].split("@@IPTABLES", 1)
-    return status, iptables
+    status, rest = out.stdout.split("@@STATUS", 1)[1].split("@@IPTABLES", 1)
+    iptables, rollback = rest.split("@@ROLLBACK", 1)
+    return status, iptables, rollback
+
+
+def rollback_findings(report: str) -> list[Finding]:
+    """The failed run exited 1 and left ufw status, DOCKER-USER and the rules files as
+    they were."""
+    lines = report.strip().splitlines()
+    out = []
+    if not lines or lines[0] != "exit 1":
+        out.append(Finding(f"ufw.sh with a failing `ufw --force enable` must exit 1 after "
+                           f"restoring the previous rules; {lines[0] if lines else 'no report'}",
+                           UFW))
+    if "rules changed" in lines:
+        out.append(Finding("ufw.sh with a failing `ufw --force enable` left other rules than "
+                           "before (no rollback): " + " | ".join(lines[1:12]), UFW))
+    return out
 
 
 class _Failed(Exception):
@@ -91,7 +129,7 @@ def expected_rules(ctx: Context) -> set[tuple[str, int, str]]:
     published = parse.published(lb)
     want = {("IN", p.published, "any") for p in published}
     want |= {("FWD", p.target, "any") for p in published}
-    cidr = ctx.topo.env.firewall.private_cidr
+    cidr = str(ctx.topo.env.firewall.private_cidr)
     listening = {c.port for c in ctx.topo.containers if c.port is not None}
     for rule in ctx.topo.firewall_rules:
         if rule.source is not None:
@@ -104,7 +142,7 @@ def expected_rules(ctx: Context) -> set[tuple[str, int, str]]:
 def ufw_container(ctx: Context) -> list[Finding]:
     ctx.need(parse.COMPOSE)
     try:
-        status, iptables = run_in_container(ctx)
+        status, iptables, rollback = run_in_container(ctx)
     except _Failed as exc:
         return [Finding(str(exc), UFW)]
     out: list[Finding] = []
@@ -119,6 +157,7 @@ def ufw_container(ctx: Context) -> list[Finding]:
         out.append(Finding(f"ufw status verbose has an unintended rule {port}/tcp ALLOW {d} "
                            f"from {src}", UFW))
     out += docker_user_findings(iptables)
+    out += rollback_findings(rollback)
     return [parse.finding(ctx, f.message, f.file or UFW, f.line) for f in out]
 
 

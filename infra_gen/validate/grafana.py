@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
+from ..contract import GRAFANA_DASHBOARDS as DASHBOARDS
+from ..contract import GRAFANA_PROVISIONING as PROVISIONING
 from .base import Check, Context, Finding, NotApplicable, Skip, run
 
-PROVISIONING = "grafana/provisioning"
-DASHBOARDS = "grafana/dashboards/*.json"
 DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"
 
 

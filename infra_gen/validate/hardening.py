@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from . import parse
 from .base import Check, Context, Finding
-from .parse import COMPOSE, finding
+from .parse import COMPOSE, STACK, finding
 
 
 def image_tag(ref: str) -> str | None:
@@ -21,7 +22,7 @@ def images_pinned(ctx: Context) -> list[Finding]:
     """Every image names a tag, and the tag is not latest (compose and stack files)."""
     ctx.need(COMPOSE)
     out = []
-    for rel in (COMPOSE, "stack.yaml"):
+    for rel in (COMPOSE, STACK):
         if not ctx.exists(rel):
             continue
         for name, svc in parse.services(ctx, rel).items():
@@ -54,6 +55,42 @@ def _is_root(user: str) -> bool:
     return head in ("", "0", "root")
 
 
+def _bind_source(vol: object) -> str | None:
+    """The host path of a bind mount (None for a named volume, tmpfs, ...)."""
+    if isinstance(vol, dict):
+        return str(vol.get("source", "")) if vol.get("type", "volume") == "bind" else None
+    source = str(vol).split(":", 1)[0]
+    return source if source.startswith(("/", ".", "~")) else None
+
+
+def _mount_problems(ctx: Context, name: str, svc: dict[str, Any]) -> list[tuple[str, str]]:
+    """No Docker socket; a host path outside the rendered directory only where the model
+    plans it for this service (node-exporter reads /proc, /sys and / read-only)."""
+    root = ctx.root.resolve()
+
+    def host_path(source: str) -> Path:
+        # compose resolves a relative source against the compose file's directory
+        return (root / Path(source).expanduser()).resolve()
+
+    try:
+        planned = {host_path(m.source) for m in ctx.topo.container(name).mounts if not m.named}
+    except KeyError:
+        planned = set()
+    out = []
+    for vol in svc.get("volumes") or []:
+        source = _bind_source(vol)
+        if source is None:
+            continue
+        if source.rstrip("/").endswith("docker.sock"):
+            out.append(("volumes", f"mounts {source}: the Docker socket is root on the host"))
+            continue
+        path = host_path(source)
+        if path not in planned and not path.is_relative_to(root):
+            out.append(("volumes", f"mounts the host path {source}, which the model does not "
+                                   f"plan for {name}"))
+    return out
+
+
 def _service_problems(ctx: Context, name: str, svc: dict[str, Any]) -> list[tuple[str, str]]:
     """(field, what to change) for one service."""
     problems: list[tuple[str, str]] = []
@@ -80,10 +117,12 @@ def _service_problems(ctx: Context, name: str, svc: dict[str, Any]) -> list[tupl
                                     f"(allowed: {sorted(allowed) or 'none'})"))
     if svc.get("privileged"):
         problems.append(("privileged", "must not be privileged"))
-    for vol in svc.get("volumes") or []:
-        source = vol.get("source", "") if isinstance(vol, dict) else str(vol).split(":", 1)[0]
-        if str(source).rstrip("/").endswith("docker.sock"):
-            problems.append(("volumes", f"mounts {source}: the Docker socket is root on the host"))
+    for key in ("network_mode", "pid", "ipc", "uts", "userns_mode"):
+        if str(svc.get(key, "")) == "host":
+            problems.append((key, "must not share the host's namespace (host)"))
+    if svc.get("devices"):
+        problems.append(("devices", "must map no host device"))
+    problems += _mount_problems(ctx, name, svc)
     user = str(svc.get("user", ""))
     if _is_root(user) and not _root_reason(ctx, name, svc):
         problems.append(("user", f"runs as {user or 'the image default (root)'}: set a non-root "
@@ -93,7 +132,9 @@ def _service_problems(ctx: Context, name: str, svc: dict[str, Any]) -> list[tupl
 
 def hardened(ctx: Context) -> list[Finding]:
     """Healthcheck, memory/CPU/PIDs limits, no-new-privileges, cap_drop ALL (+ only the model's
-    cap_add), not privileged, no docker.sock, non-root unless the model says why."""
+    cap_add), not privileged, no host namespace or device, no docker.sock, no host path the
+    model does not plan, non-root unless the model says why. Every service compose would run:
+    the output of `docker compose config` (include:, extends: resolved) where Docker is here."""
     ctx.need(COMPOSE)
     out = []
     for name, svc in parse.services(ctx).items():

@@ -44,11 +44,3 @@ def yaml_line(text: str, path: list[str | int]) -> int | None:
         else:
             return line
     return line
-
-
-def key_line(text: str, key: str) -> int | None:
-    """1-based line of the first line mentioning key (a plain fallback)."""
-    for i, line in enumerate(text.splitlines(), 1):
-        if key in line:
-            return i
-    return None

@@ -21,6 +21,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..contract import NGINX_CONF as CONF
 from ..model import TlsMode
 from .base import (
     Check,
@@ -34,7 +35,6 @@ from .base import (
     venv_tool,
 )
 
-CONF = "nginx/nginx.conf"
 _CERT_LOCK = threading.Lock()
 _CERT_CACHE: dict[str, tuple[bytes, bytes]] = {}
 
@@ -57,8 +57,7 @@ def _self_signed(domain: str) -> tuple[bytes, bytes]:
 
 def host_names(ctx: Context) -> list[str]:
     """Every name a container answers to on the stack's networks."""
-    names = {c.name for c in ctx.topo.containers} | {c.group for c in ctx.topo.containers}
-    return sorted(names)
+    return sorted({c.name for c in ctx.topo.containers})
 
 
 def _tls_files(ctx: Context, etc_nginx: Path, letsencrypt: Path) -> None:

@@ -2,22 +2,91 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import re
+import shutil
+import subprocess
+import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .. import contract
 from .base import Context, Finding
 
-COMPOSE = "compose.yaml"
-NGINX = "nginx/nginx.conf"
-PROMETHEUS = "prometheus/prometheus.yml"
-ALERTMANAGER = "alertmanager/alertmanager.yml"
-ENV_EXAMPLE = "env.example"
-UFW = "firewall/ufw.sh"
+# The checks name the files they read through this module.
+COMPOSE = contract.COMPOSE
+STACK = contract.STACK
+NGINX = contract.NGINX_CONF
+PROMETHEUS = contract.PROMETHEUS_CONFIG
+ALERTMANAGER = contract.ALERTMANAGER_CONFIG
+ENV_EXAMPLE = contract.ENV_EXAMPLE
+UFW = contract.UFW
+
+
+_NORMALIZE = threading.Lock()
+
+
+def normalized_compose(ctx: Context) -> dict[str, Any] | None:
+    """compose.yaml as `docker compose config --format json` resolves it (include:, extends:,
+    merges, anchors and interpolation), i.e. the services compose would really run; None
+    where the docker CLI with its compose plugin is missing or the file does not load (the
+    `docker compose config` check reports that, and fails under --strict/CI)."""
+    key = "compose:normalized"
+    with _NORMALIZE:
+        if key not in ctx._cache:
+            ctx._cache[key] = _cached_compose_config(ctx)
+    doc = ctx._cache[key]
+    return doc if isinstance(doc, dict) else None
+
+
+_SEEN: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+
+def _cached_compose_config(ctx: Context) -> dict[str, Any] | None:
+    """One `docker compose config` per directory and file content (the tests check one
+    rendered tree many times). Only a file that reads nothing else is cached: no include:,
+    extends: or ${...} interpolation, whose result depends on other files or variables."""
+    if not ctx.exists(COMPOSE):
+        return None
+    text = ctx.text(COMPOSE)
+    if any(word in text for word in ("include", "extends", "$")):
+        return _docker_compose_config(ctx)
+    key = (str(ctx.root.resolve()), hashlib.sha256(text.encode()).hexdigest())
+    if key not in _SEEN:
+        _SEEN[key] = _docker_compose_config(ctx)
+    return copy.deepcopy(_SEEN[key])
+
+
+def _docker_compose_config(ctx: Context) -> dict[str, Any] | None:
+    if shutil.which("docker") is None or not ctx.exists(COMPOSE):
+        return None
+    root = ctx.root.resolve()
+    argv = ["docker", "compose", "--project-directory", str(root), "-f", str(root / COMPOSE),
+            "config", "--format", "json"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
+                              cwd=root)
+    except subprocess.TimeoutExpired:
+        return None
+    if proc.returncode != 0:
+        return None
+    try:
+        doc = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def services(ctx: Context, rel: str = COMPOSE) -> dict[str, dict[str, Any]]:
-    doc = ctx.yaml(rel) or {}
+    """The services of a compose file: for compose.yaml, what `docker compose config` resolves
+    (services brought in by include: or extends: included); the file as written where Docker
+    is missing (the `compose self-contained` check then refuses include: and extends:, so
+    the file holds every service)."""
+    doc = normalized_compose(ctx) if rel == COMPOSE else None
+    if doc is None:
+        doc = ctx.yaml(rel) or {}
     svcs = doc.get("services") or {}
     return {str(k): (v or {}) for k, v in svcs.items()}
 
@@ -109,12 +178,24 @@ def scrape_targets(ctx: Context) -> list[ScrapeTarget]:
     text = ctx.text(PROMETHEUS)
     doc = ctx.yaml(PROMETHEUS) or {}
     out = []
+    lines = text.splitlines()
+
+    def line_of(needle: str) -> int | None:
+        return next((i for i, ln in enumerate(lines, 1) if needle in ln), None)
+
     for job in doc.get("scrape_configs") or []:
+        name = str(job.get("job_name"))
         for sc in job.get("static_configs") or []:
             for t in sc.get("targets") or []:
                 host, _, port = str(t).rpartition(":")
-                line = next((i for i, ln in enumerate(text.splitlines(), 1) if str(t) in ln), None)
-                out.append(ScrapeTarget(str(job.get("job_name")), host, int(port or 80), line))
+                out.append(ScrapeTarget(name, host, int(port or 80), line_of(str(t))))
+        # Replicas found through Docker's DNS: the name is the service (tasks.<service>
+        # on swarm), every address it resolves to is scraped on `port`.
+        for sd in job.get("dns_sd_configs") or []:
+            for dns in sd.get("names") or []:
+                host = str(dns).removeprefix("tasks.")
+                out.append(ScrapeTarget(name, host, int(sd.get("port") or 80),
+                                        line_of(f"port: {sd.get('port')}") or line_of(str(dns))))
     return out
 
 
@@ -147,14 +228,23 @@ class UfwRule:
 
 
 _UFW = re.compile(r"\bufw\s+(?:--\S+\s+)*(?P<route>route\s+)?allow\s+(?P<args>.*)")
+_RULE = re.compile(r"^rule\s+(?P<kind>allow|route)\s+(?P<source>\S+)\s+(?P<port>\S+)")
 
 
 def ufw_rules(ctx: Context) -> list[UfwRule]:
-    """`ufw [route] allow ...` lines of the script: port and source (None = anyone)."""
+    """The script's rules, port and source (None = anyone): its `rule allow|route SOURCE
+    PORT COMMENT` table, and any literal `ufw [route] allow ...` command."""
     out = []
     for i, raw in enumerate(ctx.text(UFW).splitlines(), 1):
         line = raw.split(" #", 1)[0].strip()
         if line.startswith("#"):
+            continue
+        r = _RULE.match(line)
+        if r:
+            src, port_word = (r.group(g).strip("'\"") for g in ("source", "port"))
+            if port_word.isdigit():
+                out.append(UfwRule(int(port_word), None if src == "any" else src, i,
+                                   r.group("kind") == "route"))
             continue
         m = _UFW.search(line)
         if not m:
@@ -187,7 +277,7 @@ def referenced_secrets(ctx: Context) -> dict[str, tuple[str, int]]:
         for i, line in enumerate(text.splitlines(), 1):
             for name in re.findall(r"/run/secrets/([A-Za-z0-9_]+)", line):
                 found.setdefault(name, (rel, i))
-    for rel in ("compose.yaml", "stack.yaml"):
+    for rel in (COMPOSE, STACK):
         if ctx.exists(rel):
             for name in (ctx.yaml(rel) or {}).get("secrets") or {}:
                 found.setdefault(str(name), (rel, _line_of(ctx, rel, ["secrets", str(name)])))

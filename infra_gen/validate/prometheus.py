@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..contract import PROMETHEUS_CONFIG as CONFIG
+from ..contract import PROMETHEUS_RULES as RULES
+from ..contract import PROMETHEUS_SWARM_CONFIG as SWARM_CONFIG
+from ..contract import PROMETHEUS_TESTS as TESTS
 from .base import Check, Context, Finding, Skip, run
-
-CONFIG = "prometheus/prometheus.yml"
-RULES = "prometheus/rules/*.yml"
-TESTS = "prometheus/tests/*.yml"
 
 
 @contextmanager
@@ -53,11 +53,15 @@ def _findings(output: str, tmp: Path, default: str) -> list[Finding]:
 
 
 def check_config(ctx: Context) -> list[Finding]:
+    """prometheus.yml, and prometheus.swarm.yml where the environment has a swarm stack."""
     ctx.need(CONFIG)
+    findings: list[Finding] = []
     with _copy(ctx) as tmp:
-        out = run(["promtool", "check", "config", str(tmp / "prometheus.yml")])
-        return [] if out.returncode == 0 else _findings(out.output, tmp, CONFIG) or [
-            Finding(out.output, CONFIG)]
+        for rel in [CONFIG, *ctx.glob(SWARM_CONFIG)]:
+            out = run(["promtool", "check", "config", str(tmp / rel.removeprefix("prometheus/"))])
+            if out.returncode != 0:
+                findings += _findings(out.output, tmp, rel) or [Finding(out.output, rel)]
+    return findings
 
 
 def _rule_files(ctx: Context) -> list[str]:

@@ -15,9 +15,3 @@ CHECKS: tuple[Check, ...] = (
     *grafana.CHECKS,
     *semantic.CHECKS,
 )
-
-
-def by_name(*names: str) -> tuple[Check, ...]:
-    """The checks with these names (KeyError for an unknown one)."""
-    index = {c.name: c for c in CHECKS}
-    return tuple(index[n] for n in names)

@@ -8,11 +8,11 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import Problem, ValidationFailed
+from ..errors import ValidationFailed
 from ..project import Project
 from ..render import render_environment, write_tree
 from ..topology import plan
@@ -76,8 +76,6 @@ class Report:
     results: list[Result]
     strict: bool
     seconds: float
-    workdir: str = ""
-    per_env_render_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[Result]:
@@ -105,13 +103,6 @@ class Report:
                 for r in self.results
             ],
         }
-
-    def raise_if_failed(self) -> None:
-        if self.failed:
-            raise ValidationFailed(
-                [Problem(f"{r.env} {r.artifact} {r.check}: {m}") for r in self.failed
-                 for m in r.messages()])
-
 
 def contexts_for(project: Project, names: Sequence[str], generated: bool,
                  workdir: Path) -> list[Context]:

@@ -13,7 +13,8 @@ from collections import defaultdict
 from ..model import duration_seconds
 from . import parse
 from .base import Check, Context, Finding
-from .parse import COMPOSE, finding
+from .locate import yaml_line
+from .parse import COMPOSE, STACK, finding
 
 
 def _lb(ctx: Context) -> tuple[str, dict[str, object]]:
@@ -33,16 +34,16 @@ def _by_alias(ctx: Context) -> dict[str, list[str]]:
 
 
 def upstreams_are_services(ctx: Context) -> list[Finding]:
-    """Every nginx upstream member is a compose service on a network the lb shares, and
-    every pool has exactly the replicas the topology plans."""
+    """Every nginx upstream server is a compose service on a network the lb shares, on a
+    port it serves, and every pool names the service the topology plans."""
     ctx.need(COMPOSE, parse.NGINX)
     svcs = parse.services(ctx)
     lb_name, lb = _lb(ctx)
     lb_nets = parse.networks_of(lb)
-    members: dict[str, set[str]] = defaultdict(set)
+    servers: dict[str, set[str]] = defaultdict(set)
     out = []
     for s in parse.nginx_upstreams(ctx):
-        members[s.pool].add(s.host)
+        servers[s.pool].add(s.host)
         if s.host not in svcs:
             out.append(finding(ctx, f"nginx upstream {s.pool}: server {s.host}:{s.port} is not a "
                                     f"compose service (services: {', '.join(sorted(svcs))})",
@@ -54,24 +55,25 @@ def upstreams_are_services(ctx: Context) -> list[Finding]:
                                     f"{lb_name} (set services.{s.host}.networks to include one "
                                     f"of {sorted(lb_nets)})", COMPOSE,
                                parse.service_line(ctx, s.host, "networks")))
-        try:
-            port = ctx.topo.container(s.host).port
-        except KeyError:
-            port = None
-        if port is not None and port != s.port:
-            out.append(finding(ctx, f"nginx upstream {s.pool}: {s.host}:{s.port}, but "
-                                    f"{s.host} listens on {port}", parse.NGINX, s.line))
+        exposed = _exposed_ports(svcs[s.host])
+        if s.port not in exposed:
+            out.append(finding(ctx, f"nginx upstream {s.pool}: {s.host}:{s.port}, but service "
+                                    f"{s.host} serves {sorted(exposed) or 'no port'}",
+                               parse.NGINX, s.line))
     for pool in ctx.topo.upstreams:
-        want = set(pool.members)
-        have = members.get(pool.name, set())
+        want = {pool.service} if pool.replicas else set()
+        have = servers.get(pool.name, set())
         if have != want:
             out.append(finding(ctx, f"nginx upstream {pool.name} has {sorted(have) or 'nothing'}; "
-                                    f"services.{pool.group}.replicas plans {sorted(want)}",
-                               parse.NGINX))
+                                    f"the topology plans {sorted(want) or 'nothing'} "
+                                    f"(services.{pool.service})", parse.NGINX))
     return out
 
 
-def _exposed_ports(ctx: Context, name: str, svc: dict[str, object]) -> set[int]:
+def _exposed_ports(svc: dict[str, object]) -> set[int]:
+    """The ports compose.yaml says the service serves: `expose`, published container
+    ports, and the PORT/METRICS_PORT the bundled images listen on. Never the scrape
+    or upstream ports themselves, or the comparison could not fail."""
     ports: set[int] = {p.target for p in parse.published(svc)}
     for e in svc.get("expose") or []:  # type: ignore[attr-defined]
         ports.add(int(str(e).split("/")[0]))
@@ -80,14 +82,6 @@ def _exposed_ports(ctx: Context, name: str, svc: dict[str, object]) -> set[int]:
         for key in ("PORT", "METRICS_PORT"):
             if str(env.get(key, "")).isdigit():
                 ports.add(int(env[key]))
-    try:
-        c = ctx.topo.container(name)
-    except KeyError:
-        return ports
-    if c.port:
-        ports.add(c.port)
-    ports |= {int(t.rpartition(":")[2]) for j in ctx.topo.scrape_jobs for t in j.targets
-              if t.rpartition(":")[0] == name}
     return ports
 
 
@@ -109,7 +103,7 @@ def scrape_targets_are_services(ctx: Context) -> list[Finding]:
             if not prom & parse.networks_of(svcs[name]):
                 out.append(finding(ctx, f"scrape job {t.job}: {name} shares no network with "
                                         "prometheus", COMPOSE, parse.service_line(ctx, name)))
-            exposed = _exposed_ports(ctx, name, svcs[name])
+            exposed = _exposed_ports(svcs[name])
             if t.port not in exposed:
                 out.append(finding(ctx, f"scrape job {t.job}: {t.host}:{t.port}, but service "
                                         f"{name} exposes {sorted(exposed) or 'no port'}",
@@ -193,11 +187,39 @@ def ufw_matches_lb(ctx: Context) -> list[Finding]:
         if rule.source is not None and rule.port not in private:
             out.append(finding(ctx, f"ufw.sh has no rule for port {rule.port} from {rule.source} "
                                     f"({rule.comment})", parse.UFW))
+    cidr = str(ctx.topo.env.firewall.private_cidr)
     for r in every:
-        if r.source is not None and r.source != ctx.topo.env.firewall.private_cidr:
+        if r.source is not None and r.source != cidr:
             out.append(finding(ctx, f"ufw.sh allows port {r.port} from {r.source}, not the "
-                                    f"private network {ctx.topo.env.firewall.private_cidr}",
-                               parse.UFW, r.line))
+                                    f"private network {cidr}", parse.UFW, r.line))
+    return out
+
+
+def compose_self_contained(ctx: Context) -> list[Finding]:
+    """compose.yaml and stack.yaml hold every service they run: no top-level include:, no
+    extends:. What they would pull in from other files is checked by nothing here (the
+    hardening checks read `docker compose config` where Docker is, the file where not)."""
+    ctx.need(COMPOSE)
+    out = []
+    for rel in (COMPOSE, STACK):
+        if not ctx.exists(rel):
+            continue
+        doc = ctx.yaml(rel)
+        if not isinstance(doc, dict):
+            continue
+        text = ctx.text(rel)
+        if "include" in doc:
+            out.append(finding(ctx, f"include: brings services from other files into {rel}; the "
+                                    "model has no way to ask for include:, so infra-gen never "
+                                    "writes one (remove it, re-render)", rel,
+                               yaml_line(text, ["include"])))
+        for name, svc in (doc.get("services") or {}).items():
+            if isinstance(svc, dict) and "extends" in svc:
+                out.append(finding(ctx, f"services.{name}.extends: takes settings from another "
+                                        "service or file; the model has no way to ask for "
+                                        "extends:, so infra-gen never writes one (remove it, "
+                                        "re-render)", rel, yaml_line(text, ["services", name,
+                                                                            "extends"])))
     return out
 
 
@@ -246,6 +268,7 @@ CHECKS = (
     Check("upstreams are services", "nginx", upstreams_are_services),
     Check("scrape targets are services", "prometheus", scrape_targets_are_services),
     Check("routes name receivers", "alertmanager", routes_have_receivers),
+    Check("compose self-contained", "compose", compose_self_contained),
     Check("host ports unique", "compose", host_ports_unique),
     Check("datastores unpublished", "compose", datastores_unpublished),
     Check("ufw ports = lb ports", "firewall", ufw_matches_lb),

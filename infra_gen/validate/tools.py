@@ -8,11 +8,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..contract import ALERTMANAGER_CONFIG as ALERTMANAGER
+from ..contract import CI_WORKFLOW as WORKFLOW
 from .base import Check, Context, Finding, Skip, run
 from .compose import jsonschema_findings
-
-ALERTMANAGER = "alertmanager/alertmanager.yml"
-WORKFLOW = "ci/github-workflow.yml"
 
 
 def amtool(ctx: Context) -> list[Finding]:

@@ -2,7 +2,8 @@
 # infra-gen/postgres entry point (runs as postgres). See docs/contract.md.
 #
 #   POSTGRES_ROLE=primary  first start (empty $PGDATA): initdb (scram-sha-256),
-#       app role + database, replication role, physical replication slot,
+#       app role + database, replication role and physical replication slot
+#       (only when REPLICATION_USER is set: an environment without a replica has none),
 #       /etc/infra-gen/init.sql (if mounted) -- all on a temporary server that
 #       listens on no TCP address; then the real server.
 #   POSTGRES_ROLE=replica  first start: wait for PRIMARY_HOST, then
@@ -58,11 +59,14 @@ write_passfile() {
 }
 
 init_primary() {
-    require POSTGRES_USER POSTGRES_DB POSTGRES_PASSWORD_FILE \
-        REPLICATION_USER REPLICATION_PASSWORD_FILE REPLICATION_SLOT
-    local app_pw repl_pw
+    require POSTGRES_USER POSTGRES_DB POSTGRES_PASSWORD_FILE
+    local app_pw repl_pw="" replication=off
     app_pw="$(read_secret "$POSTGRES_PASSWORD_FILE")"
-    repl_pw="$(read_secret "$REPLICATION_PASSWORD_FILE")"
+    if [[ -n "${REPLICATION_USER:-}" ]]; then
+        require REPLICATION_PASSWORD_FILE REPLICATION_SLOT
+        repl_pw="$(read_secret "$REPLICATION_PASSWORD_FILE")"
+        replication=on
+    fi
 
     log "initdb in $PGDATA"
     # The superuser postgres has no password (local peer only) unless it is
@@ -79,23 +83,27 @@ init_primary() {
     [[ -z "$pwfile" ]] || rm -f "$pwfile"
 
     # Defaults used when no pg_hba.conf is mounted: password logins from any
-    # address, replication for the replication role.
+    # address, replication for the replication role (when there is one).
     cat >>"$PGDATA/pg_hba.conf" <<EOF
 
 # infra-gen defaults (used only when /etc/infra-gen/pg_hba.conf is not mounted)
 host    all             all                     all     scram-sha-256
-host    replication     $REPLICATION_USER       all     scram-sha-256
 EOF
+    if [[ "$replication" == on ]]; then
+        printf 'host    replication     %s       all     scram-sha-256\n' "$REPLICATION_USER" \
+            >>"$PGDATA/pg_hba.conf"
+    fi
 
     mkdir -p "$INIT_SOCKET_DIR"
     pg_ctl --pgdata="$PGDATA" --wait --timeout=120 --silent \
         -o "-c listen_addresses='' -c unix_socket_directories=$INIT_SOCKET_DIR" start
 
-    log "creating role $POSTGRES_USER, database $POSTGRES_DB, replication role $REPLICATION_USER, slot $REPLICATION_SLOT"
+    log "creating role $POSTGRES_USER, database $POSTGRES_DB (replication role and slot: $replication)"
     INIT_APP_USER="$POSTGRES_USER" INIT_APP_PASSWORD="$app_pw" INIT_APP_DB="$POSTGRES_DB" \
-    INIT_REPL_USER="$REPLICATION_USER" INIT_REPL_PASSWORD="$repl_pw" \
-    INIT_SLOT="$REPLICATION_SLOT" \
-        psql -X -q -v ON_ERROR_STOP=1 -h "$INIT_SOCKET_DIR" -U postgres -d postgres <<'SQL'
+    INIT_REPL_USER="${REPLICATION_USER:-}" INIT_REPL_PASSWORD="$repl_pw" \
+    INIT_SLOT="${REPLICATION_SLOT:-}" \
+        psql -X -q -v ON_ERROR_STOP=1 -v replication="$replication" \
+            -h "$INIT_SOCKET_DIR" -U postgres -d postgres <<'SQL'
 \getenv app_user INIT_APP_USER
 \getenv app_pw INIT_APP_PASSWORD
 \getenv app_db INIT_APP_DB
@@ -108,10 +116,12 @@ SELECT format('CREATE ROLE %I LOGIN', :'app_user')
 SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'app_user', :'app_pw') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'app_db', :'app_user')
     WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'app_db') \gexec
+\if :replication
 SELECT format('CREATE ROLE %I WITH REPLICATION LOGIN PASSWORD %L', :'repl_user', :'repl_pw')
     WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'repl_user') \gexec
 SELECT pg_create_physical_replication_slot(:'slot')
     WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = :'slot') \g /dev/null
+\endif
 SQL
 
     if [[ -f "$CONF_DIR/init.sql" ]]; then

@@ -42,9 +42,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.stack)
-    # Tests that stop or kill containers run last (stable order otherwise), so a
-    # slow recovery cannot disturb the checks of a healthy stack.
-    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +79,17 @@ def container_ids(stack: Stack) -> dict[str, str]:
         labels = json.loads(docker("inspect", "-f", "{{json .Config.Labels}}", cid))
         ids[labels["com.docker.compose.service"]] = cid
     return ids
+
+
+@pytest.fixture(scope="session")
+def replica_ids(stack: Stack) -> Callable[[str], list[str]]:
+    """Container ids of a service's running replicas, now (a scale changes them). The
+    first 12 characters are each replica's host name, which X-Served-By names."""
+
+    def get(service: str) -> list[str]:
+        return stack.compose("ps", "-q", service, capture=True).stdout.split()
+
+    return get
 
 
 @pytest.fixture(scope="session")

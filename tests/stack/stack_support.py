@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +152,29 @@ def topology_for(config: pytest.Config) -> Topology:
     env = option or os.environ.get("INFRA_GEN_ENV") or "dev"
     root = Path(os.environ.get("INFRA_GEN_ROOT") or Path(__file__).resolve().parents[2])
     return Stack.load(env, root).topo
+
+
+@dataclass
+class PacedLoad:
+    """GET requests through the load balancer, paced under its rate limit, until
+    stopped: (time, status, X-Served-By) of each; status 0 for a connection error."""
+
+    site: Site
+    path: str
+    results: list[tuple[float, int, str]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                r = self.site.get(self.path)
+                self.results.append((time.monotonic(), r.status_code,
+                                     r.headers.get("X-Served-By", "")))
+            except requests.RequestException as exc:
+                self.results.append((time.monotonic(), 0, repr(exc)))
+
+    def failed(self) -> list[tuple[float, int, str]]:
+        return [r for r in self.results if r[1] != 200]
+
+    def first_from(self, host: str) -> float | None:
+        return next((t for t, status, by in self.results if status == 200 and by == host), None)

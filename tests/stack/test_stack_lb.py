@@ -1,10 +1,9 @@
-"""The load balancer: non-root nginx, valid config, HTTPS only, TLS 1.2/1.3, headers,
-health through it, and balancing over every API replica (from the topology)."""
+"""The load balancer: non-root nginx, valid config, HTTPS only, headers, health through
+it, and balancing over every API replica (from the topology). Its TLS (versions,
+suites, groups, certificate) is scanned by sslyze in test_stack_tls.py."""
 
 from __future__ import annotations
 
-import socket
-import ssl
 from collections import Counter
 
 import pytest
@@ -45,37 +44,6 @@ def test_http_redirects_to_https(site):
     assert r.headers["Location"].endswith("/some/page?x=1")
 
 
-def _handshake(site, version: ssl.TLSVersion) -> str | None:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    # Let the client offer old protocols: a refusal must come from the server.
-    ctx.set_ciphers("ALL:@SECLEVEL=0")
-    ctx.minimum_version = version
-    ctx.maximum_version = version
-    host, port = site.https_addr
-    try:
-        with socket.create_connection((host, port), timeout=5) as raw, \
-                ctx.wrap_socket(raw, server_hostname=site.domain) as tls:
-            return tls.version()
-    except (ssl.SSLError, ConnectionResetError):
-        return None
-
-
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.parametrize("version,accepted", [
-    (ssl.TLSVersion.TLSv1, False),
-    (ssl.TLSVersion.TLSv1_1, False),
-    (ssl.TLSVersion.TLSv1_2, True),
-    (ssl.TLSVersion.TLSv1_3, True),
-])
-def test_only_tls_12_and_13(site, version, accepted):
-    if not site.tls:
-        pytest.skip("tls: none in this environment")
-    got = _handshake(site, version)
-    assert (got is not None) == accepted, f"{version.name}: negotiated {got}"
-
-
 def test_hsts_and_security_headers(site):
     r = site.get("/")
     assert r.status_code == 200
@@ -93,17 +61,21 @@ def test_health_through_load_balancer(site):
     assert r.json()["status"] == "ok"
 
 
-def test_requests_reach_every_api_replica(site, topo):
+def test_requests_reach_every_api_replica(site, topo, replica_ids):
+    if not topo.env.load_balancer.replica_header:
+        pytest.skip("load_balancer.replica_header is off: replicas are not named")
     for pool in topo.upstreams:
         if pool.health_path != "/health/":
             continue
+        hosts = {cid[:12] for cid in replica_ids(pool.service)}
+        assert len(hosts) == pool.replicas
         seen = Counter()
         path = pool.route.rstrip("/") + "/customers?per_page=1"
-        for _ in range(6 * len(pool.members)):
+        for _ in range(6 * pool.replicas):
             r = site.get(path)
             assert r.status_code == 200, r.text
             seen[r.headers.get("X-Served-By")] += 1
-        assert set(seen) == set(pool.members), f"{pool.group}: served by {dict(seen)}"
+        assert set(seen) == hosts, f"{pool.service}: served by {dict(seen)}, replicas {hosts}"
 
 
 def test_frontend_served(site, topo):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stack_support import docker
 
 from infra_gen.model import duration_seconds
 
@@ -33,26 +34,47 @@ def prom(site, topo):
     return api
 
 
-def _expected_targets(topo) -> set[tuple[str, str]]:
-    return {(job.job, target) for job in topo.scrape_jobs for target in job.targets}
+def _expected_targets(topo, replica_ids) -> dict[str, list[set[str]]]:
+    """job -> one set of acceptable instance labels per target: a static target is
+    labelled with its service; a replica found through DNS "<service>@<address>:<port>"
+    with any of its addresses (Docker's DNS answers on one of the shared networks)."""
+    want: dict[str, list[set[str]]] = {}
+    for job in topo.scrape_jobs:
+        if not job.discovered:
+            want[job.job] = [{job.service}]
+            continue
+        want[job.job] = []
+        for cid in replica_ids(job.service):
+            ips = docker("inspect", "-f",
+                         "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", cid).split()
+            want[job.job].append({f"{job.service}@{ip}:{job.port}" for ip in ips})
+    return want
 
 
-def test_every_declared_target_is_up(prom, topo):
-    want = _expected_targets(topo)
+def _unmatched(want: dict[str, list[set[str]]], got: dict[tuple[str, str], dict]) -> list[str]:
+    problems = []
+    for job, targets in want.items():
+        have = {inst for j, inst in got if j == job}
+        if len(have) != len(targets):
+            problems.append(f"{job}: {sorted(have)}, want {len(targets)} targets")
+        problems += [f"{job}: none of {sorted(t)}" for t in targets if not t & have]
+    extra = sorted({j for j, _ in got} - set(want))
+    return problems + [f"undeclared job {j}" for j in extra]
+
+
+def test_every_declared_target_is_up(prom, topo, replica_ids):
+    want = _expected_targets(topo, replica_ids)
     deadline = time.monotonic() + SCRAPE_WAIT
     while True:
         active = prom("targets", state="active")["activeTargets"]
-        got = {(t["labels"]["job"], t["scrapeUrl"].split("//", 1)[1].split("/", 1)[0]): t
-               for t in active}
-        missing = want - set(got)
-        down = {k: got[k].get("lastError") for k in want & set(got) if got[k]["health"] != "up"}
-        if not missing and not down:
+        got = {(t["labels"]["job"], t["labels"]["instance"]): t for t in active}
+        problems = _unmatched(want, got)
+        down = {k: v.get("lastError") for k, v in got.items() if v["health"] != "up"}
+        if not problems and not down:
             break
         if time.monotonic() > deadline:
-            pytest.fail(f"targets missing: {sorted(missing)}; not up: {down}")
+            pytest.fail(f"targets: {problems}; not up: {down}")
         time.sleep(3)
-    # ...and nothing Prometheus scrapes that the topology does not declare.
-    assert set(got) == want, sorted(set(got) - want)
 
 
 def _rule_files(stack) -> list[Path]:

@@ -68,7 +68,7 @@ def test_schema_documents_fields(project: Path) -> None:
     result = run("schema", cwd=project)
     schema = json.loads(result.stdout)
     replicas = schema["$defs"]["AppService"]["properties"]["replicas"]
-    assert "upstream member" in replicas["description"]
+    assert "deploy.replicas" in replicas["description"]
     assert schema["additionalProperties"] is False
 
 
@@ -77,3 +77,27 @@ def test_list_names_each_environments_artifacts(project: Path) -> None:
     assert result.returncode == 0
     assert "stack.yaml" in result.stdout  # prod only
     assert result.stdout.count("compose.yaml") == 3
+
+
+def test_schema_to_an_unwritable_place_is_one_line(project: Path) -> None:
+    result = run("schema", "--out", str(project / "missing" / "schema.json"), cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"error: cannot write {project / 'missing' / 'schema.json'}: No such file or directory"
+    )
+    assert not (project / "missing").exists()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["api=x"], "error: scale: 'api=x': expected GROUP=N (e.g. api=4)"),
+    (["redis=2"], "error: scale: 'redis' is not an app service of dev; expected one of: "
+                  "frontend, api, worker, ml"),
+    (["api=51"], "error: scale: api=51: at most 50 replicas"),
+])
+def test_scale_rejects_bad_counts_before_touching_docker(
+    project: Path, args: list[str], expected: str
+) -> None:
+    result = run("scale", "dev", *args, cwd=project)
+    assert result.returncode == 2
+    assert result.stderr.strip() == expected
+    assert "Traceback" not in result.stderr

@@ -59,5 +59,36 @@ def test_swarm_keeps_client_addresses_and_rolls_safely(prod: dict[str, str]) -> 
     # A second lb task could not bind the host port, a second postgres not share its data.
     assert lb["deploy"]["update_config"]["order"] == "stop-first"
     assert stack["postgres"]["deploy"]["update_config"]["order"] == "stop-first"
-    assert stack["api-1"]["deploy"]["update_config"]["order"] == "start-first"
-    assert "depends_on" not in stack["api-1"]
+    assert stack["api"]["deploy"]["update_config"]["order"] == "start-first"
+    assert "depends_on" not in stack["api"]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_one_service_per_group_with_its_replicas(env: str) -> None:
+    """`docker compose up --scale api=4` and `docker service scale` work on the files:
+    one service per group, never api-1/api-2 copies, no fixed name or hostname."""
+    files = render_environment(PROJECT, env)
+    model = PROJECT.load(env)
+    docs = [("compose.yaml", False)] + ([("stack.yaml", True)] if model.deploy.swarm else [])
+    for rel, swarm in docs:
+        services = yaml.safe_load(files[rel].content)["services"]
+        for group, spec in model.services.items():
+            svc = services[group]
+            assert svc["deploy"]["replicas"] == spec.replicas, (rel, group)
+            assert "container_name" not in svc
+            assert not [n for n in services if re.fullmatch(rf"{group}-\d+", n)]
+            # A fixed hostname would be shared by every replica; swarm names each task.
+            assert svc.get("hostname") == ("{{.Service.Name}}-{{.Task.Slot}}" if swarm else None)
+            if swarm:
+                assert svc["deploy"]["endpoint_mode"] == model.deploy.endpoint_mode.value
+
+
+def test_swarm_prometheus_finds_tasks(prod: dict[str, str]) -> None:
+    stack = yaml.safe_load(prod["stack.yaml"])
+    (conf,) = [c for c in stack["services"]["prometheus"]["configs"]
+               if c["target"] == "/etc/prometheus/prometheus.yml"]
+    assert stack["configs"][conf["source"]]["file"] == "./prometheus/prometheus.swarm.yml"
+    swarm = yaml.safe_load(prod["prometheus/prometheus.swarm.yml"])
+    names = {j["job_name"]: j["dns_sd_configs"][0]["names"]
+             for j in swarm["scrape_configs"] if "dns_sd_configs" in j}
+    assert names == {"api": ["tasks.api"], "worker": ["tasks.worker"], "ml": ["tasks.ml"]}

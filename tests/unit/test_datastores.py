@@ -89,7 +89,8 @@ def test_prod_values() -> None:
 def test_pg_hba(name: str) -> None:
     topo = plan(PROJECT.load(name))
     pg = topo.env.postgres
-    repl_user = dict(topo.container("postgres").environment)["REPLICATION_USER"]
+    assert topo.replication is not None
+    repl_user = topo.replication.user
     # Names are double-quoted (a quoted `all` or `+group` is just a name).
     rules = [[w.strip('"') for w in line.split()]
              for line in files(name)["postgres/pg_hba.conf"].splitlines()

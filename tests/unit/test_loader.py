@@ -143,6 +143,16 @@ BAD_INPUTS = [
         id="latest-tag",
     ),
     pytest.param(
+        "services:\n  redis: {role: api, route: /cache/}\n",
+        ["bad.yaml:3: services.redis: the stack's own containers already use the name 'redis'"],
+        id="platform-service-name",
+    ),
+    pytest.param(
+        "deploy: {endpoint_mode: ingress}\n",
+        ["bad.yaml:2: deploy.endpoint_mode: expected 'vip' or 'dnsrr', got 'ingress'"],
+        id="bad-endpoint-mode",
+    ),
+    pytest.param(
         "postgres: {replicas: 2}\n",
         ["bad.yaml:2: postgres.replicas: expected less than or equal to 1, got 2"],
         id="out-of-range",

@@ -79,10 +79,16 @@ def test_global_rule_files_and_alerting(env: str) -> None:
 
 def test_prod_scrapes_every_replica_and_the_exporters_not_the_databases() -> None:
     jobs = {j["job_name"]: j for j in load("prod", PROM)["scrape_configs"]}
-    targets = {name: [t for sc in j["static_configs"] for t in sc["targets"]]
+    targets = {name: [t for sc in j.get("static_configs", []) for t in sc["targets"]]
                for name, j in jobs.items()}
-    assert targets["api"] == ["api-1:8000", "api-2:8000", "api-3:8000"]
-    assert targets["worker"] == ["worker-1:8888", "worker-2:8888", "worker-3:8888"]
+    # App services: every replica through Docker's DNS, so a scale needs no re-render.
+    for name, port in (("api", 8000), ("worker", 8888), ("ml", 5000)):
+        assert "static_configs" not in jobs[name]
+        assert jobs[name]["dns_sd_configs"] == [
+            {"names": [name], "type": "A", "port": port, "refresh_interval": "10s"}]
+        (relabel,) = jobs[name]["relabel_configs"]
+        assert relabel["target_label"] == "instance"
+        assert relabel["source_labels"] == ["__meta_dns_name", "__address__"]
     assert targets["redis"] == ["redis-exporter:9121"]
     assert targets["postgres"] == ["postgres-exporter:9187"]
     assert targets["postgres-replica"] == ["postgres-replica-exporter:9187"]
@@ -91,8 +97,8 @@ def test_prod_scrapes_every_replica_and_the_exporters_not_the_databases() -> Non
     # The seed's mistake: Redis and PostgreSQL do not speak the Prometheus format.
     every = [t for ts in targets.values() for t in ts]
     assert not [t for t in every if t.endswith((":6379", ":5432"))]
-    labels = [sc["labels"]["instance"] for sc in jobs["api"]["static_configs"]]
-    assert labels == ["api-1", "api-2", "api-3"]
+    labels = [sc["labels"]["instance"] for sc in jobs["redis"]["static_configs"]]
+    assert labels == ["redis-exporter"]
     assert "seed scraped Redis on :6379" in rendered("prod")[PROM]
 
 

@@ -20,9 +20,10 @@ from infra_gen.model.reserved import (
     RESERVED_SERVICE_NAMES,
     route_collision,
 )
+from infra_gen.model.roles import ROLE_SPECS
 from infra_gen.project import Project
 from infra_gen.render import render_topology
-from infra_gen.topology import PORTS, ROLE_DEFAULTS, plan
+from infra_gen.topology import PORTS, plan
 
 PROJECT = Project(Path(__file__).resolve().parents[2])
 
@@ -33,7 +34,7 @@ def prod():  # type: ignore[no-untyped-def]
 
 
 def test_the_stack_names_its_containers_from_the_reserved_list(prod) -> None:  # type: ignore[no-untyped-def]
-    own = {c.name for c in prod.containers if c.group not in prod.env.services}
+    own = {c.name for c in prod.containers if c.name not in prod.env.services}
     assert own == INFRA_CONTAINERS
     jobs = {j.job for j in prod.scrape_jobs if j.job not in prod.env.services}
     assert jobs <= RESERVED_SERVICE_NAMES
@@ -43,7 +44,7 @@ def test_admin_routes_and_ports_are_the_reserved_ones(prod) -> None:  # type: ig
     for kind, route in ADMIN_ROUTES.items():
         assert urlsplit(prod.urls[kind]).path == route
     assert {k: PORTS[k] for k in DATASTORE_PORTS} == DATASTORE_PORTS
-    assert ROLE_DEFAULTS[Role.api].health_path in LB_EXACT_PATHS
+    assert ROLE_SPECS[Role.api].health_path in LB_EXACT_PATHS
     conf = render_topology(prod, PROJECT.templates_dir)["nginx/nginx.conf"].content.decode()
     served = set(re.findall(r"location (?:= |\^~ )?(\S+) \{", conf))
     app_routes = {p.route for p in prod.upstreams}

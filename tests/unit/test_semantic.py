@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mutations import edit_compose, sub
+from mutations import EVIL_SERVICE, edit_compose, include_service, sub
 
 from infra_gen.project import Project
 from infra_gen.render import render_environment, write_tree
@@ -64,19 +64,27 @@ def _drop_limit(service: str, key: str) -> Callable[[dict[str, Any]], None]:
 PUBLISH = {"target": 6379, "published": 6379, "host_ip": "0.0.0.0", "protocol": "tcp"}
 MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
     ("upstream to a missing service", "upstreams are services",
-     sub("nginx/nginx.conf", r"server api-1:", "server api-9:"),
+     sub("nginx/nginx.conf", r"server api:", "server api-9:"),
      "server api-9:8000 is not a compose service"),
-    ("upstream missing a replica", "upstreams are services",
-     sub("nginx/nginx.conf", r"^\s*server api-3:.*\n", ""), "services.api.replicas plans"),
+    ("upstream with no server", "upstreams are services",
+     sub("nginx/nginx.conf", r"^\s*server api:.*\n", ""),
+     "nginx upstream api has nothing; the topology plans ['api']"),
+    ("upstream on a port the service does not serve", "upstreams are services",
+     sub("nginx/nginx.conf", r"server api:8000", "server api:8001"),
+     "api:8001, but service api serves [8000]"),
     ("upstream on a network the lb does not share", "upstreams are services",
-     edit_compose(lambda s: s["api-1"].__setitem__("networks", {"backend-net": None})),
-     "api-1 shares no network with lb"),
+     edit_compose(lambda s: s["api"].__setitem__("networks", {"backend-net": None})),
+     "api shares no network with lb"),
     ("scrape target with a wrong port", "scrape targets are services",
-     sub("prometheus/prometheus.yml", r"worker-1:8888", "worker-1:9999"),
-     "worker-1:9999, but service worker-1 exposes"),
+     sub("prometheus/prometheus.yml", r"port: 8888", "port: 9999"),
+     "worker:9999, but service worker exposes [8888]"),
+    ("scrape port the service does not serve", "scrape targets are services",
+     edit_compose(lambda s: (s["worker"].pop("expose"), s["worker"]["environment"].pop(
+         "METRICS_PORT"))),
+     "worker:8888, but service worker exposes no port"),
     ("scrape target not a service", "scrape targets are services",
-     sub("prometheus/prometheus.yml", r"ml-1:5000", "mlx-1:5000"),
-     "target mlx-1:5000 is not a compose service"),
+     sub("prometheus/prometheus.yml", r"- ml$", "- mlx"),
+     "target mlx:5000 is not a compose service"),
     ("route to a missing receiver", "routes name receivers",
      sub("alertmanager/alertmanager.yml", r"^  receiver: team-emails", "  receiver: pager"),
      "route.receiver 'pager' is not a receiver"),
@@ -85,44 +93,66 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
     ("published exporter port", "datastores unpublished",
      edit_compose(_set("redis-exporter", "ports", ["9121:9121"])), "services.redis-exporter.ports"),
     ("two services on one host port", "host ports unique",
-     edit_compose(_set("frontend-1", "ports", ["443:8080"])), "host port 443 is already published"),
+     edit_compose(_set("frontend", "ports", ["443:8080"])), "host port 443 is already published"),
     ("ufw opens a port the lb does not publish", "ufw ports = lb ports",
-     sub("firewall/ufw.sh", r"to any port 443 ", "to any port 444 "),
+     sub("firewall/ufw.sh", r"^rule allow any 443 ", "rule allow any 444 "),
      "ufw.sh opens [80, 444] to anyone"),
     ("ufw private port from anywhere", "ufw ports = lb ports",
-     sub("firewall/ufw.sh", r"from 10\.0\.0\.0/8 to any port 6379", "from any to any port 6379"),
+     sub("firewall/ufw.sh", r"^rule allow 10\.0\.0\.0/8 6379 ", "rule allow any 6379 "),
      "ufw.sh opens [80, 443, 6379] to anyone"),
+    ("ufw private port from another network", "ufw ports = lb ports",
+     sub("firewall/ufw.sh", r"^rule route 10\.0\.0\.0/8 5432 ", "rule route 0.0.0.0/0 5432 "),
+     "ufw.sh allows port 5432 from 0.0.0.0/0, not the private network 10.0.0.0/8"),
+    ("compose include", "compose self-contained", include_service(),
+     "include: brings services from other files into compose.yaml; the model has no way to ask "
+     "for include:"),
+    ("service extends another", "compose self-contained",
+     edit_compose(_set("api", "extends", {"service": "api-2"})),
+     "services.api.extends: takes settings from another service or file; the model has no "
+     "way to ask for extends:"),
     ("secret not in env.example", "secrets in env.example",
      sub("env.example", r"smtp_password", "smtp_pw", count=0), "secret smtp_password is referenced"),
     ("latest image", "images pinned",
-     edit_compose(_set("api-1", "image", "infra-gen/app:latest")),
-     "services.api-1.image 'infra-gen/app:latest' is not pinned"),
+     edit_compose(_set("api", "image", "infra-gen/app:latest")),
+     "services.api.image 'infra-gen/app:latest' is not pinned"),
     ("untagged image", "images pinned", edit_compose(_set("lb", "image", "infra-gen/lb")),
      "services.lb.image 'infra-gen/lb' is not pinned"),
-    ("no healthcheck", "services hardened", edit_compose(_drop("api-2", "healthcheck")),
-     "services.api-2.healthcheck: needs a healthcheck"),
-    ("no memory limit", "services hardened", edit_compose(_drop_limit("worker-1", "memory")),
-     "services.worker-1.deploy.resources.limits.memory"),
+    ("no healthcheck", "services hardened", edit_compose(_drop("api", "healthcheck")),
+     "services.api.healthcheck: needs a healthcheck"),
+    ("no memory limit", "services hardened", edit_compose(_drop_limit("worker", "memory")),
+     "services.worker.deploy.resources.limits.memory"),
     ("no pids limit", "services hardened", edit_compose(_drop_limit("redis", "pids")),
      "services.redis.deploy.resources.limits.pids"),
     ("no cpu limit", "services hardened", edit_compose(_drop_limit("postgres", "cpus")),
      "services.postgres.deploy.resources.limits.cpus"),
     ("new privileges allowed", "services hardened", edit_compose(_drop("lb", "security_opt")),
      "services.lb.security_opt: needs no-new-privileges"),
-    ("capabilities kept", "services hardened", edit_compose(_drop("ml-1", "cap_drop")),
-     "services.ml-1.cap_drop: must be [ALL]"),
+    ("capabilities kept", "services hardened", edit_compose(_drop("ml", "cap_drop")),
+     "services.ml.cap_drop: must be [ALL]"),
     ("capability the model does not list", "services hardened",
-     edit_compose(_set("api-1", "cap_add", ["NET_ADMIN"])), "services.api-1.cap_add: adds"),
-    ("privileged", "services hardened", edit_compose(_set("api-1", "privileged", True)),
-     "services.api-1.privileged"),
+     edit_compose(_set("api", "cap_add", ["NET_ADMIN"])), "services.api.cap_add: adds"),
+    ("privileged", "services hardened", edit_compose(_set("api", "privileged", True)),
+     "services.api.privileged"),
     ("docker.sock mounted", "services hardened",
      edit_compose(_set("prometheus", "volumes", ["/var/run/docker.sock:/var/run/docker.sock"])),
      "services.prometheus.volumes: mounts /var/run/docker.sock"),
-    ("root user", "services hardened", edit_compose(_set("api-1", "user", "0:0")),
-     "services.api-1.user: runs as 0:0"),
+    ("host root mounted", "services hardened",
+     edit_compose(_set("api", "volumes", ["/:/host"])),
+     "services.api.volumes: mounts the host path /, which the model does not plan for api"),
+    ("host path outside the rendered tree", "services hardened",
+     edit_compose(_set("lb", "volumes", [{"type": "bind", "source": "../../etc",
+                                          "target": "/x"}])),
+     "services.lb.volumes: mounts the host path "),
+    ("host pid namespace", "services hardened", edit_compose(_set("redis", "pid", "host")),
+     "services.redis.pid: must not share the host's namespace"),
+    ("host device", "services hardened",
+     edit_compose(_set("redis", "devices", ["/dev/mem:/dev/mem"])),
+     "services.redis.devices: must map no host device"),
+    ("root user", "services hardened", edit_compose(_set("api", "user", "0:0")),
+     "services.api.user: runs as 0:0"),
     ("grace shorter than gunicorn", "stop_grace_period > graceful",
-     edit_compose(_set("api-1", "stop_grace_period", "15s")),
-     "services.api-1.stop_grace_period 15s is not longer than gunicorn's graceful timeout 20s"),
+     edit_compose(_set("api", "stop_grace_period", "15s")),
+     "services.api.stop_grace_period 15s is not longer than gunicorn's graceful timeout 20s"),
 ]
 
 
@@ -154,3 +184,39 @@ def test_findings_point_at_the_file_and_line(rendered: dict[str, Path], tmp_path
     assert finding.file == "compose.yaml"
     assert finding.line is not None
     assert "ports:" in (root / "compose.yaml").read_text().splitlines()[finding.line - 1]
+
+
+def test_hardening_reads_what_compose_resolves(rendered: dict[str, Path], tmp_path: Path) -> None:
+    """The services an include: brings in are hardened too: the check reads the normalized
+    compose model (`docker compose config`), not only the file's own services (the real
+    `docker compose config` path: tests/validate)."""
+    root = tmp_path / "prod"
+    shutil.copytree(rendered["prod"], root)
+    include_service()(root)
+    ctx = context(root, "prod")
+    doc = dict(ctx.yaml("compose.yaml"))
+    doc["services"] = {**doc["services"], "evil": EVIL_SERVICE}
+    ctx._cache["compose:normalized"] = doc  # what docker compose config returns
+    messages = "\n".join(run_check(ctx, CHECKS["services hardened"]).messages())
+    for expected in ("services.evil.privileged: must not be privileged",
+                     "services.evil.volumes: mounts the host path /, which the model does not plan",
+                     "services.evil.user: runs as 0:0", "services.evil.cap_drop: must be [ALL]"):
+        assert expected in messages
+
+
+def test_include_refused_without_docker(rendered: dict[str, Path], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where `docker compose config` cannot run, the hardening check reads the file as
+    written, and an include: (the services it would hide) is refused on its own."""
+    from infra_gen.validate import parse
+
+    monkeypatch.setattr(parse, "_docker_compose_config", lambda ctx: None)
+    root = tmp_path / "prod"
+    shutil.copytree(rendered["prod"], root)
+    include_service()(root)
+    result = run_check(context(root, "prod"), CHECKS["compose self-contained"])
+    assert result.status is Status.failed
+    (finding,) = result.findings
+    assert (finding.file, finding.line) == ("compose.yaml", next(
+        i for i, ln in enumerate((root / "compose.yaml").read_text().splitlines(), 1)
+        if ln.startswith("include:")))

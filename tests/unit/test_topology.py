@@ -20,13 +20,12 @@ def topo_of(name: str):  # type: ignore[no-untyped-def]
 
 def test_prod_has_the_seed_upstreams_and_workers() -> None:
     topo = topo_of("prod")
-    (api,) = [u for u in topo.upstreams if u.group == "api"]
-    assert api.members == ("api-1", "api-2", "api-3")
-    assert [c.name for c in topo.of_group("api")] == list(api.members)
-    assert len(topo.of_group("worker")) == 3
+    (api,) = [u for u in topo.upstreams if u.service == "api"]
+    assert (api.replicas, topo.container("api").replicas) == (3, 3)
+    assert topo.container("worker").replicas == 3
     assert topo.env.load_balancer.upstream.max_fails == 3
     assert topo.env.load_balancer.upstream.fail_timeout == "30s"
-    api1 = topo.container("api-1")
+    api1 = topo.container("api")
     assert (api1.resources.limits.cpus, api1.resources.limits.memory) == (2, "4G")
     assert api1.resources.reservations is not None
     assert (api1.resources.reservations.cpus, api1.resources.reservations.memory) == (1, "2G")
@@ -38,15 +37,13 @@ def test_upstream_members_and_scrape_targets_are_containers(name: str) -> None:
     names = {c.name: c for c in topo.containers}
     lb = names["lb"]
     for pool in topo.upstreams:
-        for member in pool.members:
-            assert member in names
-            assert set(names[member].networks) & set(lb.networks)
-            assert names[member].port == pool.port
+        assert pool.service in names
+        assert set(names[pool.service].networks) & set(lb.networks)
+        assert names[pool.service].port == pool.port
+        assert pool.port in names[pool.service].expose
     for job in topo.scrape_jobs:
-        for target in job.targets:
-            host, _port = target.rsplit(":", 1)
-            if host != "localhost":
-                assert host in names, target
+        assert job.service in names, job
+        assert job.port in names[job.service].expose or job.port == names[job.service].port
 
 
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])
@@ -76,14 +73,14 @@ def test_a_user_service_gets_every_derived_fact() -> None:
     data = PROJECT.load("prod").model_dump(by_alias=True)
     data["services"]["reports"] = {"role": "api", "route": "/api/v2/", "replicas": 2, "port": 8100}
     topo = plan(Environment.model_validate(data))
-    assert [c.name for c in topo.of_group("reports")] == ["reports-1", "reports-2"]
-    (pool,) = [u for u in topo.upstreams if u.group == "reports"]
+    assert topo.container("reports").replicas == 2
+    (pool,) = [u for u in topo.upstreams if u.service == "reports"]
     assert pool.route == "/api/v2/" and pool.port == 8100
     # The longer route must come before /api/ so nginx matches it first.
     routes = [u.route for u in topo.upstreams]
     assert routes.index("/api/v2/") < routes.index("/api/")
     (job,) = [j for j in topo.scrape_jobs if j.job == "reports"]
-    assert job.targets == ("reports-1:8100", "reports-2:8100")
+    assert (job.service, job.port, job.discovered) == ("reports", 8100, True)
 
 
 def test_secrets_are_exactly_what_containers_mount() -> None:

@@ -31,33 +31,34 @@ def files() -> dict[str, str]:
         return {path: f.content.decode() for path, f in rendered.items()}
 
 
-def test_compose_runs_each_replica_hardened(files: dict[str, str]) -> None:
+def test_compose_runs_one_hardened_service_with_its_replicas(files: dict[str, str]) -> None:
     services = yaml.safe_load(files["compose.yaml"])["services"]
-    for name in ("reports-1", "reports-2"):
-        svc = services[name]
-        assert svc["image"].startswith("infra-gen/app:")
-        assert svc["cap_drop"] == ["ALL"]
-        assert svc["deploy"]["resources"]["limits"]["memory"]
-        assert svc["logging"]["options"]["max-file"] == "7"  # the logrotate policy
-        assert svc["environment"]["PORT"] == "8100"
+    svc = services["reports"]
+    assert svc["deploy"]["replicas"] == 2
+    assert svc["image"].startswith("infra-gen/app:")
+    assert svc["cap_drop"] == ["ALL"]
+    assert svc["deploy"]["resources"]["limits"]["memory"]
+    assert svc["logging"]["options"]["max-file"] == "7"  # the logrotate policy
+    assert svc["environment"]["PORT"] == "8100"
     stack = yaml.safe_load(files["stack.yaml"])["services"]
-    assert {"reports-1", "reports-2"} <= set(stack)
+    assert stack["reports"]["deploy"]["replicas"] == 2
 
 
 def test_load_balancer_routes_the_new_prefix_first(files: dict[str, str]) -> None:
     conf = files["nginx/nginx.conf"]
     block = conf[conf.index("upstream reports {"):]
     block = block[: block.index("}")]
-    assert "server reports-1:8100 max_fails=3 fail_timeout=30s;" in block
-    assert "server reports-2:8100 max_fails=3 fail_timeout=30s;" in block
+    assert "server reports:8100 max_fails=3 fail_timeout=30s;" in block
     assert conf.index("location /api/v2/") < conf.index("location /api/ ")
 
 
-def test_prometheus_scrapes_each_replica(files: dict[str, str]) -> None:
-    config = yaml.safe_load(files["prometheus/prometheus.yml"])
-    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "reports"]
-    targets = sorted(t for group in job["static_configs"] for t in group["targets"])
-    assert targets == ["reports-1:8100", "reports-2:8100"]
+def test_prometheus_finds_each_replica(files: dict[str, str]) -> None:
+    for path, name in (("prometheus/prometheus.yml", "reports"),
+                       ("prometheus/prometheus.swarm.yml", "tasks.reports")):
+        config = yaml.safe_load(files[path])
+        (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "reports"]
+        (sd,) = job["dns_sd_configs"]
+        assert (sd["names"], sd["port"]) == ([name], 8100)
 
 
 def test_dashboards_and_runbook_name_it(files: dict[str, str]) -> None:
@@ -65,4 +66,4 @@ def test_dashboards_and_runbook_name_it(files: dict[str, str]) -> None:
     assert any('job="reports"' in t.get("expr", "")
                for p in dashboard["panels"] for t in p.get("targets", []))
     assert "reports" in files["RUNBOOK.md"]
-    assert "reports-1" in files["ARCHITECTURE.md"]
+    assert "n_reports" in files["ARCHITECTURE.md"]

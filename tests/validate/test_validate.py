@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mutations import append, edit_yaml, sub
+from mutations import append, edit_compose, edit_yaml, include_service, sub
 
 from infra_gen.project import Project
 from infra_gen.render import render_environment, write_tree
@@ -83,7 +83,7 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
      edit_yaml("compose.yaml", lambda d: _first_service(d).__setitem__("hostnam", "x")),
      "hostnam"),
     ("upstream at a missing service", "nginx -t",
-     sub("nginx/nginx.conf", r"server api-1:", "server api-9:"), "host not found in upstream"),
+     sub("nginx/nginx.conf", r"server api:", "server api-9:"), "host not found in upstream"),
     ("nginx syntax error", "nginx -t",
      sub("nginx/nginx.conf", r"keepalive 32;", "keepalive 32"), "nginx -t"),
     ("version disclosure", "gixy-ng",
@@ -107,11 +107,14 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
     ("unquoted variable in a script", "shellcheck",
      append("backup/backup_db.sh", '\nrm -rf $1/old\n'), "SC2086"),
     ("ufw script without the DOCKER-USER block", "ufw in a container",
-     sub("firewall/ufw.sh", r"^-A DOCKER-USER -j ufw-user-forward\n", ""),
+     sub("firewall/ufw.sh", r"^    '-A DOCKER-USER -j ufw-user-forward'\n", ""),
      "DOCKER-USER must first jump to ufw-user-forward"),
     ("ufw private port open to anyone", "ufw in a container",
-     sub("firewall/ufw.sh", r"from 10\.0\.0\.0/8 to any port 6379", "from any to any port 6379"),
+     sub("firewall/ufw.sh", r"^rule allow 10\.0\.0\.0/8 6379 ", "rule allow any 6379 "),
      "unintended rule 6379/tcp ALLOW IN from any"),
+    ("ufw script without its rollback", "ufw in a container",
+     sub("firewall/ufw.sh", r"""^trap 'rollback "\$step"' ERR\n""", ""),
+     "left other rules than before (no rollback)"),
     ("dashboard that is not JSON", "grafana provisioning", _bad_json, "not valid JSON"),
     ("panel query syntax error", "grafana queries (promtool)",
      _edit_json("*.json", _bad_panel_query), "unclosed left parenthesis"),
@@ -144,10 +147,54 @@ def test_every_tool_check_has_a_mutation() -> None:
 
 
 def test_strict_turns_a_skip_into_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing tool is a skip; --strict, or CI=true without it, makes that skip a failure."""
     monkeypatch.setenv("PATH", "/nonexistent")
-    report = validate(PROJECT, ["dev"], strict=False, checks=[BY_NAME["logrotate -d"]])
     monkeypatch.delenv("CI", raising=False)
-    assert report.results[0].status in (Status.skipped, Status.failed)
-    strict = validate(PROJECT, ["dev"], strict=True, checks=[BY_NAME["logrotate -d"]])
+    checks = [BY_NAME["logrotate -d"]]
+    report = validate(PROJECT, ["dev"], strict=False, checks=checks)
+    assert report.results[0].status is Status.skipped, report.results[0].messages()
+    strict = validate(PROJECT, ["dev"], strict=True, checks=checks)
     assert strict.results[0].status is Status.failed
     assert "not installed" in strict.results[0].messages()[0]
+    monkeypatch.setenv("CI", "true")
+    under_ci = validate(PROJECT, ["dev"], strict=False, checks=checks)
+    assert under_ci.strict and under_ci.results[0].status is Status.failed
+    assert "a failure under --strict/CI" in under_ci.results[0].messages()[0]
+
+
+def _extends_included(root: Path) -> None:
+    include_service()(root)  # writes included.yaml; the include: itself goes again
+    edit_yaml("compose.yaml", lambda d: d.pop("include"))(root)
+    edit_compose(lambda s: s["api"].__setitem__(
+        "extends", {"file": "included.yaml", "service": "evil"}))(root)
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (include_service(), ["services.evil.privileged: must not be privileged",
+                         "services.evil.volumes: mounts the host path /, which the model does "
+                         "not plan for evil", "services.evil.user: runs as 0:0"]),
+    (_extends_included, ["services.api.privileged: must not be privileged",
+                         "services.api.volumes: mounts the host path /"]),
+], ids=["include", "extends"])
+def test_hardening_reads_docker_compose_config(prod: Path, tmp_path: Path,
+                                               mutate: Callable[[Path], None],
+                                               expected: list[str]) -> None:
+    """The real `docker compose config` path: a privileged service mounting / that an
+    include: (or an extends: from another file) brings in is caught by the hardening check,
+    and the include:/extends: itself by `compose self-contained`."""
+    from infra_gen.validate import parse
+
+    root = tmp_path / "prod"
+    shutil.copytree(prod, root)
+    mutate(root)
+    ctx = Context(plan(PROJECT.load("prod")), root)
+    if parse.normalized_compose(ctx) is None:
+        pytest.skip("docker compose config cannot run here (docker CLI with the compose plugin)")
+    result = run_check(ctx, BY_NAME["services hardened"])
+    messages = "\n".join(result.messages())
+    assert result.status is Status.failed
+    for want in expected:
+        assert want in messages, messages
+    refused = run_check(Context(plan(PROJECT.load("prod")), root), BY_NAME["compose self-contained"])
+    assert refused.status is Status.failed and "the model has no way to ask for" in \
+        "\n".join(refused.messages())

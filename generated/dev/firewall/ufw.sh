@@ -3,11 +3,17 @@
 # change the environment and run `infra-gen render dev`.
 #
 # UFW rules of the dev host, as root: `sudo ./ufw.sh`. Idempotent: it resets
-# ufw (ufw keeps a timestamped copy of the old rules files in /etc/ufw/), writes
-# the rules below and enables ufw, so every run leaves the same rules.
+# ufw, writes the rules below and enables ufw, so every run leaves the same rules.
+#
+# One transaction: every rule is checked first (strict IPv4 network, port, comment,
+# then `ufw --dry-run`), and nothing changes unless all pass. The current rules
+# (/etc/ufw, /etc/default/ufw, the DOCKER-USER chain) are saved before the reset;
+# if any step after it fails, they are put back, ufw is re-enabled as it was, and
+# the script exits non-zero. The host is never left without its firewall.
 #
 # The seed's host rules were right: only the load balancer's ports are public;
-# SSH, PostgreSQL and Redis are reachable from 10.0.0.0/8 only.
+# SSH, PostgreSQL and Redis are reachable from the private network only
+# (firewall.private_cidr).
 # What the seed missed: Docker publishes container ports through its own iptables
 # chains (DNAT + FORWARD), which UFW's INPUT rules never see. The block added to
 # /etc/ufw/after.rules (the ufw-docker approach) sends forwarded traffic through
@@ -15,74 +21,186 @@
 # container ports behind the allowed host ports; other new connections to
 # containers are logged and dropped. Docker's IPv6 is off by default, so only
 # IPv4 forwarding needs it.
-set -euo pipefail
+set -Eeuo pipefail
 
 AFTER_RULES="${UFW_AFTER_RULES:-/etc/ufw/after.rules}"
 BLOCK_BEGIN='# BEGIN UFW AND DOCKER (infra-gen)'
 BLOCK_END='# END UFW AND DOCKER (infra-gen)'
+# The block appended to after.rules, one line per word.
+BLOCK=(
+    '# BEGIN UFW AND DOCKER (infra-gen)'
+    '*filter'
+    ':ufw-user-forward - [0:0]'
+    ':ufw-docker-logging-deny - [0:0]'
+    ':DOCKER-USER - [0:0]'
+    '-A DOCKER-USER -j ufw-user-forward'
+    '-A DOCKER-USER -i docker0 -j RETURN'
+    '-A DOCKER-USER -i br-+ -j RETURN'
+    '-A DOCKER-USER -i docker_gwbridge -j RETURN'
+    '-A DOCKER-USER -p udp -m udp --sport 53 --dport 1024:65535 -j RETURN'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 10.0.0.0/8'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 172.16.0.0/12'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 192.168.0.0/16'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 10.0.0.0/8'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 172.16.0.0/12'
+    '-A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 192.168.0.0/16'
+    '-A DOCKER-USER -j RETURN'
+    '-A ufw-docker-logging-deny -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[UFW DOCKER BLOCK] "'
+    '-A ufw-docker-logging-deny -j DROP'
+    COMMIT
+    '# END UFW AND DOCKER (infra-gen)'
+)
+
+die() {
+    echo "ufw.sh: $*" >&2
+    exit 2
+}
 
 if [[ "$(id -u)" -ne 0 ]]; then
-    echo "ufw.sh: run as root" >&2
-    exit 1
+    die "run as root"
 fi
-command -v ufw >/dev/null || { echo "ufw.sh: ufw is not installed" >&2; exit 1; }
+command -v ufw >/dev/null || die "ufw is not installed"
 
-# 1. Start from ufw's installation defaults (rules and the *.rules files).
+# An IPv4 network a.b.c.d/len: octets 0-255 without leading zeros, len 0-32, host bits zero.
+ipv4_network() {
+    local re='^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})/(0|[1-9][0-9]?)$'
+    [[ "$1" =~ $re ]] || return 1
+    local a="${BASH_REMATCH[1]}" b="${BASH_REMATCH[2]}" c="${BASH_REMATCH[3]}"
+    local d="${BASH_REMATCH[4]}" len="${BASH_REMATCH[5]}"
+    (( a <= 255 && b <= 255 && c <= 255 && d <= 255 && len <= 32 )) || return 1
+    local ip=$(( (a << 24) | (b << 16) | (c << 8) | d ))
+    local host=$(( len == 32 ? 0 : (1 << (32 - len)) - 1 ))
+    (( (ip & host) == 0 ))
+}
+
+# rule allow|route SOURCE PORT COMMENT: check one rule and record it (nothing applied yet).
+KINDS=() SOURCES=() PORTS=() COMMENTS=()
+count=0
+rule() {
+    local where="rule ${count} ($*)"
+    count=$((count + 1))
+    [[ $# -eq 4 ]] || die "$where: expected allow|route SOURCE PORT COMMENT; nothing was changed"
+    [[ "$1" == allow || "$1" == route ]] || die "$where: kind must be allow or route; nothing was changed"
+    [[ "$2" == any ]] || ipv4_network "$2" \
+        || die "$where: source '$2' is not an IPv4 network a.b.c.d/len with the host bits zero; nothing was changed"
+    if ! [[ "$3" =~ ^[1-9][0-9]{0,4}$ ]] || (( $3 > 65535 )); then
+        die "$where: port '$3' is not 1-65535; nothing was changed"
+    fi
+    [[ "$4" =~ ^[A-Za-z0-9\ ,.:\(\)_/\>+-]{1,120}$ ]] \
+        || die "$where: comment has characters outside [A-Za-z0-9 ,.:()_/>+-]; nothing was changed"
+    KINDS+=("$1") SOURCES+=("$2") PORTS+=("$3") COMMENTS+=("$4")
+}
+
+# 1. The rules: traffic to the host (allow), and traffic Docker forwards to containers
+#    (route; container ports, after Docker's DNAT).
+rule allow any 8080 'load balancer'
+rule allow any 8443 'load balancer'
+rule allow 10.0.0.0/8 22 'ssh from the private network'
+rule allow 10.0.0.0/8 5432 'postgresql, private network only'
+rule allow 10.0.0.0/8 6379 'redis, private network only'
+rule route any 8080 'load balancer: host port 8080 -> container port 8080'
+rule route any 8443 'load balancer: host port 8443 -> container port 8443'
+rule route 10.0.0.0/8 5432 'postgresql, private network only (if ever published)'
+rule route 10.0.0.0/8 6379 'redis, private network only (if ever published)'
+
+# ufw's words for rule i (`ufw "${words[@]}"`).
+rule_words() {
+    words=()
+    [[ "${KINDS[$1]}" == route ]] && words+=(route)
+    words+=(allow proto tcp from "${SOURCES[$1]}" to any port "${PORTS[$1]}" comment "${COMMENTS[$1]}")
+}
+
+# 2. ufw itself accepts every rule (`--dry-run` changes nothing).
+for i in "${!KINDS[@]}"; do
+    rule_words "$i"
+    out="$(ufw --dry-run "${words[@]}" 2>&1)" \
+        || die "ufw rejects rule $i (ufw ${words[*]}): ${out}; nothing was changed"
+done
+[[ -f "$AFTER_RULES" ]] || die "$AFTER_RULES does not exist; nothing was changed"
+
+# 3. Save what is there now.
+saved="$(mktemp -d /tmp/ufw.sh.XXXXXX)"
+tmp=""
+cleanup() {
+    rm -rf "$saved"
+    if [[ -n "$tmp" ]]; then rm -f "$tmp"; fi
+}
+trap cleanup EXIT
+cp -a /etc/ufw "$saved/etc-ufw" || die "cannot save /etc/ufw; nothing was changed"
+cp -a "$AFTER_RULES" "$saved/after.rules" || die "cannot save $AFTER_RULES; nothing was changed"
+if [[ -f /etc/default/ufw ]]; then
+    cp -a /etc/default/ufw "$saved/default-ufw" || die "cannot save /etc/default/ufw; nothing was changed"
+fi
+iptables-save -t filter >"$saved/iptables" || die "iptables-save failed; nothing was changed"
+was_active=no
+status="$(ufw status)" || die "ufw status failed; nothing was changed"
+if [[ "$status" == "Status: active"* ]]; then was_active=yes; fi
+
+# On any failure from here on: put the saved rules back and re-enable ufw as it was.
+rollback() {
+    local rc=$? step="$1"
+    trap - ERR INT TERM
+    set +e
+    echo "ufw.sh: ${step} failed (exit ${rc}); restoring the previous firewall" >&2
+    local ok=yes
+    cp -a "$saved/etc-ufw/." /etc/ufw/ || ok=no
+    cp -a "$saved/after.rules" "$AFTER_RULES" || ok=no
+    if [[ -f "$saved/default-ufw" ]]; then cp -a "$saved/default-ufw" /etc/default/ufw || ok=no; fi
+    if [[ "$was_active" == yes ]]; then
+        ufw --force enable >/dev/null || ok=no
+    else
+        ufw --force disable >/dev/null || ok=no
+    fi
+    # DOCKER-USER as it was (declaring a chain in --noflush mode empties it first).
+    if grep -q '^:DOCKER-USER ' "$saved/iptables"; then
+        { echo '*filter'; echo ':DOCKER-USER - [0:0]'; grep '^-A DOCKER-USER ' "$saved/iptables"; echo 'COMMIT'; } \
+            | iptables-restore --noflush || ok=no
+    fi
+    local state=inactive
+    if [[ "$was_active" == yes ]]; then state=active; fi
+    if [[ "$ok" == yes ]]; then
+        echo "ufw.sh: the previous rules are back in place (ufw was ${state})" >&2
+    else
+        echo "ufw.sh: RESTORING THE PREVIOUS RULES FAILED: check \`ufw status verbose\` and \`iptables -S\` now" >&2
+    fi
+    exit 1
+}
+step="ufw.sh"
+trap 'rollback "$step"' ERR
+trap 'rollback "$step (interrupted)"' INT TERM
+
+# 4. Start from ufw's installation defaults (rules and the *.rules files).
+step="ufw --force reset"
 ufw --force reset >/dev/null
 
-# 2. Docker's published ports: (re)write the DOCKER-USER block in after.rules.
+# 5. Docker's published ports: (re)write the DOCKER-USER block in after.rules.
+step="writing $AFTER_RULES"
 tmp="$(mktemp "${AFTER_RULES}.XXXXXX")"
-trap 'rm -f "$tmp"' EXIT
 awk -v begin="$BLOCK_BEGIN" -v end="$BLOCK_END" '
     $0 == begin { skip = 1; next }
     $0 == end   { skip = 0; next }
     !skip
 ' "$AFTER_RULES" >"$tmp"
-cat >>"$tmp" <<'RULES'
-# BEGIN UFW AND DOCKER (infra-gen)
-*filter
-:ufw-user-forward - [0:0]
-:ufw-docker-logging-deny - [0:0]
-:DOCKER-USER - [0:0]
--A DOCKER-USER -j ufw-user-forward
--A DOCKER-USER -i docker0 -j RETURN
--A DOCKER-USER -i br-+ -j RETURN
--A DOCKER-USER -i docker_gwbridge -j RETURN
--A DOCKER-USER -p udp -m udp --sport 53 --dport 1024:65535 -j RETURN
--A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 10.0.0.0/8
--A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 172.16.0.0/12
--A DOCKER-USER -j ufw-docker-logging-deny -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -d 192.168.0.0/16
--A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 10.0.0.0/8
--A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 172.16.0.0/12
--A DOCKER-USER -j ufw-docker-logging-deny -p udp -m udp --dport 0:32767 -d 192.168.0.0/16
--A DOCKER-USER -j RETURN
--A ufw-docker-logging-deny -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[UFW DOCKER BLOCK] "
--A ufw-docker-logging-deny -j DROP
-COMMIT
-# END UFW AND DOCKER (infra-gen)
-RULES
+printf '%s\n' "${BLOCK[@]}" >>"$tmp"
 chmod --reference="$AFTER_RULES" "$tmp"
 mv -f "$tmp" "$AFTER_RULES"
-trap - EXIT
+tmp=""
 
-# 3. Policies: nothing in unless allowed below; everything out; no other routing.
+# 6. Policies: nothing in unless allowed below; everything out; no other routing.
+step="ufw default"
 ufw default deny incoming
 ufw default allow outgoing
 ufw default deny routed
 
-# 4. Traffic to the host.
-ufw allow proto tcp from any to any port 8080 comment 'load balancer'
-ufw allow proto tcp from any to any port 8443 comment 'load balancer'
-ufw allow proto tcp from 10.0.0.0/8 to any port 22 comment 'ssh from the private network'
-ufw allow proto tcp from 10.0.0.0/8 to any port 5432 comment 'postgresql, private network only'
-ufw allow proto tcp from 10.0.0.0/8 to any port 6379 comment 'redis, private network only'
+# 7. The rules checked above.
+for i in "${!KINDS[@]}"; do
+    rule_words "$i"
+    step="ufw ${words[*]}"
+    ufw "${words[@]}"
+done
 
-# 5. Traffic Docker forwards to containers (container ports, after Docker's DNAT).
-ufw route allow proto tcp from any to any port 8080 comment 'load balancer: host port 8080 -> container port 8080'
-ufw route allow proto tcp from any to any port 8443 comment 'load balancer: host port 8443 -> container port 8443'
-ufw route allow proto tcp from 10.0.0.0/8 to any port 5432 comment 'postgresql, private network only (if ever published)'
-ufw route allow proto tcp from 10.0.0.0/8 to any port 6379 comment 'redis, private network only (if ever published)'
-
-# 6. Enable (loads before.rules, after.rules with the block above, user.rules).
+# 8. Enable (loads before.rules, after.rules with the block above, user.rules).
+step="ufw --force enable"
 ufw --force enable
+trap - ERR INT TERM
 ufw status verbose

@@ -335,7 +335,7 @@ def test_compose_gets_dollar_dollar_and_stack_keeps_its_versions() -> None:
     files = render(topo, compose.outputs)
     for path in ("compose.yaml", "stack.yaml"):
         doc = yaml.safe_load(files[path])
-        api_env = doc["services"]["api-1"]["environment"]
+        api_env = doc["services"]["api"]["environment"]
         assert api_env["FROM_HOME"] == "$${HOME}" and api_env["RUN"] == "$$(touch /tmp/x)"
         assert api_env["PLAIN"] == "a"
     stack = yaml.safe_load(files["stack.yaml"])

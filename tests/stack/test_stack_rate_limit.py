@@ -1,5 +1,5 @@
 """A burst above the load balancer's rate limit gets 429, and the site still answers
-afterwards. Runs last (file name): it empties the limiter's bucket."""
+afterwards. Runs last (marker): it empties the limiter's bucket."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-pytestmark = pytest.mark.disruptive
+pytestmark = pytest.mark.disruptive(2)
 
 
 def test_burst_gets_429_then_site_answers(site, topo):

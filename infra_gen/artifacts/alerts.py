@@ -1,0 +1,325 @@
+"""Alert rules and their promtool unit tests, as one table of `Alert` specs.
+
+Every alert is built from the topology and env.monitoring.thresholds together with
+two promtool test cases (one that fires, one that stays quiet) whose input values
+are computed from the same thresholds, so the tests stay right when a threshold
+changes. `alerts(topo)` is built once per render; the rule file and the test file
+are both formatted from that one list.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..contract import (
+    API_LATENCY,
+    API_REQUESTS,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    ML_ACCURACY,
+    ML_DRIFT,
+    ML_LATENCY,
+    NOT_DISKS,
+    SCORE_TASK,
+    TASKS_FAILED,
+    TASKS_SUCCEEDED,
+)
+from ..model import duration_seconds
+from ..topology import ScrapeJob, Topology
+from .scrape import instance_of
+
+
+@dataclass(frozen=True)
+class Case:
+    series: tuple[tuple[str, str], ...]
+    """(series, promtool values) pairs fed to the rule."""
+    alerts: tuple[dict[str, str], ...]
+    """Labels of each expected alert (besides alertname and severity)."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    group: str
+    name: str
+    expr: str
+    for_: str
+    severity: str
+    summary: str
+    description: str
+    fires: Case
+    quiet: Case
+    service: str | None = None
+    """The service group a per-group rule watches (a label: rules stay distinct)."""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        extra = {"service": self.service} if self.service else {}
+        return {"severity": self.severity, **extra}
+
+    def rule(self) -> dict[str, Any]:
+        return {
+            "alert": self.name,
+            "expr": self.expr,
+            "for": self.for_,
+            "labels": self.labels,
+            "annotations": {"summary": self.summary, "description": self.description},
+        }
+
+
+def _num(value: float) -> str:
+    return f"{value:.10g}"
+
+
+def _sel(metric: str, **labels: str) -> str:
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{metric}{{{inner}}}"
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:g}%"
+
+
+def _shares(bad: str, good: str, labels: dict[str, str], share: float, fire: bool,
+            **bad_labels: str) -> Case:
+    """Counters growing 100 events a minute, `share` of them bad."""
+    return Case(
+        ((_sel(bad, **{**labels, **bad_labels}), f"0+{_num(100 * share)}x40"),
+         (_sel(good, **labels), f"0+{_num(100 * (1 - share))}x40")),
+        ({"job": labels["job"]},) if fire else (),
+    )
+
+
+def _histogram(metric: str, labels: dict[str, str], threshold: float, fire: bool) -> Case:
+    """Buckets t/2, t, 2t, +Inf; all observations in (t, 2t] (p95 = 1.95t) or in
+    (t/2, t] (p95 = 0.975t)."""
+    counts = (0, 0, 100, 100) if fire else (0, 100, 100, 100)
+    les = (_num(threshold / 2), _num(threshold), _num(threshold * 2), "+Inf")
+    return Case(
+        tuple((_sel(metric, **labels, le=le), f"0+{n}x40") for le, n in zip(les, counts, strict=True)),
+        ({"job": labels["job"]},) if fire else (),
+    )
+
+
+def _gauge(metric: str, labels: dict[str, str], value: float, expect: dict[str, str] | None) -> Case:
+    return Case(((_sel(metric, **labels), f"{_num(value)}x40"),), (expect,) if expect else ())
+
+
+def alerts(topo: Topology) -> list[Alert]:
+    env, t = topo.env, topo.env.monitoring.thresholds
+    out: list[Alert] = []
+    # One rule for every job: `up` is per target already. The test downs every target.
+    targets = [{"job": j.job, "instance": instance_of(j)} for j in topo.scrape_jobs]
+    out.append(Alert(
+        "targets", "TargetDown", "up == 0", "2m", "critical",
+        f"{{{{ $labels.instance }}}} of job {{{{ $labels.job }}}} is down ({env.name})",
+        f"Prometheus in {env.name} has not scraped {{{{ $labels.instance }}}} "
+        "(job {{ $labels.job }}) for 2 minutes.",
+        Case(tuple((_sel("up", **lab), "0x40") for lab in targets), tuple(targets)),
+        Case(tuple((_sel("up", **lab), "1x40") for lab in targets), ())))
+    # The bundled API's metrics, and the conventional ones a service of your own serves.
+    for family, requests, latency, labels in (
+        ("http", API_REQUESTS, API_LATENCY, {"method": "GET", "route": "/api/customers/"}),
+        ("generic", HTTP_REQUESTS, HTTP_LATENCY, {"method": "GET"}),
+    ):
+        for job in topo.jobs_with(family):
+            out += _http_alerts(topo, job, requests, latency, labels)
+    for job in topo.jobs_with("tasks"):
+        g, lab = job.job, {"job": job.job, "instance": instance_of(job)}
+        tl, sel = dict(lab, task=SCORE_TASK), f'job="{g}"'
+        failed = f"sum by (job) (rate({TASKS_FAILED}{{{sel}}}[5m]))"
+        done = f"sum by (job) (rate({TASKS_SUCCEEDED}{{{sel}}}[5m]))"
+        out.append(Alert(
+            g, "TaskFailures", f"{failed} / ({failed} + {done}) > {_num(t.task_failure_rate)}",
+            "5m", "warning", f"{g}: more than {_pct(t.task_failure_rate)} of tasks fail "
+            f"({env.name})",
+            f"Over the last 5 minutes more than {_pct(t.task_failure_rate)} of the Celery "
+            f"tasks of {g} in {env.name} failed for good.",
+            _shares(TASKS_FAILED, TASKS_SUCCEEDED, tl, (1 + t.task_failure_rate) / 2, True),
+            _shares(TASKS_FAILED, TASKS_SUCCEEDED, tl, t.task_failure_rate / 2, False), service=g))
+    for job in topo.jobs_with("ml"):
+        g, lab = job.job, {"job": job.job, "instance": instance_of(job)}
+        sel, thr = f'job="{g}"', t.prediction_latency_p95_seconds
+        out.append(Alert(
+            g, "SlowPredictions",
+            f"histogram_quantile(0.95, sum by (job, le) (rate({ML_LATENCY}{{{sel}}}[5m])))"
+            f" > {_num(thr)}", "5m", "warning",
+            f"{g}: p95 prediction latency above {_num(thr)}s ({env.name})",
+            f"The 95th percentile prediction time of {g} in {env.name} has been above "
+            f"{_num(thr)}s for 5 minutes.",
+            _histogram(ML_LATENCY, dict(lab, kind="single"), thr, True),
+            _histogram(ML_LATENCY, dict(lab, kind="single"), thr, False), service=g))
+        acc = t.min_model_accuracy
+        out.append(Alert(
+            g, "ModelAccuracyLow", f"min by (job) ({ML_ACCURACY}{{{sel}}}) < {_num(acc)}",
+            "5m", "warning", f"{g}: model accuracy below {_num(acc)} ({env.name})",
+            f"The model loaded by {g} in {env.name} scored below {_num(acc)} accuracy on "
+            "held-out data: retrain or roll back the model.",
+            _gauge(ML_ACCURACY, lab, acc / 2, {"job": g}),
+            _gauge(ML_ACCURACY, lab, (acc + 1) / 2, None), service=g))
+        psi, fl = t.drift_psi, dict(lab, feature="tenure_months")
+        out.append(Alert(
+            g, "DataDrift", f"max by (job, feature) ({ML_DRIFT}{{{sel}}}) > {_num(psi)}",
+            "15m", "warning",
+            f"{g}: feature {{{{ $labels.feature }}}} drifts (PSI > {_num(psi)}, {env.name})",
+            f"The population stability index of feature {{{{ $labels.feature }}}} in "
+            f"{env.name} has been above {_num(psi)} for 15 minutes: recent inputs no "
+            "longer look like the training data.",
+            _gauge(ML_DRIFT, fl, psi * 2, {"job": g, "feature": "tenure_months"}),
+            _gauge(ML_DRIFT, fl, psi / 2, None), service=g))
+    out += _datastore_alerts(topo)
+    return out
+
+
+def _http_alerts(topo: Topology, job: ScrapeJob, requests: str, latency: str,
+                 labels: dict[str, str]) -> list[Alert]:
+    """5xx share and p95 latency of one HTTP service."""
+    env, t = topo.env, topo.env.monitoring.thresholds
+    g, lab = job.job, {"job": job.job, "instance": instance_of(job), **labels}
+    sel = f'job="{g}"'
+    return [
+        Alert(
+            g, "HighErrorRate",
+            f'sum by (job) (rate({requests}{{{sel},status=~"5.."}}[5m]))'
+            f" / sum by (job) (rate({requests}{{{sel}}}[5m])) > {_num(t.error_rate)}",
+            "5m", "critical", f"{g}: more than {_pct(t.error_rate)} of responses are 5xx "
+            f"({env.name})",
+            f"Over the last 5 minutes more than {_pct(t.error_rate)} of the responses of "
+            f"{g} in {env.name} were server errors (5xx).",
+            _shares(requests, requests, dict(lab, status="200"), (1 + t.error_rate) / 2,
+                    True, status="500"),
+            _shares(requests, requests, dict(lab, status="200"), t.error_rate / 2,
+                    False, status="500"), service=g),
+        Alert(
+            g, "HighLatency",
+            f"histogram_quantile(0.95, sum by (job, le) (rate({latency}{{{sel}}}[5m])))"
+            f" > {_num(t.latency_p95_seconds)}", "5m", "warning",
+            f"{g}: p95 latency above {_num(t.latency_p95_seconds)}s ({env.name})",
+            f"The 95th percentile response time of {g} in {env.name} has been above "
+            f"{_num(t.latency_p95_seconds)}s for 5 minutes.",
+            _histogram(latency, lab, t.latency_p95_seconds, True),
+            _histogram(latency, lab, t.latency_p95_seconds, False), service=g),
+    ]
+
+
+def _first(topo: Topology, jobs: list[ScrapeJob]) -> dict[str, str]:
+    """job and instance labels of the first target of the first job."""
+    return {"job": jobs[0].job, "instance": instance_of(jobs[0])}
+
+
+def _quotient(num: str, den: str, labels: dict[str, str], ratio: float, fire: bool) -> Case:
+    return Case(((_sel(num, **labels), f"{_num(1000 * ratio)}x40"),
+                 (_sel(den, **labels), "1000x40")), (labels,) if fire else ())
+
+
+def _down(topo: Topology, group: str, name: str, metric: str, jobs: list[ScrapeJob],
+          what: str) -> Alert:
+    env, sel, lab = topo.env.name, "|".join(j.job for j in jobs), _first(topo, jobs)
+    return Alert(
+        group, name, f'{metric}{{job=~"{sel}"}} == 0', "1m", "critical",
+        f"{what} behind {{{{ $labels.instance }}}} is down ({env})",
+        f"The exporter {{{{ $labels.instance }}}} in {env} cannot reach {what} "
+        f"({metric} == 0) for 1 minute.",
+        _gauge(metric, lab, 0, lab), _gauge(metric, lab, 1, None))
+
+
+def _datastore_alerts(topo: Topology) -> list[Alert]:
+    env, t = topo.env.name, topo.env.monitoring.thresholds
+    out: list[Alert] = []
+    pg_jobs, primary = topo.postgres_jobs()
+    if pg_jobs:
+        out.append(_down(topo, "postgres", "PostgresDown", "pg_up", pg_jobs, "PostgreSQL"))
+    slot = topo.replication.slot if topo.replication else None
+    if slot and primary:
+        want = {**_first(topo, [primary]), "slot_name": slot}
+        lab = {**want, "database": ""}
+        sel = f'job="{primary.job}",slot_name="{slot}"'
+        lag = t.replication_lag_bytes
+        out.append(Alert(
+            "postgres", "ReplicationLag", f"pg_replication_slots_pg_wal_lsn_diff{{{sel}}} > {lag}",
+            "5m", "warning", f"replica (slot {slot}) lags the primary ({env})",
+            f"The replica of {env} is more than {lag} bytes of WAL behind the primary "
+            f"(replication slot {slot}) for 5 minutes.",
+            _gauge("pg_replication_slots_pg_wal_lsn_diff", lab, lag * 2, want),
+            _gauge("pg_replication_slots_pg_wal_lsn_diff", lab, lag / 2, None)))
+        active = f"pg_replication_slots_active{{{sel}}}"
+        out.append(Alert(
+            "postgres", "PostgresReplicaNotStreaming",
+            f'{active} == 0 or on() (absent({active}) and on() pg_up{{job="{primary.job}"}} == 1)',
+            "2m", "critical", f"the replica is not streaming from the primary ({env})",
+            f"Replication slot {slot} on the primary of {env} has no active replica "
+            "(or does not exist) for 2 minutes: reads from the replica go stale.",
+            _gauge("pg_replication_slots_active", lab, 0, want),
+            _gauge("pg_replication_slots_active", lab, 1, None)))
+    redis_jobs = topo.jobs_of_kind("redis-exporter")
+    if redis_jobs:
+        redis = [j.job for j in redis_jobs]
+        out.append(_down(topo, "redis", "RedisDown", "redis_up", redis_jobs, "Redis"))
+        lab = _first(topo, redis_jobs)
+        ratio, sel = t.redis_memory_ratio, f'job=~"{"|".join(redis)}"'
+        used, cap = "redis_memory_used_bytes", "redis_memory_max_bytes"
+        out.append(Alert(
+            "redis", "RedisMemoryHigh",
+            f"{used}{{{sel}}} / ({cap}{{{sel}}} > 0) > {_num(ratio)}", "5m", "warning",
+            f"Redis uses more than {_pct(ratio)} of its maxmemory ({env})",
+            f"Redis in {env} has used more than {_pct(ratio)} of maxmemory for 5 minutes; "
+            "at the ceiling it refuses writes (noeviction) and Celery stops.",
+            _quotient(used, cap, lab, (1 + ratio) / 2, True),
+            _quotient(used, cap, lab, ratio / 2, False)))
+    nodes = topo.jobs_of_kind("node-exporter")
+    if nodes:
+        names = "|".join(j.job for j in nodes)
+        free, sel = t.disk_free_ratio, f'job=~"{names}",fstype!~"{NOT_DISKS}"'
+        lab = {**_first(topo, nodes), "device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
+        avail, size = "node_filesystem_avail_bytes", "node_filesystem_size_bytes"
+        out.append(Alert(
+            "node", "DiskSpaceLow", f"{avail}{{{sel}}} / {size}{{{sel}}} < {_num(free)}",
+            "5m", "warning",
+            f"less than {_pct(free)} disk free on {{{{ $labels.mountpoint }}}} ({env})",
+            f"The filesystem {{{{ $labels.mountpoint }}}} ({{{{ $labels.device }}}}) in {env} "
+            f"has had less than {_pct(free)} free space for 5 minutes.",
+            _quotient(avail, size, lab, free / 2, True),
+            _quotient(avail, size, lab, (1 + free) / 2, False)))
+    lbs = topo.jobs_of_kind("nginx-exporter")
+    if lbs:
+        out.append(_down(topo, "nginx", "NginxDown", "nginx_up", lbs, "nginx (the load balancer)"))
+    return out
+
+
+def rule_groups(alerts: list[Alert]) -> dict[str, Any]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for alert in alerts:
+        groups.setdefault(alert.group, []).append(alert.rule())
+    return {"groups": [{"name": n, "rules": r} for n, r in groups.items()]}
+
+
+def _expand(text: str, labels: dict[str, str]) -> str:
+    return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), text)
+
+
+def _test(alert: Alert, case: Case, fires: bool) -> dict[str, Any]:
+    # Long enough for the 5m rate windows to fill, then the whole `for` to pass.
+    at = int(duration_seconds(alert.for_) // 60) + 10
+    expected = [
+        {"exp_labels": {**labels, **alert.labels},
+         "exp_annotations": {"summary": _expand(alert.summary, labels),
+                             "description": _expand(alert.description, labels)}}
+        for labels in case.alerts
+    ]
+    return {
+        "name": f"{alert.group} {alert.name} {'fires' if fires else 'stays quiet'}",
+        "interval": "1m",
+        "input_series": [{"series": s, "values": v} for s, v in case.series],
+        "alert_rule_test": [{"eval_time": f"{at}m", "alertname": alert.name,
+                             "exp_alerts": expected}],
+    }
+
+
+def rule_tests(alerts: list[Alert], rules_path: str, tests_path: str) -> dict[str, Any]:
+    rules = posixpath.relpath(rules_path, posixpath.dirname(tests_path))
+    tests = []
+    for alert in alerts:
+        tests += [_test(alert, alert.fires, True), _test(alert, alert.quiet, False)]
+    return {"rule_files": [rules], "evaluation_interval": "1m", "tests": tests}

@@ -1,0 +1,95 @@
+"""What the artifacts, the validators, the CI template, the install script and the
+reference app agree on, in one place: artifact paths, validation tools, metric and
+task names.
+
+Standard library only: `python3 -m infra_gen.contract LIST` prints one of the lists
+below one item a line (scripts/install-tools.sh reads the tool lists that way), so
+nothing beyond python3 is needed to read it. The reference app (services/app) cannot
+import infra_gen inside its image; tests/unit/test_contract.py checks that it
+declares the same metric and task names.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# -- artifact paths, relative to generated/<env>/ -------------------------------
+COMPOSE = "compose.yaml"
+STACK = "stack.yaml"
+"""The swarm variant of compose.yaml (multi-host environments only)."""
+NGINX_CONF = "nginx/nginx.conf"
+PROMETHEUS_CONFIG = "prometheus/prometheus.yml"
+PROMETHEUS_SWARM_CONFIG = "prometheus/prometheus.swarm.yml"
+PROMETHEUS_RULES = "prometheus/rules/*.yml"
+PROMETHEUS_TESTS = "prometheus/tests/*.yml"
+ALERTMANAGER_CONFIG = "alertmanager/alertmanager.yml"
+ENV_EXAMPLE = "env.example"
+UFW = "firewall/ufw.sh"
+CI_WORKFLOW = "ci/github-workflow.yml"
+GRAFANA_PROVISIONING = "grafana/provisioning"
+GRAFANA_DASHBOARDS = "grafana/dashboards/*.json"
+
+# -- validation tools -----------------------------------------------------------
+APT_TOOLS: dict[str, str] = {
+    "nginx": "nginx",
+    "promtool": "prometheus",
+    "amtool": "prometheus-alertmanager",
+    "logrotate": "logrotate",
+    "shellcheck": "shellcheck",
+    "ufw": "ufw",
+}
+"""Program a check runs -> the Debian/Ubuntu package that ships it."""
+PIP_TOOLS: dict[str, str] = {"check-jsonschema": "check-jsonschema", "gixy": "gixy-ng"}
+"""Program a check runs -> the PyPI package that ships it (the test extra installs them)."""
+HOST_DAEMONS = ("nginx", "prometheus", "prometheus-alertmanager")
+"""Services the packages above start on install; only their binaries are wanted."""
+
+
+def apt_packages() -> list[str]:
+    return list(dict.fromkeys(APT_TOOLS.values()))
+
+
+# -- what the reference app exposes (services/app/churn/**/metrics.py) ----------
+API_REQUESTS = "churn_api_requests_total"
+API_LATENCY = "churn_api_request_duration_seconds_bucket"
+API_ACTIVE_CLIENTS = "churn_api_active_clients"
+TASKS_SUCCEEDED = "churn_worker_tasks_succeeded_total"
+TASKS_FAILED = "churn_worker_tasks_failed_total"
+TASKS_RETRIED = "churn_worker_tasks_retried_total"
+TASK_RUNTIME = "churn_worker_task_duration_seconds_bucket"
+ML_LATENCY = "churn_ml_prediction_duration_seconds_bucket"
+ML_ACCURACY = "churn_ml_model_accuracy"
+ML_IMPORTANCE = "churn_ml_feature_importance"
+ML_DRIFT = "churn_ml_feature_drift_psi"
+METRICS = (API_REQUESTS, API_LATENCY, API_ACTIVE_CLIENTS, TASKS_SUCCEEDED, TASKS_FAILED,
+           TASKS_RETRIED, TASK_RUNTIME, ML_LATENCY, ML_ACCURACY, ML_IMPORTANCE, ML_DRIFT)
+"""Series the rules and dashboards query (histograms by their _bucket series)."""
+# -- metrics that are not the bundled app's --------------------------------------
+NOT_DISKS = "tmpfs|devtmpfs|ramfs|squashfs|overlay|nsfs|fuse.lxcfs"
+"""Filesystems that are not disks (the node exporter reports them all)."""
+# A service of your own: the Prometheus client libraries' conventional HTTP metrics
+# (a counter with a status label, a latency histogram in seconds).
+HTTP_REQUESTS = "http_requests_total"
+HTTP_LATENCY = "http_request_duration_seconds_bucket"
+
+SCORE_TASK = "churn.score_customer"
+"""The Celery task the API queues and the worker runs (its metrics' `task` label)."""
+
+LISTS: dict[str, list[str]] = {
+    "apt-packages": apt_packages(),
+    "apt-tools": list(APT_TOOLS),
+    "pip-packages": list(dict.fromkeys(PIP_TOOLS.values())),
+    "host-daemons": list(HOST_DAEMONS),
+}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in LISTS:
+        print(f"usage: python3 -m infra_gen.contract {{{'|'.join(LISTS)}}}", file=sys.stderr)
+        return 2
+    print("\n".join(LISTS[argv[0]]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -95,8 +95,10 @@ def test_own_service_is_routed_scraped_and_alerted_on(stack, topo, site, tmp_pat
         rules = _wait("alert rules evaluated", alerted)
         assert {r["name"] for r in rules} == {"HighErrorRate", "HighLatency"}
         assert all("churn_" not in r["query"] for r in rules)
-        series = _prom(site, topo, "query", query='http_requests_total{job="billing"}')
-        assert series["result"], "the alert's metric has no data"
+        # The target may have been scraped (and be up) before the routed request
+        # counted anything: the series appears at the next scrape.
+        _wait("the alert's metric has data", lambda: _prom(
+            site, topo, "query", query='http_requests_total{job="billing"}')["result"])
     finally:
         _compose(project, env_dir, "rm", "--stop", "--force", "billing")
         _compose(project, stack.env_dir, "up", "-d", "--wait", "--wait-timeout", "180",

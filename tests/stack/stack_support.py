@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import ssl
 import subprocess
 import threading
@@ -154,6 +155,18 @@ def topology_for(config: pytest.Config) -> Topology:
     return Stack.load(env, root).topo
 
 
+def _closed_before_response(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, http.client.RemoteDisconnected):
+            return True
+        seen = seen.__cause__ or seen.__context__ or (
+            seen.args[1] if len(seen.args) > 1 and isinstance(seen.args[1], BaseException)
+            else seen.args[0] if seen.args and isinstance(seen.args[0], BaseException)
+            else None)
+    return False
+
+
 @dataclass
 class PacedLoad:
     """GET requests through the load balancer, paced under its rate limit, until
@@ -163,11 +176,26 @@ class PacedLoad:
     path: str
     results: list[tuple[float, int, str]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    retried: list[float] = field(default_factory=list)
+    """Times a GET was sent again because its kept-alive connection closed before
+    any response byte (an nginx reload closes idle keep-alive connections)."""
+
+    def _get(self) -> requests.Response:
+        try:
+            return self.site.get(self.path)
+        except requests.ConnectionError as exc:
+            # RFC 9112 9.3.1: a client may retry an idempotent request whose
+            # connection closed before the response began, as browsers do; the
+            # load balancer cannot prevent that race on a reused connection.
+            if not _closed_before_response(exc):
+                raise
+            self.retried.append(time.monotonic())
+            return self.site.get(self.path)
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                r = self.site.get(self.path)
+                r = self._get()
                 self.results.append((time.monotonic(), r.status_code,
                                      r.headers.get("X-Served-By", "")))
             except requests.RequestException as exc:

@@ -82,5 +82,7 @@ def test_scale_api_up_and_back_under_load(stack, topo, site, api_pool, load, rep
     time.sleep(5)  # traffic after the scale-down
     assert len(replica_ids(api_pool.service)) == planned
     served = {by for _t, status, by in load.results if status == 200}
-    print(f"{len(load.results)} requests, {len(load.failed())} failed, served by {sorted(served)}")
+    print(f"{len(load.results)} requests, {len(load.failed())} failed, "
+          f"{len(load.retried)} sent again after a reload closed their kept-alive "
+          f"connection, served by {sorted(served)}")
     assert not load.failed(), load.failed()[:5]

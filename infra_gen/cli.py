@@ -45,10 +45,31 @@ def _options(
 ) -> None:
     """Render every deployment artifact of a Docker stack from one typed model per environment."""
 
+def _complete_env(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Environment names of the project (shell completion)."""
+    try:
+        names = Project.find(ctx.params.get("root")).environment_names
+    except UserError:
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def _complete_field(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Field paths of the environment named before FIELD (shell completion)."""
+    from .explain import complete
+
+    try:
+        return complete(Project.find(ctx.params.get("root")).load(ctx.params.get("env") or ""), incomplete)
+    except UserError:
+        return []
+
+
 RootOption = Annotated[
     Path | None, typer.Option("--root", help="Project directory (default: found from the cwd upward).")
 ]
-EnvsArg = Annotated[list[str] | None, typer.Argument(help="Environment names.", show_default=False)]
+EnvsArg = Annotated[list[str] | None, typer.Argument(
+    help="Environment names.", show_default=False, autocompletion=_complete_env,
+)]
 AllOption = Annotated[bool, typer.Option("--all", help="Every environment.")]
 FormatOption = Annotated[Format, typer.Option(
     "--format", case_sensitive=False, help="text for people, json for programs (README: shapes).",
@@ -110,7 +131,7 @@ def check(root: RootOption = None, fmt: FormatOption = Format.text) -> None:
 
 @app.command()
 def diff(
-    env: Annotated[str, typer.Argument(help="Environment name.")],
+    env: Annotated[str, typer.Argument(help="Environment name.", autocompletion=_complete_env)],
     root: RootOption = None,
     fmt: FormatOption = Format.text,
 ) -> None:
@@ -154,8 +175,10 @@ def schema(
 
 @app.command()
 def explain(
-    env: Annotated[str, typer.Argument(help="Environment name.")],
-    field: Annotated[str, typer.Argument(help="Dotted field path, e.g. postgres.max_connections.")],
+    env: Annotated[str, typer.Argument(help="Environment name.", autocompletion=_complete_env)],
+    field: Annotated[str, typer.Argument(
+        help="Dotted field path, e.g. postgres.max_connections.", autocompletion=_complete_field,
+    )],
     root: RootOption = None,
     fmt: FormatOption = Format.text,
 ) -> None:
@@ -190,7 +213,7 @@ def list_(root: RootOption = None, fmt: FormatOption = Format.text) -> None:
 
 
 # -- the running stack (infra_gen/stack/) --------------------------------------
-StackEnvArg = Annotated[str, typer.Argument(help="Environment name.")]
+StackEnvArg = Annotated[str, typer.Argument(help="Environment name.", autocompletion=_complete_env)]
 
 
 def _say(message: str) -> None:

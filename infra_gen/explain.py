@@ -148,6 +148,24 @@ def resolve(env: BaseModel, dotted: str) -> tuple[Any, Loc, FieldInfo | None]:
     return value, tuple(loc), info
 
 
+def complete(env: BaseModel, incomplete: str) -> list[str]:
+    """Field paths that continue incomplete (shell completion of explain's FIELD)."""
+    parent, _, stem = incomplete.rpartition(".")
+    try:
+        value = resolve(env, parent)[0] if parent else env
+    except ConfigError:
+        return []
+    if isinstance(value, BaseModel):
+        keys = [f.alias or name for name, f in type(value).model_fields.items()]
+    elif isinstance(value, dict):
+        keys = [str(k) for k in value]
+    elif isinstance(value, list | tuple):
+        keys = [str(i) for i in range(len(value))]
+    else:
+        return []
+    return [f"{parent}.{k}" if parent else k for k in keys if k.startswith(stem)]
+
+
 def explain(project: Project, env_name: str, dotted: str) -> Explanation:
     path = project.environment_path(env_name)
     env = project.load(env_name)  # a broken environment is reported as render would

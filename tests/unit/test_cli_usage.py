@@ -121,8 +121,8 @@ SCRIPT = Path(sys.executable).parent / "infra-gen"
 
 def _script(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(SCRIPT), *args], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
-        env={**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash", **env},
+        [str(SCRIPT), *args], cwd=tmp_path, capture_output=True, text=True, check=False,
+        timeout=60, env={**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash", **env},
     )
 
 
@@ -145,12 +145,25 @@ def test_install_and_show_completion_work(tmp_path: Path) -> None:
     ("infra-gen ex", "1", ["explain"]),
     ("infra-gen render --a", "2", ["--all"]),
     ("infra-gen validate --format ", "3", ["text", "json"]),
+    # environment names and explain's field paths come from the project (here: this repository)
+    ("infra-gen render ", "2", ["dev", "prod", "staging"]),
+    ("infra-gen status p", "2", ["prod"]),
+    ("infra-gen explain dev postgres.max", "3", ["postgres.max_connections"]),
+    ("infra-gen explain prod services.", "3", ["services.frontend", "services.api", "services.worker",
+                                                "services.ml"]),
+    ("infra-gen explain prod nosuch.", "3", []),
 ])
 def test_completion_completes_commands_options_and_choices(
-    tmp_path: Path, words: str, cword: str, want: list[str]
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    words: str, cword: str, want: list[str],
 ) -> None:
-    result = _script(tmp_path, _INFRA_GEN_COMPLETE="complete_bash", COMP_WORDS=words, COMP_CWORD=cword)
-    assert result.stdout.split() == want, result.stderr
+    # In-process: the completion protocol is environment variables read by main().
+    monkeypatch.chdir(ROOT)
+    for name, value in {"_INFRA_GEN_COMPLETE": "complete_bash", "COMP_WORDS": words,
+                        "COMP_CWORD": cword}.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = run_cli(capfd, monkeypatch)
+    assert (code, out.split()) == (0, want), err
 
 
 # -- --format json: every command that prints a result ----------------------------

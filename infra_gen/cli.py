@@ -15,7 +15,15 @@ from rich.table import Table
 
 from .artifacts import REGISTRY
 from .errors import DriftError, Problem, ToolMissingError, UserError, ValidationFailed, printable
-from .output import Format, all_healthy, artifacts_json, rendered_json, states_json, write_json
+from .output import (
+    Format,
+    all_healthy,
+    artifacts_json,
+    progress_off_stdout,
+    rendered_json,
+    states_json,
+    write_json,
+)
 from .project import Project
 from .render import differences, read_tree, render_environment, write_file, write_trees
 from .topology import plan
@@ -220,11 +228,6 @@ def _say(message: str) -> None:
     out.print(f"[bold]==>[/bold] {message}", markup=True, highlight=False)
 
 
-def _say_err(message: str) -> None:
-    """_say on stderr: with --format json, stdout carries the JSON document only."""
-    err.print(f"[bold]==>[/bold] {message}", markup=True, highlight=False)
-
-
 def _status_table(states: list) -> Table:  # type: ignore[type-arg]
     table = Table("service", "replica", "state", "health", "published")
     for s in states:
@@ -253,8 +256,9 @@ def up(
     from . import stack
 
     st = stack.Stack.load(env, root)
-    timings = stack.up(st, _say_err if fmt is Format.json else _say, build=build, rerender=rerender,
-                       wait_timeout=wait_timeout, replace_stale_volumes=replace_stale_volumes)
+    with progress_off_stdout(fmt):
+        timings = stack.up(st, _say, build=build, rerender=rerender,
+                           wait_timeout=wait_timeout, replace_stale_volumes=replace_stale_volumes)
     if fmt is Format.json:
         write_json(states_json(env, st.status(), urls=st.topo.urls, seconds=timings))
         return
@@ -293,8 +297,8 @@ def scale(
     from .stack.scale import scale as run_scale
 
     st = stack.Stack.load(env, root)
-    timings = run_scale(st, parse_counts(st, counts), _say_err if fmt is Format.json else _say,
-                        reload=reload)
+    with progress_off_stdout(fmt):
+        timings = run_scale(st, parse_counts(st, counts), _say, reload=reload)
     if fmt is Format.json:
         write_json(states_json(env, st.status(), seconds=timings))
         return

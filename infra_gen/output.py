@@ -7,9 +7,12 @@ tests parse each one).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Mapping, Sequence, Sized
+from collections.abc import Iterator, Mapping, Sequence, Sized
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, is_dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +28,31 @@ def write_json(data: Any) -> None:
     """One JSON document on stdout (plain write: rich would wrap or colour it)."""
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    # Both levels: child processes write to descriptor 1, Python code to sys.stdout
+    # (which need not be descriptor 1, e.g. under a test's capture).
+    stdout = sys.stdout
+    stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stdout = stdout
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def progress_off_stdout(fmt: Format) -> contextlib.AbstractContextManager[None]:
+    """With --format json, what a command prints on its way (its own progress lines and
+    the output of the docker commands it runs, which inherit file descriptor 1) goes
+    to stderr, so stdout carries the JSON document only."""
+    return _stdout_to_stderr() if fmt is Format.json else nullcontext()
 
 
 def rendered_json(trees: Mapping[str, Sized], target: Path) -> dict[str, Any]:

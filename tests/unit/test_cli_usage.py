@@ -21,7 +21,7 @@ from clirun import copy_project, run_cli
 
 import infra_gen
 from infra_gen.cli import app
-from infra_gen.output import states_json
+from infra_gen.output import Format, progress_off_stdout, states_json, write_json
 from infra_gen.stack import ServiceState
 from infra_gen.validate import semantic
 
@@ -235,3 +235,21 @@ def test_stack_commands_json_shape() -> None:
     assert data["services"][0] == {"service": "api", "replica": 1, "kind": "app",
                                    "container": "churn-dev-api-1", "state": "running",
                                    "health": "healthy", "ports": "8000"}
+
+
+@pytest.mark.parametrize(("fmt", "on_stdout"), [(Format.json, False), (Format.text, True)])
+def test_json_mode_moves_progress_and_child_output_off_stdout(
+    capfd: pytest.CaptureFixture[str], fmt: Format, on_stdout: bool
+) -> None:
+    # up and scale run docker commands that inherit stdout: under --format json their
+    # output (and the ==> lines) must not land inside the JSON document.
+    with progress_off_stdout(fmt):
+        print("==> building", flush=True)
+        subprocess.run(["echo", "docker says"], check=True)
+    write_json({"ok": True})
+    out, err = capfd.readouterr()
+    moved = "==> building\ndocker says\n"
+    if on_stdout:
+        assert out.startswith(moved) and err == ""
+    else:
+        assert (json.loads(out), err) == ({"ok": True}, moved)

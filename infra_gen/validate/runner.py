@@ -53,6 +53,12 @@ def run_check(ctx: Context, check: Check) -> Result:
     return done(Status.failed if findings else Status.passed, findings)
 
 
+def _observed(observer: Observer | None, ctx: Context, check: Check) -> Result:
+    if observer is not None:
+        observer.begin(ctx.env, check.name)
+    return run_check(ctx, check)
+
+
 def apply_strict(result: Result) -> Result:
     if result.status is not Status.skipped:
         return result
@@ -69,7 +75,7 @@ def run_checks(contexts: Sequence[Context], checks: Sequence[Check], strict: boo
     if observer is not None:
         observer.start(len(pairs))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate") as pool:
-        futures = [pool.submit(run_check, ctx, check) for ctx, check in pairs]
+        futures = [pool.submit(_observed, observer, ctx, check) for ctx, check in pairs]
         if observer is not None:
             tell = observer.done
             for future in futures:

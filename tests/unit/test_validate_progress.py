@@ -34,6 +34,7 @@ def test_progress_is_drawn_only_on_a_terminal_outside_ci(
         assert (observer is not None) == drawn
         if observer is not None:
             observer.start(2)
+            observer.begin("dev", "nginx -t")
             observer.done(Result("dev", "nginx -t", "nginx", Status.passed))
     assert (screen.file.getvalue() != "") == drawn  # type: ignore[attr-defined]
 
@@ -42,12 +43,17 @@ class Recorder:
     def __init__(self) -> None:
         self.total: int | None = None
         self.seen: list[tuple[str, str, Status]] = []
+        self.begun: list[tuple[str, str]] = []
 
     def start(self, total: int) -> None:
         assert not self.seen, "start comes before any result"
         self.total = total
 
+    def begin(self, env: str, check: str) -> None:
+        self.begun.append((env, check))
+
     def done(self, result: Result) -> None:
+        assert (result.env, result.check) in self.begun, "done before begin"
         self.seen.append((result.env, result.check, result.status))
 
 
@@ -62,4 +68,5 @@ def test_the_observer_hears_of_every_check_on_every_environment(tmp_path: Path) 
     results = runner.run_checks(contexts, checks, observer=recorder)
     assert recorder.total == 6
     assert sorted(recorder.seen) == sorted((r.env, r.check, r.status) for r in results)
+    assert sorted(recorder.begun) == sorted((env, check) for env, check, _ in recorder.seen)
     assert {s for _, _, s in recorder.seen} == {Status.passed, Status.failed, Status.skipped}

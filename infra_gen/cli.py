@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from .artifacts import REGISTRY
+from .completion import complete_env, complete_field
 from .errors import DriftError, Problem, ToolMissingError, UserError, ValidationFailed, printable
 from .output import (
     Format,
@@ -53,30 +53,12 @@ def _options(
 ) -> None:
     """Render every deployment artifact of a Docker stack from one typed model per environment."""
 
-def _complete_env(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Environment names of the project (shell completion)."""
-    try:
-        names = Project.find(ctx.params.get("root")).environment_names
-    except UserError:
-        return []
-    return [n for n in names if n.startswith(incomplete)]
-
-
-def _complete_field(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Field paths of the environment named before FIELD (shell completion)."""
-    from .explain import complete
-
-    try:
-        return complete(Project.find(ctx.params.get("root")).load(ctx.params.get("env") or ""), incomplete)
-    except UserError:
-        return []
-
 
 RootOption = Annotated[
     Path | None, typer.Option("--root", help="Project directory (default: found from the cwd upward).")
 ]
 EnvsArg = Annotated[list[str] | None, typer.Argument(
-    help="Environment names.", show_default=False, autocompletion=_complete_env,
+    help="Environment names.", show_default=False, autocompletion=complete_env,
 )]
 AllOption = Annotated[bool, typer.Option("--all", help="Every environment.")]
 FormatOption = Annotated[Format, typer.Option(
@@ -139,7 +121,7 @@ def check(root: RootOption = None, fmt: FormatOption = Format.text) -> None:
 
 @app.command()
 def diff(
-    env: Annotated[str, typer.Argument(help="Environment name.", autocompletion=_complete_env)],
+    env: Annotated[str, typer.Argument(help="Environment name.", autocompletion=complete_env)],
     root: RootOption = None,
     fmt: FormatOption = Format.text,
 ) -> None:
@@ -183,9 +165,9 @@ def schema(
 
 @app.command()
 def explain(
-    env: Annotated[str, typer.Argument(help="Environment name.", autocompletion=_complete_env)],
+    env: Annotated[str, typer.Argument(help="Environment name.", autocompletion=complete_env)],
     field: Annotated[str, typer.Argument(
-        help="Dotted field path, e.g. postgres.max_connections.", autocompletion=_complete_field,
+        help="Dotted field path, e.g. postgres.max_connections.", autocompletion=complete_field,
     )],
     root: RootOption = None,
     fmt: FormatOption = Format.text,
@@ -221,7 +203,7 @@ def list_(root: RootOption = None, fmt: FormatOption = Format.text) -> None:
 
 
 # -- the running stack (infra_gen/stack/) --------------------------------------
-StackEnvArg = Annotated[str, typer.Argument(help="Environment name.", autocompletion=_complete_env)]
+StackEnvArg = Annotated[str, typer.Argument(help="Environment name.", autocompletion=complete_env)]
 
 
 def _say(message: str) -> None:
@@ -382,16 +364,7 @@ def doctor(fmt: FormatOption = Format.text) -> None:
     if fmt is Format.json:
         write_json(found.as_json())
     else:
-        table = Table("tool", "found", "version", "required", "install", "used by")
-        for t in found.tools:
-            mark = "[green]yes[/green]" if t.found else ("[bold red]no[/bold red]" if t.required
-                                                          else "[yellow]no[/yellow]")
-            table.add_row(t.name, mark, escape(t.version or "-"), "yes" if t.required else "no",
-                          escape(t.install), escape(", ".join(t.checks) or "-"))
-        out.print(table)
-        for t in found.tools:
-            if t.found and t.note:
-                out.print(f"note: {t.name}: {t.note}", markup=False)
+        found.print_table(out)
     if not found.ok:
         names = ", ".join(t.name for t in found.missing)
         raise ToolMissingError(f"required tool(s) not found: {names} (install hints above)")

@@ -16,6 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
 from .contract import APT_TOOLS, DOCKER_TOOLS, PIP_TOOLS, install_hint
 
 VERSION_ARGS: dict[str, list[str]] = {
@@ -85,6 +89,18 @@ class Diagnosis:
     def as_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "missing": [t.name for t in self.missing],
                 "tools": [t.as_json() for t in self.tools]}
+
+    def print_table(self, console: Console) -> None:
+        table = Table("tool", "found", "version", "required", "install", "used by")
+        for t in self.tools:
+            mark = ("[green]yes[/green]" if t.found
+                    else "[bold red]no[/bold red]" if t.required else "[yellow]no[/yellow]")
+            table.add_row(t.name, mark, escape(t.version or "-"), "yes" if t.required else "no",
+                          escape(t.install), escape(", ".join(t.checks) or "-"))
+        console.print(table)
+        for t in self.tools:
+            if t.found and t.note:
+                console.print(f"note: {t.name}: {t.note}", markup=False)
 
 
 def listed() -> list[tuple[str, str, str]]:

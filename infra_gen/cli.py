@@ -248,6 +248,9 @@ def validate(
         bool, typer.Option("--generated", help="Check generated/<env>/ as it is, not a fresh render.")
     ] = False,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Run every check, even one whose inputs did not change (.infra-gen-cache/).",
+    )] = False,
 ) -> None:
     """Run every semantic and real-tool check; exit 1 when one failed."""
     from .validate import validate as run_validation
@@ -256,7 +259,8 @@ def validate(
     if fmt not in ("table", "json"):
         raise UserError(f"--format must be table or json, not {fmt!r}")
     project = Project.find(root)
-    report = run_validation(project, _environments(project, envs, every), strict, generated)
+    report = run_validation(project, _environments(project, envs, every), strict, generated,
+                            cache=True, reuse=not no_cache)
     print_report(report, fmt, out)
     if not report.ok:
         raise ValidationFailed(f"{len(report.failed)} check(s) failed (see above)")

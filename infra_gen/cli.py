@@ -12,10 +12,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import commands
 from .artifacts import REGISTRY
-from .errors import DriftError, Problem, UserError, ValidationFailed, printable
+from .commands import select_environments as _environments
+from .errors import UserError, ValidationFailed, printable
 from .project import Project
-from .render import differences, read_tree, render_environment, write_file, write_trees
+from .render import differences, read_tree, render_environment, write_file
 from .topology import plan
 
 app = typer.Typer(
@@ -32,16 +34,6 @@ EnvsArg = Annotated[list[str] | None, typer.Argument(help="Environment names.", 
 AllOption = Annotated[bool, typer.Option("--all", help="Every environment.")]
 
 
-def _environments(project: Project, names: list[str] | None, every: bool) -> list[str]:
-    if every or not names:
-        if not every:
-            raise UserError("name at least one environment, or use --all")
-        return project.environment_names
-    for name in names:
-        project.environment_path(name)
-    return names
-
-
 @app.command()
 def render(
     envs: EnvsArg = None,
@@ -52,30 +44,14 @@ def render(
     ] = None,
 ) -> None:
     """Render environments into generated/<env>/ (all of them first, then written atomically)."""
-    project = Project.find(root)
-    names = _environments(project, envs, every)
-    # Render everything before writing anything: one bad environment writes nothing.
-    trees = {name: render_environment(project, name) for name in names}
-    target = out_dir or project.generated_dir
-    write_trees(target, trees)  # every environment, or none
-    for name, files in trees.items():
-        out.print(f"rendered {name}: {len(files)} files in {target / name}", markup=False, emoji=False)
+    for line in commands.render(root, envs, every, out_dir):
+        out.print(line, markup=False, emoji=False)
 
 
 @app.command()
 def check(root: RootOption = None) -> None:
     """Exit 1, listing the files, when generated/ differs from a fresh render."""
-    project = Project.find(root)
-    stale: list[str] = []
-    for name in project.environment_names:
-        diff = differences(render_environment(project, name), read_tree(project.generated_dir / name))
-        stale += [f"generated/{name}/{path}" for path in diff]
-    if stale:
-        raise DriftError(
-            [Problem("differs from a fresh render", file=path) for path in stale]
-            + [Problem("generated/ is stale: run `infra-gen render --all` (or `make render`)")]
-        )
-    out.print(f"generated/ is up to date ({len(project.environment_names)} environments)")
+    out.print(commands.check(root))
 
 
 @app.command()

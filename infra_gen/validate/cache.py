@@ -11,7 +11,8 @@ missing), a tool that timed out, or a crash always runs again next time.
 
 Entries live under `<project>/.infra-gen-cache/` (ignored by git), one small JSON
 file per key, written to a temporary file and renamed into place, so concurrent
-runs never read half an entry (the same key always holds the same result).
+runs never read half an entry (the same key always holds the same result). An entry
+no run has used for 30 days is removed (checked at most once a day).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
@@ -200,7 +202,9 @@ class ResultCache:
         if not self.read:
             return None
         try:
-            data = json.loads(self._entry(key).read_text())
+            entry = self._entry(key)
+            data = json.loads(entry.read_text())
+            os.utime(entry)  # in use: kept by prune()
             return Result(env, data["check"], data["artifact"], Status(data["status"]),
                           tuple(Finding(**f) for f in data["findings"]), data["reason"],
                           float(data["seconds"]), cached=True)
@@ -216,6 +220,26 @@ class ResultCache:
         }
         with contextlib.suppress(OSError):  # a read-only project still validates, uncached
             _write_atomic(self._entry(key), json.dumps(data, sort_keys=True))
+
+
+    def prune(self, max_age_days: float = 30) -> int:
+        """Remove entries no run has used for max_age_days (at most once a day); how many."""
+        now = time.time()
+        stamp = self.directory / "validate" / ".pruned"
+        try:
+            if now - stamp.stat().st_mtime < 86_400:
+                return 0
+        except OSError:
+            pass
+        removed = 0
+        for entry in (self.directory / "validate").glob("*/*.json"):
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime > max_age_days * 86_400:
+                    entry.unlink()
+                    removed += 1
+        with contextlib.suppress(OSError):
+            _write_atomic(stamp, "")
+        return removed
 
 
 def _write_atomic(path: Path, text: str) -> None:

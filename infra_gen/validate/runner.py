@@ -151,8 +151,10 @@ def validate(project: Project, names: Sequence[str], strict: bool = False, gener
     workdir = Path(tempfile.mkdtemp(prefix="infra-gen-validate-"))
     try:
         contexts = contexts_for(project, names, generated, workdir)
-        results = run_checks(contexts, checks if checks is not None else CHECKS, strict, jobs,
-                             ResultCache.for_project(project.root, reuse) if cache else None)
+        store = ResultCache.for_project(project.root, reuse) if cache else None
+        results = run_checks(contexts, checks if checks is not None else CHECKS, strict, jobs, store)
+        if store is not None:
+            store.prune()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return Report(results, strict, time.perf_counter() - start)

@@ -282,3 +282,49 @@ def test_a_check_reads_only_its_declared_inputs(check: Check, rendered: tuple[Pr
     # declare the whole tree.
     assert ctx.read or check.inputs == ("**",), "the check read nothing through its context"
     assert {rel for rel in ctx.read if not _covered(rel, check.inputs)} == set()
+
+
+def test_prune_removes_entries_unused_for_a_month(ctx: Context, cache: ResultCache) -> None:
+    calls: Counter[str] = Counter()
+    checks = counting(CHECKS[:2], calls)
+    run_checks([ctx], checks, cache=cache)
+    old, used = sorted((cache.directory / "validate").rglob("*.json"))
+    month_ago = old.stat().st_mtime - 31 * 86_400
+    os.utime(old, (month_ago, month_ago))
+    assert cache.prune() == 1 and not old.exists() and used.exists()
+    os.utime(used, (month_ago, month_ago))
+    assert cache.prune() == 0 and used.exists()  # pruned today already
+    # A hit marks its entry used: the first check's entry is gone, the second's served.
+    run_checks([ctx], checks, cache=cache)
+    assert used.stat().st_mtime > month_ago + 30 * 86_400
+
+
+def test_concurrent_writers_of_one_key_never_leave_half_an_entry(ctx: Context, cache: ResultCache) -> None:
+    """Two runs (here: threads) storing the same key: a reader sees a whole entry or none."""
+    import threading
+
+    from infra_gen.validate import Result
+
+    result = Result("prod", "x", "nginx", Status.failed, (Finding("m" * 5000, "f", 1),), "", 1.0)
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for _ in range(50):
+                cache.put("ab" + "0" * 62, result)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for t in threads:
+        t.start()
+    seen = 0
+    while any(t.is_alive() for t in threads):
+        got = cache.get("ab" + "0" * 62, "prod")
+        if got is not None:
+            assert got.findings == result.findings
+            seen += 1
+    for t in threads:
+        t.join()
+    assert not errors and cache.get("ab" + "0" * 62, "prod") is not None
+    assert not list((cache.directory / "validate").rglob(".tmp-*"))

@@ -151,23 +151,25 @@ class ResultCache:
             self._tools[name] = ident
         return ident
 
-    def image(self, ref: str) -> str:
-        """The image's id, or `absent` (not remembered: a build may make it later)."""
+    def image(self, ref: str, again: bool = False) -> str:
+        """The image's id, or `absent`; asked once per run (again: an absent one is asked
+        again, after a check that may have built it)."""
         with self._lock:
-            if ref in self._images:
-                return self._images[ref]
-        if venv_tool("docker") is None:
-            return "absent"
-        try:
-            proc = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref],
-                                  capture_output=True, text=True, timeout=30, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return "absent"
-        if proc.returncode != 0:
-            return "absent"
+            known = self._images.get(ref)
+        if known is not None and not (again and known == "absent"):
+            return known
+        ident = "absent"
+        if venv_tool("docker") is not None:
+            try:
+                proc = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref],
+                                      capture_output=True, text=True, timeout=30, check=False)
+                if proc.returncode == 0:
+                    ident = proc.stdout.strip()
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         with self._lock:
-            self._images[ref] = proc.stdout.strip()
-        return self._images[ref]
+            self._images[ref] = ident
+        return ident
 
     def tree(self, root: Path) -> dict[str, str]:
         with self._lock:
@@ -176,7 +178,7 @@ class ResultCache:
             return self._trees[root]
 
     # -- keys and entries -----------------------------------------------------
-    def key(self, ctx: Context, check: Check) -> str:
+    def key(self, ctx: Context, check: Check, after_run: bool = False) -> str:
         h = hashlib.sha256()
 
         def feed(*parts: str) -> None:
@@ -192,7 +194,7 @@ class ResultCache:
         for name in sorted({*check.tools, *check.versions}):
             feed("tool", self.tool(name))
         for ref in check.images(ctx) if check.images else ():
-            feed("image", ref, self.image(ref))
+            feed("image", ref, self.image(ref, again=after_run))
         return h.hexdigest()
 
     def _entry(self, key: str) -> Path:
@@ -268,7 +270,8 @@ def cached_run(ctx: Context, check: Check, cache: ResultCache | None, run: Runne
     result, decided = run(ctx, check)
     if decided:
         # Keyed again after the run: a check may have built the image it ran in.
-        cache.put(cache.key(ctx, check) if check.images else key, replace(result, cached=False))
+        cache.put(cache.key(ctx, check, after_run=True) if check.images else key,
+                  replace(result, cached=False))
     return result
 
 

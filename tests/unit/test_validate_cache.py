@@ -55,7 +55,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ResultCache:
     """A cache in tmp_path; tools and images fixed unless a test says otherwise."""
     store = ResultCache(tmp_path / "cache")
     monkeypatch.setattr(store, "tool", lambda name: f"{name} 1.0")
-    monkeypatch.setattr(store, "image", lambda ref: "sha256:0")
+    monkeypatch.setattr(store, "image", lambda ref, again=False: "sha256:0")
     return store
 
 
@@ -328,3 +328,37 @@ def test_concurrent_writers_of_one_key_never_leave_half_an_entry(ctx: Context, c
         t.join()
     assert not errors and cache.get("ab" + "0" * 62, "prod") is not None
     assert not list((cache.directory / "validate").rglob(".tmp-*"))
+
+
+def test_image_id_keys_the_result_also_when_the_check_built_it(ctx: Context, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that runs in an image is keyed by the image's id, looked up again after a
+    run that may have built it (the ufw check builds its image on first use)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    image_id = tmp_path / "image-id"
+    docker = bin_dir / "docker"  # `docker image inspect --format {{.Id}} REF`, faked
+    docker.write_text(f'#!/bin/sh\n[ -f "{image_id}" ] || exit 1\ncat "{image_id}"\n')
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    calls: Counter[str] = Counter()
+
+    def fn(c: Context) -> list[Finding]:
+        calls["x"] += 1
+        if not image_id.exists():
+            image_id.write_text("sha256:1\n")  # built on first use
+        return []
+
+    check = Check("x", "firewall", fn, inputs=("firewall/**",), topology=False,
+                  images=lambda c: ("infra-gen/ufw-check:test",))
+
+    def run() -> bool:
+        store = ResultCache(tmp_path / "cache")
+        store.tool = lambda name: name  # type: ignore[method-assign]
+        (r,) = run_checks([ctx], [check], cache=store)
+        return r.cached
+
+    assert (run(), run()) == (False, True)
+    image_id.write_text("sha256:2\n")  # rebuilt: a different image
+    assert (run(), run()) == (False, True)
+    assert calls["x"] == 2

@@ -25,9 +25,11 @@ app = typer.Typer(
 )
 out = Console(highlight=False, soft_wrap=True)
 
-RootOption = Annotated[
-    Path | None, typer.Option("--root", help="Project directory (default: found from the cwd upward).")
-]
+# -C like git and make; --root is the older name. Found from DIR upward.
+RootOption = Annotated[Path | None, typer.Option(
+    "--project", "-C", "--root", envvar="INFRA_GEN_PROJECT", show_envvar=True,
+    help="Project directory (default: found from the cwd upward).",
+)]
 EnvsArg = Annotated[list[str] | None, typer.Argument(help="Environment names.", show_default=False)]
 AllOption = Annotated[bool, typer.Option("--all", help="Every environment.")]
 
@@ -40,6 +42,24 @@ def _environments(project: Project, names: list[str] | None, every: bool) -> lis
     for name in names:
         project.environment_path(name)
     return names
+
+
+@app.command()
+def init(
+    directory: Annotated[Path | None, typer.Argument(
+        help="Where (default: -C DIR, else the current directory); created if missing.",
+        show_default=False)] = None,
+    root: RootOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace files that exist.")] = False,
+) -> None:
+    """Scaffold a project: environments/, schema, .gitignore, CI workflow, pre-commit, README."""
+    from .scaffold import init as scaffold
+
+    target = directory or root or Path.cwd()
+    for rel in scaffold(target, force):
+        out.print(f"wrote {target / rel}", markup=False, emoji=False)
+    out.print("next: infra-gen render --all, then commit environments/ and generated/",
+              markup=False, emoji=False)
 
 
 @app.command()

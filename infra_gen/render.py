@@ -18,7 +18,8 @@ import yaml
 
 from . import escaping
 from .artifacts import REGISTRY
-from .errors import InfraGenError, UserError
+from .errors import InfraGenError, Problem, UserError
+from .loader import display_path
 from .project import Project
 from .topology import Topology, plan
 
@@ -126,6 +127,11 @@ def render_topology(topo: Topology, templates_dir: Path) -> dict[str, RenderedFi
             try:
                 text = jenv.get_template(out.template).render(context)
             except jinja2.TemplateError as exc:
+                own = templates_dir / out.template
+                if own.is_file():  # the project's own template: the user's to fix
+                    line = getattr(exc, "lineno", None)
+                    raise UserError([Problem(f"{type(exc).__name__}: {exc.message or exc}",
+                                             display_path(own), line)]) from None
                 raise InfraGenError(f"template {out.template} ({kind.name}): {exc}") from exc
             files[out.path] = RenderedFile(text.encode(), out.executable)
     files[MANIFEST] = RenderedFile(manifest(files).encode(), False)

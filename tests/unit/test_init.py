@@ -145,3 +145,19 @@ def test_the_templates_are_in_the_package() -> None:
     assert BUNDLED_TEMPLATES.parent == Path(__import__("infra_gen").__file__).resolve().parent
     assert (BUNDLED_TEMPLATES / "nginx/nginx.conf.j2").is_file()
     assert not (ROOT / "templates").exists()
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("ok\n{% if %}\n", "error: templates/redis/redis.conf.j2:2: TemplateSyntaxError: Expected an expression"),
+    ("{{ nope.field }}\n", "error: templates/redis/redis.conf.j2: UndefinedError: 'nope' is undefined"),
+])
+def test_an_error_in_a_project_template_is_one_line(tmp_path: Path, source: str, expected: str) -> None:
+    shutil.copytree(ROOT / "environments", tmp_path / "environments")
+    own = tmp_path / "templates" / "redis" / "redis.conf.j2"
+    own.parent.mkdir(parents=True)
+    own.write_text(source)
+    done = run("render", "dev", cwd=tmp_path)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(expected)
+    assert not (tmp_path / "generated").exists()

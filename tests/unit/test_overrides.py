@@ -214,3 +214,14 @@ def test_json_patch_rule_on_escaped_pointers() -> None:
     with pytest.raises(PatchError) as caught:
         apply_patch(doc, [PatchOperation.model_validate({"op": "add", "path": "/a~1b/m~0n/x/y", "value": 1})])
     assert caught.value.loc == (0, "path")
+
+
+def test_the_documented_example_applies(tmp_path: Path) -> None:
+    doc = (ROOT / "docs/contract.md").read_text()
+    section = doc[doc.index("## Overrides"):]
+    block = section[section.index("```yaml\n") + 8:section.index("  ```\n", section.index("```yaml"))]
+    text = "\n".join(line.removeprefix("  ") for line in block.splitlines()) + "\n"
+    assert text.startswith("overrides:\n")
+    files = render_environment(_project(tmp_path, text), "prod")
+    assert _doc(files, "compose.yaml")["services"]["api"]["labels"] == {"team": "payments"}
+    assert _doc(files, "prometheus/prometheus.yml")["global"]["scrape_timeout"] == "10s"

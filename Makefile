@@ -9,7 +9,7 @@ ENV ?= dev
 STAMPS := .stamps
 
 .PHONY: help install install-test render check lint unit tools docker base-image \
-        validate validate-tests test clean fuzz
+        validate validate-tests package-test test clean fuzz
 
 help:
 	@echo "make render     render environments/*.yaml into generated/ (no services needed)"
@@ -68,13 +68,18 @@ validate: install-test base-image
 validate-tests: install-test base-image
 	$(BIN)/pytest -q tests/validate
 
+# The wheel as a user installs it: built, installed into a fresh venv, then init,
+# render, check and validate in an empty directory (tests/package).
+package-test: install-test base-image
+	$(BIN)/pytest -q tests/package
+
 include mk/stack.mk
 
 # The stack commands run from the venv (verify needs pytest-testinfra).
 images up down verify status logs: install-test
 
 # The whole suite, in the order a failure is cheapest to find.
-test: lint unit check validate-tests stack-test
+test: lint unit check validate-tests package-test stack-test
 
 clean:
 	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .infra-gen-cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -52,13 +53,22 @@ def _options(
     version: Annotated[bool | None, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.",
     )] = None,
+    project: Annotated[Path | None, typer.Option(
+        "--project", "-C", help="Project directory for the command that follows (as git -C).",
+        show_default=False,
+    )] = None,
 ) -> None:
     """Render every deployment artifact of a Docker stack from one typed model per environment."""
+    if project is not None:
+        # Each command's own -C/--project reads this variable as its default.
+        os.environ["INFRA_GEN_PROJECT"] = str(project)
 
 
-RootOption = Annotated[
-    Path | None, typer.Option("--root", help="Project directory (default: found from the cwd upward).")
-]
+# -C like git and make; --root is the older name. Found from DIR upward.
+RootOption = Annotated[Path | None, typer.Option(
+    "--project", "-C", "--root", envvar="INFRA_GEN_PROJECT", show_envvar=True,
+    help="Project directory (default: found from the cwd upward).",
+)]
 EnvsArg = Annotated[list[str] | None, typer.Argument(
     help="Environment names.", show_default=False, autocompletion=complete_env,
 )]
@@ -66,6 +76,24 @@ AllOption = Annotated[bool, typer.Option("--all", help="Every environment.")]
 FormatOption = Annotated[Format, typer.Option(
     "--format", case_sensitive=False, help="text for people, json for programs (README: shapes).",
 )]
+
+
+@app.command()
+def init(
+    directory: Annotated[Path | None, typer.Argument(
+        help="Where (default: -C DIR, else the current directory); created if missing.",
+        show_default=False)] = None,
+    root: RootOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace files that exist.")] = False,
+) -> None:
+    """Scaffold a project: environments/, schema, .gitignore, CI workflow, pre-commit, README."""
+    from .scaffold import init as scaffold
+
+    target = directory or root or Path.cwd()
+    for rel in scaffold(target, force):
+        out.print(f"wrote {target / rel}", markup=False, emoji=False)
+    out.print("next: infra-gen render --all, then commit environments/ and generated/",
+              markup=False, emoji=False)
 
 
 @app.command()

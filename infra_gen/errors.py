@@ -56,7 +56,7 @@ class ConfigError(UserError):
 
 
 class ProjectNotFoundError(UserError):
-    """No environments/ and templates/ directory was found."""
+    """No directory with environments/ was found."""
 
 
 class DriftError(UserError):

@@ -21,6 +21,7 @@ from .errors import ConfigError, Problem
 from .model import Environment
 from .model.common import EXTENDS_PATTERN
 from .model.common import shown as shown_value
+from .model.overrides import PATCH_TAGS
 from .model.schema import pattern_docs
 
 Loc = tuple[str | int, ...]
@@ -340,6 +341,7 @@ def load_environment(path: Path) -> Environment:
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
+    env._places = {loc: w for loc, w in doc.where.items() if loc[:1] == ("overrides",)}
     return env
 
 
@@ -353,7 +355,7 @@ def _dotted(loc: Loc) -> str:
 def _problems(exc: ValidationError, doc: Document, path: Path) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
-        loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _hidden(p)))
         message = _message(err, loc)
         if loc and loc[-1] == "[key]":  # pydantic's marker for a bad mapping key
             loc, message = loc[:-1], f"invalid key: {message}"
@@ -366,6 +368,12 @@ def _problems(exc: ValidationError, doc: Document, path: Path) -> list[Problem]:
         shown, line = doc.locate(loc) or (display_path(path), None)
         problems.append(Problem(message, shown, line, _dotted(loc) or None))
     return problems
+
+
+def _hidden(part: str) -> bool:
+    """A location part pydantic adds that is no key of the file: a validator's name,
+    a union's tag."""
+    return part.startswith("function-") or part in PATCH_TAGS
 
 
 _BLAMED = re.compile(r"^([a-z_][a-z0-9_-]*(?:\.[a-z_][a-z0-9_-]*)*): (.*)$", re.DOTALL)

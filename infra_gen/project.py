@@ -1,4 +1,10 @@
-"""Where a project lives: environments/, templates/ and generated/ under one root."""
+"""Where a project lives: environments/, templates/ and generated/ under one root.
+
+Only environments/ is required: templates/ holds the project's own templates, each
+shadowing the bundled one of the same path (infra_gen/render.py), and generated/ is
+written by `render`. The project is found from a start directory upward: the
+`-C/--project DIR` option, else $INFRA_GEN_PROJECT, else the current directory.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +23,16 @@ class Project:
 
     @classmethod
     def find(cls, start: Path | None = None) -> Project:
-        """The nearest directory, from start upward, with environments/ and templates/."""
+        """The nearest directory, from start upward, with an environments/ directory."""
+        if start is not None and not start.is_dir():
+            raise ProjectNotFoundError(f"no project found: {start} is not a directory")
         here = (start or Path.cwd()).resolve()
         for candidate in (here, *here.parents):
-            if (candidate / "environments").is_dir() and (candidate / "templates").is_dir():
+            if (candidate / "environments").is_dir():
                 return cls(candidate)
         raise ProjectNotFoundError(
-            f"no project found: neither {here} nor a parent has environments/ and templates/ "
-            "(use --root DIR)"
+            f"no project found: neither {here} nor a parent has environments/ "
+            "(`infra-gen init` makes one; -C DIR or INFRA_GEN_PROJECT selects one)"
         )
 
     @property

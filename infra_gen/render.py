@@ -18,11 +18,15 @@ import yaml
 
 from . import escaping
 from .artifacts import REGISTRY
-from .errors import InfraGenError, UserError
+from .errors import InfraGenError, Problem, UserError
+from .loader import display_path
 from .project import Project
 from .topology import Topology, plan
 
 MANIFEST = "MANIFEST"
+BUNDLED_TEMPLATES = Path(__file__).resolve().parent / "templates"
+"""The templates infra-gen ships (package data, inside the wheel): a path relative to
+the package, so an installed wheel, an editable install and a source tree agree."""
 
 
 # libyaml's emitter: the pure-Python one was most of the render time.
@@ -66,9 +70,16 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 @functools.lru_cache(maxsize=8)
 def jinja_environment(templates_dir: Path) -> jinja2.Environment:
     """The one Jinja environment: strict about undefined names, keeps newlines.
-    One per templates directory and process, so each template compiles once."""
+
+    templates_dir is the project's own templates/ (it need not exist): a file there
+    shadows the bundled template of the same relative path, file by file; every
+    other template comes from the package. One environment per templates directory
+    and process, so each template compiles once."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        loader=jinja2.ChoiceLoader([
+            jinja2.FileSystemLoader(str(templates_dir)),
+            jinja2.FileSystemLoader(str(BUNDLED_TEMPLATES)),
+        ]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -116,6 +127,11 @@ def render_topology(topo: Topology, templates_dir: Path) -> dict[str, RenderedFi
             try:
                 text = jenv.get_template(out.template).render(context)
             except jinja2.TemplateError as exc:
+                own = templates_dir / out.template
+                if own.is_file():  # the project's own template: the user's to fix
+                    line = getattr(exc, "lineno", None)
+                    raise UserError([Problem(f"{type(exc).__name__}: {exc.message or exc}",
+                                             display_path(own), line)]) from None
                 raise InfraGenError(f"template {out.template} ({kind.name}): {exc}") from exc
             files[out.path] = RenderedFile(text.encode(), out.executable)
     files[MANIFEST] = RenderedFile(manifest(files).encode(), False)

@@ -26,7 +26,7 @@ def run_cli(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 
 
 def copy_project(root: Path) -> Path:
-    """This repository's environments/ and templates/ under root (a project to edit)."""
-    for part in ("environments", "templates"):
-        shutil.copytree(ROOT / part, root / part)
+    """This repository's environments/ under root (a project to edit; the templates
+    are the package's own)."""
+    shutil.copytree(ROOT / "environments", root / "environments")
     return root

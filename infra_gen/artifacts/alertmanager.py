@@ -11,6 +11,7 @@ from typing import Any
 
 from ..contract import ALERTMANAGER_CONFIG
 from ..model.operations import Receiver
+from ..overrides import apply
 from ..topology import SECRETS_MOUNT, Topology
 from .base import ArtifactKind, Output
 
@@ -68,7 +69,8 @@ def config(topo: Topology) -> dict[str, Any]:
 def outputs(topo: Topology) -> list[Output]:
     prefix = topo.route_prefix("alertmanager")
     return [Output(CONFIG_PATH, "alertmanager/alertmanager.yml.j2",
-                   {"config": config(topo), "route_prefix": prefix or "/"})]
+                   {"config": apply(topo.env, ("alertmanager",), config(topo)),
+                    "route_prefix": prefix or "/"})]
 
 
 ARTIFACT = ArtifactKind(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..model import Resources
+from ..overrides import apply
 from ..topology import BACKEND_NET, Container, Mount, Published, Topology
 from .base import ArtifactKind, Output
 
@@ -236,12 +237,15 @@ def document(topo: Topology, swarm: bool) -> dict[str, Any]:
 
 
 def outputs(topo: Topology) -> list[Output]:
+    # The model's overrides first, then $ -> $$: a patched value is never
+    # interpolated by compose either.
+    compose = apply(topo.env, ("compose",), document(topo, swarm=False))
     files = [Output("compose.yaml", "compose/compose.yaml.j2",
-                    {"document": no_interpolation(document(topo, swarm=False)), "swarm": False})]
+                    {"document": no_interpolation(compose), "swarm": False})]
     if topo.env.deploy.swarm:
+        stack = apply(topo.env, ("stack",), document(topo, swarm=True))
         files.append(Output("stack.yaml", "compose/compose.yaml.j2",
-                            {"document": no_interpolation(document(topo, swarm=True)),
-                             "swarm": True}))
+                            {"document": no_interpolation(stack), "swarm": True}))
         files.append(Output("deploy-stack.sh", "compose/deploy-stack.sh.j2",
                             {"configs": swarm_configs(topo), "secrets": swarm_secrets(topo)},
                             executable=True))

@@ -26,6 +26,7 @@ from ..contract import (
     TASKS_RETRIED,
     TASKS_SUCCEEDED,
 )
+from ..overrides import apply
 from ..topology import Topology
 from .base import ArtifactKind, Output
 
@@ -217,14 +218,18 @@ def outputs(topo: Topology) -> list[Output]:
     outs = [
         Output("grafana/provisioning/datasources/prometheus.yml",
                "grafana/provisioning/datasources/prometheus.yml.j2",
-               {"config": {"apiVersion": 1, "datasources": [datasource]}}),
+               {"config": apply(topo.env, ("grafana", "datasource"),
+                                {"apiVersion": 1, "datasources": [datasource]})}),
         Output("grafana/provisioning/dashboards/provider.yml",
                "grafana/provisioning/dashboards/provider.yml.j2",
-               {"config": {"apiVersion": 1, "providers": [provider]}}),
+               {"config": apply(topo.env, ("grafana", "dashboard_provider"),
+                                {"apiVersion": 1, "providers": [provider]})}),
     ]
     for build in DASHBOARDS:
         outs.append(Output(f"grafana/dashboards/{build.__name__}.json",
-                           "grafana/dashboards/dashboard.json.j2", {"dashboard": build(topo)}))
+                           "grafana/dashboards/dashboard.json.j2",
+                           {"dashboard": apply(topo.env, ("grafana", "dashboards", build.__name__),
+                                               build(topo))}))
     return outs
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..contract import PROMETHEUS_CONFIG, PROMETHEUS_SWARM_CONFIG
+from ..overrides import apply
 from ..topology import Topology
 from .alerts import alerts, rule_groups, rule_tests
 from .base import ArtifactKind, Output
@@ -45,7 +46,7 @@ def outputs(topo: Topology) -> list[Output]:
 
     def file(swarm: bool) -> dict[str, object]:
         return {
-            "config": config(topo, swarm),
+            "config": apply(topo.env, ("prometheus",), config(topo, swarm)),
             "alertmanager_prefix": alertmanager_target(topo)[1] or "/",
             "exporter_ports": exporters,
             "swarm": swarm,

@@ -6,10 +6,11 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, PrivateAttr, StringConstraints, model_validator
 
 from .common import Doc, DomainName, Identifier, SecretsDir, StrictModel, located
 from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
+from .overrides import Overrides
 from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
 from .reserved import DATASTORE_PORTS, RESERVED_SERVICE_NAMES, route_collision
 from .roles import ROLE_SPECS
@@ -52,6 +53,24 @@ class Deploy(StrictModel):
     absolute; {env} is replaced by the environment name. Never committed."""
 
 
+GitRepository = Annotated[
+    str,
+    StringConstraints(
+        max_length=300,
+        pattern=r"^(https://|ssh://git@)[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[A-Za-z0-9._~-]{1,100}){1,8}$",
+    ),
+    Doc("A git repository URL: https://host/path or ssh://git@host/path."),
+]
+INFRA_GEN_REPOSITORY = "https://github.com/infra-gen/infra-gen"
+
+
+class Ci(StrictModel):
+    infra_gen_repository: GitRepository = INFRA_GEN_REPOSITORY
+    """Git repository infra-gen's releases are tagged in (vX.Y.Z): the generated
+    workflow installs infra-gen from it, at the tag of the version that rendered the
+    tree (a fork or a mirror of your own goes here)."""
+
+
 class Environment(StrictModel):
     name: Identifier
     """Environment name; must match the file name (prod.yaml -> prod)."""
@@ -88,6 +107,15 @@ class Environment(StrictModel):
     """Image names and tags."""
     deploy: Deploy = Deploy()
     """How the stack is deployed."""
+    ci: Ci = Ci()
+    """The generated CI workflow (ci/github-workflow.yml)."""
+    overrides: Overrides = Overrides()
+    """Patches of the files built from data, for what the model does not cover
+    (docs/contract.md, "Overrides"); `validate` checks the patched files."""
+
+    _places: dict[tuple[str | int, ...], tuple[str, int]] = PrivateAttr(default_factory=dict)
+    """Where each value under overrides was written (file, line), set by the loader:
+    a patch that does not apply is reported at its line."""
 
     def role_of(self, service: str) -> Role | None:
         """The role of a service: explicit, or its name when that names a role; None for
@@ -182,6 +210,13 @@ class Environment(StrictModel):
 
     @model_validator(mode="after")
     @located
+    def _stack_override_needs_swarm(self) -> Environment:
+        if self.overrides.stack is not None and not self.deploy.swarm:
+            raise ValueError("overrides.stack: deploy.swarm is off, so there is no stack.yaml")
+        return self
+
+    @model_validator(mode="after")
+    @located
     def _needs_an_api(self) -> Environment:
         if not any(self.role_of(n) is Role.api for n in self.services):
             raise ValueError("services: at least one service with role api is needed")
@@ -244,4 +279,4 @@ class Environment(StrictModel):
 
 
 # Field is re-exported for callers building models in tests.
-__all__ = ["Deploy", "Environment", "Field"]
+__all__ = ["Ci", "Deploy", "Environment", "Field"]

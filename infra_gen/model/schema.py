@@ -12,7 +12,7 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import StringConstraints
 
-from . import common, cron, environment, operations, platform, services
+from . import common, cron, environment, operations, overrides, platform, services
 from .common import EXTENDS_PATTERN, Doc, StrictModel
 from .environment import Environment
 
@@ -21,7 +21,7 @@ from .environment import Environment
 def pattern_docs() -> dict[str, str]:
     """The words (Doc) of every constrained text type of the model, by its pattern."""
     out: dict[str, str] = {}
-    for module in (common, cron, environment, operations, platform, services):
+    for module in (common, cron, environment, operations, overrides, platform, services):
         for value in vars(module).values():
             if get_origin(value) is not Annotated:
                 continue

@@ -61,8 +61,7 @@ def test_own_service_is_routed_scraped_and_alerted_on(stack, topo, site, tmp_pat
         pytest.skip("adds a service to the dev environment")
     docker("build", "-q", "-t", IMAGE, str(HERE / "own_service"), timeout=600)
     root = tmp_path / "project"
-    for part in ("environments", "templates"):
-        shutil.copytree(stack.project.root / part, root / part)
+    shutil.copytree(stack.project.root / "environments", root / "environments")
     dev = root / "environments" / "dev.yaml"
     dev.write_text(dev.read_text().replace("services:\n", "services:\n" + ENTRY, 1))
     # The secrets (and the TLS pair) are the running stack's: same relative path.

@@ -4,6 +4,7 @@ CI files (.github/workflows/ci.yml, .pre-commit-hooks.yaml)."""
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,6 @@ from typing import Any
 import pytest
 import yaml
 
-from infra_gen.artifacts import ci
 from infra_gen.project import Project
 from infra_gen.render import render_environment
 
@@ -48,10 +48,21 @@ def test_check_runs_first_and_nothing_renders(env: str) -> None:
 def test_infra_gen_is_pinned_to_this_version_from_git(env: str) -> None:
     runs = [s.get("run", "") for s in _steps(env)]
     args = shlex.split(runs[_first(runs, "pip install")])
-    assert f"infra-gen @ git+{ci.INFRA_GEN_REPOSITORY}@v{VERSION}" in args
-    assert ci.INFRA_GEN_REPOSITORY.startswith("https://")
+    repository = PROJECT.load(env).ci.infra_gen_repository
+    assert f"infra-gen[validate] @ git+{repository}@v{VERSION}" in args
+    assert repository.startswith("https://")
     # Never by bare name from a package index, where infra-gen is not published.
-    assert "infra-gen" not in args
+    assert not any(a.startswith("infra-gen") and "@ git+" not in a for a in args)
+
+
+def test_the_repository_is_the_models(tmp_path: Path) -> None:
+    """ci.infra_gen_repository (a fork, a mirror) is where the workflow installs from."""
+    shutil.copytree(ROOT / "environments", tmp_path / "environments")
+    base = tmp_path / "environments" / "base.yaml"
+    base.write_text(base.read_text() + "ci: {infra_gen_repository: 'ssh://git@git.acme.test/ops/infra-gen'}\n")
+    text = render_environment(Project(tmp_path), "prod")["ci/github-workflow.yml"].content.decode()
+    assert "infra-gen[validate] @ git+ssh://git@git.acme.test/ops/infra-gen@v" in text
+    assert "github.com" not in text
 
 
 def test_own_workflow_runs_make_test_as_root_on_debian() -> None:

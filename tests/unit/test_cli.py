@@ -22,8 +22,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    for part in ("environments", "templates"):
-        shutil.copytree(ROOT / part, tmp_path / part)
+    shutil.copytree(ROOT / "environments", tmp_path / "environments")
     return tmp_path
 
 

@@ -52,7 +52,24 @@ BAD_USAGE: dict[str, list[tuple[list[str], str]]] = {
     "verify": [NO_ROOT_VALUE],
     "validate": [UNKNOWN, NO_ROOT_VALUE, BAD_FORMAT],
     "doctor": [UNKNOWN, BAD_FORMAT, (["dev"], "unexpected extra argument(s) (dev)")],
+    "init": [UNKNOWN, (["a", "b"], "unexpected extra argument(s) (b)"),
+             (["--force=yes"], "Option '--force' does not take a value")],
 }
+
+
+def test_project_option_before_the_command(project: Path, tmp_path: Path,
+                                           capfd: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`infra-gen -C DIR COMMAND` as git -C: the project is DIR whatever the cwd."""
+    monkeypatch.chdir(tmp_path)
+    # -C sets INFRA_GEN_PROJECT for the command: set first so that teardown removes it.
+    monkeypatch.setenv("INFRA_GEN_PROJECT", str(tmp_path))
+    monkeypatch.delenv("INFRA_GEN_PROJECT")
+    code, out, err = run_cli(capfd, monkeypatch, "-C", str(project), "list", "--format", "json")
+    assert code == 0, err
+    assert "dev" in json.loads(out)["environments"]
+    code, _out, err = run_cli(capfd, monkeypatch, "-C", str(tmp_path / "none"), "list")
+    assert code == 2 and "no project found" in err
 
 
 @pytest.fixture(scope="module")

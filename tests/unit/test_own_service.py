@@ -57,7 +57,6 @@ firewall: {{public_ports: [80, 443], private_cidr: 192.168.0.0/16}}
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     root = tmp_path_factory.mktemp("own")
     shutil.copytree(ROOT / "environments", root / "environments")
-    shutil.copytree(ROOT / "templates", root / "templates")
     (root / "environments" / "heldout.yaml").write_text(HELD_OUT)
     return Project(root)
 

@@ -78,7 +78,6 @@ def test_a_failed_write_leaves_the_old_tree(tmp_path: Path, monkeypatch: pytest.
 def test_project_is_found_from_a_subdirectory(tmp_path: Path) -> None:
     copy = tmp_path / "proj"
     shutil.copytree(ROOT / "environments", copy / "environments")
-    shutil.copytree(ROOT / "templates", copy / "templates")
     (copy / "deep" / "er").mkdir(parents=True)
     assert Project.find(copy / "deep" / "er").root == copy.resolve()
 

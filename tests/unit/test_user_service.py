@@ -22,7 +22,6 @@ def files() -> dict[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
         shutil.copytree(ROOT / "environments", project / "environments")
-        shutil.copytree(ROOT / "templates", project / "templates")
         prod = project / "environments" / "prod.yaml"
         prod.write_text(prod.read_text().replace(
             "services:\n",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +11,9 @@ import pytest
 from infra_gen import escaping
 from infra_gen.errors import InfraGenError, UserError
 from infra_gen.escaping import EscapingError
-from infra_gen.render import jinja_environment
+from infra_gen.render import BUNDLED_TEMPLATES, jinja_environment
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+TEMPLATES = BUNDLED_TEMPLATES
 
 NASTY = [
     "plain", "", "a b", "it's", '"dq"', "$(id)", "`id`", "${HOME}", "a;b&c|d", "x\ny",

@@ -224,8 +224,7 @@ CASES += [pytest.param(body, want, id=name) for name, body, want in EXTENDS]
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("project")
-    for part in ("environments", "templates"):
-        shutil.copytree(ROOT / part, root / part)
+    shutil.copytree(ROOT / "environments", root / "environments")
     return root
 
 

@@ -66,7 +66,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project with generated/ rendered from the shipped files."""
     root = tmp_path_factory.mktemp("project")
     shutil.copytree(ROOT / "environments", root / "environments")
-    shutil.copytree(ROOT / "templates", root / "templates")
     code, _, stderr = run_in_process(root)
     assert code == 0, stderr
     shutil.copytree(root / "generated", root.parent / "golden-generated")

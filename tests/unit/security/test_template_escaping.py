@@ -1,6 +1,6 @@
 """Every expression of every text template is escaped for its context (issue 8).
 
-The walk parses each template under templates/ with the project's one Jinja
+The walk parses each bundled template (infra_gen/templates/) with the project's one Jinja
 environment and looks at every expression that writes output (`{{ ... }}`). An
 expression passes when:
 
@@ -28,10 +28,9 @@ from pathlib import Path
 import pytest
 from jinja2 import nodes
 
-from infra_gen.render import jinja_environment
+from infra_gen.render import BUNDLED_TEMPLATES, jinja_environment
 
-ROOT = Path(__file__).resolve().parents[3]
-TEMPLATES = ROOT / "templates"
+TEMPLATES = BUNDLED_TEMPLATES
 
 
 @dataclass(frozen=True)

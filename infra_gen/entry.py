@@ -19,9 +19,13 @@ from pathlib import Path
 
 # Options each fast command takes, with whether they take a value.
 _OPTIONS: dict[str, dict[str, bool]] = {
-    "render": {"--all": False, "--root": True, "--out": True},
-    "check": {"--root": True},
+    "render": {"--all": False, "--root": True, "--project": True, "-C": True, "--out": True},
+    "check": {"--root": True, "--project": True, "-C": True},
 }
+
+
+# One option, several names (cli.py's RootOption).
+_ALIASES = {"--root": ("--root", "--project", "-C")}
 
 
 def parse(argv: Sequence[str]) -> tuple[str, list[str], dict[str, str | bool]] | None:
@@ -60,7 +64,7 @@ def _run(command: str, names: list[str], options: dict[str, str | bool]) -> int:
     from .errors import UserError
 
     def path(option: str) -> Path | None:
-        value = options.get(option)
+        value = next((options[o] for o in _ALIASES.get(option, (option,)) if o in options), None)
         return Path(value) if isinstance(value, str) else None
 
     run: Callable[[], list[str]]

@@ -124,7 +124,8 @@ def files(directory: Path) -> dict[str, str]:
     return {
         **_environments(project),
         SCHEMA: schema_text(False),
-        ".gitignore": "# Local secrets (infra-gen up writes them): never committed.\n/.secrets/\n.env\n",
+        ".gitignore": ("# Local secrets (infra-gen up writes them): never committed.\n/.secrets/\n.env\n"
+                       "# validate's result cache\n/.infra-gen-cache/\n"),
         WORKFLOW: "# infra-gen: generated/ must be what environments/ renders to, and pass\n"
                   "# `infra-gen validate --strict` with the real tools.\n"
                   + to_yaml(workflow("infra-gen", ["--all"], INFRA_GEN_REPOSITORY)),

@@ -58,7 +58,9 @@ def test_anything_else_goes_to_the_typer_cli(tmp_path: Path) -> None:
     (["render", "prod", "--out"], False),       # a missing value: the CLI prints the usage
     (["render", "--all=yes"], False),
     (["render", "prod", "--format", "json"], False),  # an option only the CLI knows
-    (["render", "prod", "-C", "dir"], False),
+    (["render", "prod", "-C", "dir"], True),
+    (["check", "--project=dir"], True),
+    (["render", "prod", "-X", "dir"], False),
     (["render", "--", "prod"], False),
     (["check", "extra"], False),
     (["diff", "prod"], False),

@@ -12,9 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import commands
 from .artifacts import REGISTRY
+from .commands import select_environments as _environments
 from .completion import complete_env, complete_field
-from .errors import DriftError, Problem, ToolMissingError, UserError, ValidationFailed, printable
+from .errors import ToolMissingError, UserError, ValidationFailed, printable
 from .output import (
     Format,
     all_healthy,
@@ -25,7 +27,7 @@ from .output import (
     write_json,
 )
 from .project import Project
-from .render import differences, read_tree, render_environment, write_file, write_trees
+from .render import differences, read_tree, render_environment, write_file
 from .topology import plan
 
 app = typer.Typer(
@@ -66,16 +68,6 @@ FormatOption = Annotated[Format, typer.Option(
 )]
 
 
-def _environments(project: Project, names: list[str] | None, every: bool) -> list[str]:
-    if every or not names:
-        if not every:
-            raise UserError("name at least one environment, or use --all")
-        return project.environment_names
-    for name in names:
-        project.environment_path(name)
-    return names
-
-
 @app.command()
 def render(
     envs: EnvsArg = None,
@@ -87,12 +79,7 @@ def render(
     fmt: FormatOption = Format.text,
 ) -> None:
     """Render environments into generated/<env>/ (all of them first, then written atomically)."""
-    project = Project.find(root)
-    names = _environments(project, envs, every)
-    # Render everything before writing anything: one bad environment writes nothing.
-    trees = {name: render_environment(project, name) for name in names}
-    target = out_dir or project.generated_dir
-    write_trees(target, trees)  # every environment, or none
+    trees, target = commands.render_trees(root, envs, every, out_dir)
     if fmt is Format.json:
         write_json(rendered_json(trees, target))
         return
@@ -103,20 +90,13 @@ def render(
 @app.command()
 def check(root: RootOption = None, fmt: FormatOption = Format.text) -> None:
     """Exit 1, listing the files, when generated/ differs from a fresh render."""
-    project = Project.find(root)
-    stale: list[str] = []
-    for name in project.environment_names:
-        diff = differences(render_environment(project, name), read_tree(project.generated_dir / name))
-        stale += [f"generated/{name}/{path}" for path in diff]
+    names, stale = commands.stale_files(root)
     if fmt is Format.json:
-        write_json({"up_to_date": not stale, "environments": project.environment_names, "stale": stale})
+        write_json({"up_to_date": not stale, "environments": names, "stale": stale})
     if stale:
-        raise DriftError(
-            [Problem("differs from a fresh render", file=path) for path in stale]
-            + [Problem("generated/ is stale: run `infra-gen render --all` (or `make render`)")]
-        )
+        raise commands.drift_error(stale)
     if fmt is Format.text:
-        out.print(f"generated/ is up to date ({len(project.environment_names)} environments)")
+        out.print(f"generated/ is up to date ({len(names)} environments)")
 
 
 @app.command()
@@ -336,6 +316,9 @@ def validate(
         bool, typer.Option("--generated", help="Check generated/<env>/ as it is, not a fresh render.")
     ] = False,
     fmt: FormatOption = Format.text,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Run every check, even one whose inputs did not change (.infra-gen-cache/).",
+    )] = False,
 ) -> None:
     """Run every semantic and real-tool check; exit 1 when one failed.
 
@@ -347,7 +330,8 @@ def validate(
     project = Project.find(root)
     names = _environments(project, envs, every)
     with live(err, ", ".join(names)) as observer:
-        report = run_validation(project, names, strict, generated, observer=observer)
+        report = run_validation(project, names, strict, generated, observer=observer,
+                                cache=True, reuse=not no_cache)
     print_report(report, fmt.value, out)
     if not report.ok:
         raise ValidationFailed(f"{len(report.failed)} check(s) failed (see above)")

@@ -167,6 +167,9 @@ def complete(env: BaseModel, incomplete: str) -> list[str]:
 
 
 def explain(project: Project, env_name: str, dotted: str) -> Explanation:
+    from .model.schema import document_fields
+
+    document_fields()  # field docstrings are read on demand, not at import
     path = project.environment_path(env_name)
     env = project.load(env_name)  # a broken environment is reported as render would
     value, loc, info = resolve(env, dotted)

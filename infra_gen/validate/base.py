@@ -120,6 +120,16 @@ class Check:
     """External programs it runs (skipped with the reason when one is missing)."""
     slow: bool = False
     """Needs Docker containers (run first, so the wall time overlaps the rest)."""
+    inputs: tuple[str, ...] = ("**",)
+    """The rendered files it reads (`**` every file, `dir/**`, or a glob): their bytes key
+    its cached result (validate/cache.py). tests/unit/test_validate_cache.py checks a run
+    reads nothing else."""
+    topology: bool = True
+    """Reads ctx.topo: the environment model keys its cached result too."""
+    versions: tuple[str, ...] = ()
+    """Programs it may run besides `tools` (optional ones): their versions key the result."""
+    images: Callable[[Context], tuple[str, ...]] | None = None
+    """Docker images it may run in: their ids key the result."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,8 @@ class Result:
     findings: tuple[Finding, ...] = ()
     reason: str = ""
     seconds: float = 0.0
+    cached: bool = False
+    """Served from the result cache (seconds is then the run that produced it)."""
 
     def messages(self) -> list[str]:
         if self.status is Status.skipped or (self.reason and not self.findings):

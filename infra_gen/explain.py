@@ -181,7 +181,7 @@ def explain(project: Project, env_name: str, dotted: str) -> Explanation:
     where = merged.where.get(loc)
     if where is not None:
         result.source, result.origin = "file", Origin(*where)
-        setters = [Origin(*doc.where[loc]) for p, doc in extends_chain(path) if loc in doc.where]
+        setters = [Origin(*doc.where[loc]) for _, doc in extends_chain(path) if loc in doc.where]
         earlier = [o for o in setters if o != result.origin]
         result.overrides = earlier[::-1]
     elif has_default and result.value == default:

@@ -202,8 +202,14 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
                 "failure_action": "rollback",
             },
         }
+        if c.one_shot:
+            # Swarm ignores depends_on: the task runs once per deploy and is never
+            # restarted; deploy-stack.sh runs it again and waits for its exit
+            # (infra_gen.stack.migrations.swarm_migrate does the same from Python).
+            deploy["restart_policy"] = {"condition": "none"}
+            del deploy["update_config"]
     else:
-        svc["restart"] = "unless-stopped"
+        svc["restart"] = "no" if c.one_shot else "unless-stopped"
     svc["deploy"] = deploy
     return svc
 
@@ -243,7 +249,8 @@ def outputs(topo: Topology) -> list[Output]:
                             {"document": no_interpolation(document(topo, swarm=True)),
                              "swarm": True}))
         files.append(Output("deploy-stack.sh", "compose/deploy-stack.sh.j2",
-                            {"configs": swarm_configs(topo), "secrets": swarm_secrets(topo)},
+                            {"configs": swarm_configs(topo), "secrets": swarm_secrets(topo),
+                             "one_shot": [c.name for c in topo.containers if c.one_shot]},
                             executable=True))
     return files
 

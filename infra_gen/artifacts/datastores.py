@@ -2,7 +2,7 @@
 
 postgres/postgresql.conf, pg_hba.conf and init.sql are mounted read-only under
 /etc/infra-gen/ by the postgres containers (docs/contract.md); indexes.sql is
-applied by `infra-gen up` after the app's migrations. redis/redis.conf is
+applied by the one-shot migrate service after the app's migrations. redis/redis.conf is
 included by the redis image's entry point, which adds `requirepass` from the
 secret file: no password is ever written here.
 """

@@ -160,6 +160,24 @@ def data_tier(topo: Topology) -> DataTier:
     )
 
 
+@dataclass(frozen=True)
+class OneShot:
+    """A run-once service (the migrations) and the services that wait for it."""
+
+    name: str
+    command: tuple[str, ...]
+    dependents: tuple[str, ...]
+
+
+def one_shot(topo: Topology) -> list[OneShot]:
+    return [
+        OneShot(c.name, ("app-entrypoint", *c.command),
+                tuple(d.name for d in topo.containers if (c.name, "service_completed_successfully")
+                      in d.depends_on))
+        for c in topo.containers if c.one_shot
+    ]
+
+
 def outputs(topo: Topology) -> list[Output]:
     b = backup_facts(topo)
     ctx = {
@@ -182,6 +200,7 @@ def outputs(topo: Topology) -> list[Output]:
         "pg_port": PORTS["postgres"],
         "app_groups": [g for g in groups(topo) if g.kind in ("api", "worker")],
         "ml_groups": [g for g in groups(topo) if g.kind == "ml"],
+        "one_shot": one_shot(topo),
         "redis_clients": sorted({c.name for c in topo.containers
                                  if "redis_password" in c.secrets and c.kind != "redis"}),
     }

@@ -156,6 +156,10 @@ class Container:
     Alertmanager, Grafana's sub path; the load balancer proxies it there."""
     links: tuple[Link, ...] = ()
     """The other containers it talks to, in the order its environment names them."""
+    one_shot: bool = False
+    """Runs to completion once per deploy (the migrations) and is never restarted:
+    services that need its work wait for its successful exit; "healthy" for it is
+    "exited 0"."""
 
 
 @dataclass(frozen=True)

@@ -108,3 +108,17 @@ def apply_migrations(
             )
             applied_now.append(migration.version)
     return applied_now
+
+
+def apply_indexes(conn: psycopg.Connection, sql: str) -> list[str]:
+    """Run the environment's index file (CREATE INDEX IF NOT EXISTS ...) in one
+    transaction after the migrations; return the names of the indexes it created."""
+    query = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
+        before = {row[0] for row in conn.execute(query)}
+        if sql.strip():
+            # The deployer's own generated file, mounted read-only into the container.
+            conn.execute(sql.encode())
+        after = {row[0] for row in conn.execute(query)}
+    return sorted(after - before)

@@ -44,8 +44,14 @@ def rule_files_glob(topo: Topology) -> str:
     return posixpath.join(rules_dir, "*.yml")
 
 
+ENV_LABEL = "environment"
+"""Label every target carries (the environment's name): dashboards select on it, so one
+Grafana can show several environments. external_labels only reach remote readers."""
+
+
 def scrape_configs(topo: Topology, swarm: bool) -> list[dict[str, Any]]:
     out = []
+    env_label = {"target_label": ENV_LABEL, "replacement": topo.env.name}
     for job in topo.scrape_jobs:
         config: dict[str, Any] = {"job_name": job.job, "metrics_path": job.metrics_path}
         if job.discovered:
@@ -59,10 +65,11 @@ def scrape_configs(topo: Topology, swarm: bool) -> list[dict[str, Any]]:
                 "regex": r"(?:tasks\.)?(.+);(.+)",
                 "target_label": "instance",
                 "replacement": "${1}@${2}",
-            }]
+            }, env_label]
         else:
             config["static_configs"] = [{"targets": [job.target],
-                                         "labels": {"instance": job.service}}]
+                                         "labels": {"instance": job.service,
+                                                    ENV_LABEL: topo.env.name}}]
         out.append(config)
     return out
 

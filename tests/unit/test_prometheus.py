@@ -86,7 +86,8 @@ def test_prod_scrapes_every_replica_and_the_exporters_not_the_databases() -> Non
         assert "static_configs" not in jobs[name]
         assert jobs[name]["dns_sd_configs"] == [
             {"names": [name], "type": "A", "port": port, "refresh_interval": "10s"}]
-        (relabel,) = jobs[name]["relabel_configs"]
+        relabel, environment = jobs[name]["relabel_configs"]
+        assert environment == {"target_label": "environment", "replacement": "prod"}
         assert relabel["target_label"] == "instance"
         assert relabel["source_labels"] == ["__meta_dns_name", "__address__"]
     assert targets["redis"] == ["redis-exporter:9121"]

@@ -16,6 +16,10 @@ from ..contract import (
     API_REQUESTS,
     HTTP_LATENCY,
     HTTP_REQUESTS,
+    LABELLED_PREDICTIONS,
+    LIVE_ACCURACY,
+    LIVE_ACCURACY_DAYS,
+    LIVE_ACCURACY_MIN_LABELLED,
     ML_ACCURACY,
     ML_DRIFT,
     ML_IMPORTANCE,
@@ -308,6 +312,20 @@ def ml(topo: Topology) -> dict[str, Any]:
         lay.panel("Data drift (PSI) per feature", [(f"max by (feature) ({ML_DRIFT}{{{sel}}})",
                                                     "{{feature}}")],
                   thresholds=[(t.drift_psi, "red")])
+    api = topo.jobs_with("http")
+    if api and topo.jobs_with("ml"):
+        sel = _jobs(api)
+        lay.row("Model on real outcomes")
+        # Every API replica reports the same database-wide figures: max, not a sum.
+        lay.panel(f"Live accuracy (labelled predictions, {LIVE_ACCURACY_DAYS} days)", [(
+            f"max({LIVE_ACCURACY}{{{sel}}})", "accuracy")], kind="stat", unit="percentunit",
+            base="red", thresholds=[(t.min_model_accuracy, "green")],
+            description="Predictions whose customer's real outcome was recorded "
+                        "(PUT /api/customers/<id>/outcome), each the newest before the outcome. "
+                        f"The alert needs at least {LIVE_ACCURACY_MIN_LABELLED} of them.")
+        lay.panel("Labelled predictions", [(f"max({LABELLED_PREDICTIONS}{{{sel}}})",
+                                            "labelled")], kind="stat",
+                  base="orange", thresholds=[(LIVE_ACCURACY_MIN_LABELLED, "green")])
     return _dashboard(topo, "ml", "ML model", lay)
 
 

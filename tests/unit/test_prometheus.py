@@ -134,7 +134,10 @@ def test_prod_thresholds_are_in_the_expressions() -> None:
     assert rules["HighLatency"].startswith("histogram_quantile(0.95,")
     assert rules["HighLatency"].endswith(f"> {t.latency_p95_seconds:g}")
     assert rules["DataDrift"].endswith(f"> {t.drift_psi:g}")
-    assert rules["ModelAccuracyLow"].endswith(f"< {t.min_model_accuracy:g}")
+    # The accuracy on real outcomes, once enough of them are recorded (not training's).
+    assert rules["ModelAccuracyLow"] == (
+        f'max(churn_model_live_accuracy{{job=~"api"}}) < {t.min_model_accuracy:g} and on() '
+        f'max(churn_model_labelled_predictions{{job=~"api"}}) >= 30')
     assert rules["DiskSpaceLow"].endswith(f"< {t.disk_free_ratio:g}")
     assert 'slot_name="replica_1"' in rules["ReplicationLag"]
 

@@ -77,6 +77,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        4,
+        "churn_outcome",
+        """
+        CREATE TABLE IF NOT EXISTS churn_outcome (
+            customer_id BIGINT PRIMARY KEY REFERENCES customer (id) ON DELETE CASCADE,
+            churned     BOOLEAN NOT NULL,
+            observed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS idx_churn_outcome_observed ON churn_outcome (observed_at);
+        """,
+    ),
 )
 
 

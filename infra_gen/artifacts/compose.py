@@ -228,6 +228,9 @@ def document(topo: Topology, swarm: bool) -> dict[str, Any]:
         if swarm:
             spec["attachable"] = True
         networks[net] = spec
+    for net in topo.external_networks:
+        # Made and kept by whoever runs what is on it (the log sink): never ours to create.
+        networks[net] = {"external": True, "name": net}
     doc["networks"] = networks
     doc["volumes"] = {v: {} for v in topo.volumes}
     if swarm:

@@ -222,6 +222,9 @@ class Topology:
     secrets: tuple[str, ...]
     volumes: tuple[str, ...]
     networks: tuple[str, ...] = (FRONTEND_NET, BACKEND_NET)
+    external_networks: tuple[str, ...] = ()
+    """Existing Docker networks outside the stack that a container joins (the log
+    sink's): declared `external: true`, never created or removed with the stack."""
     tls_certificate: str = ""
     tls_key: str = ""
     urls: dict[str, str] = field(default_factory=dict)

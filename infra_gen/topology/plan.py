@@ -355,6 +355,8 @@ def plan(env: Environment) -> Topology:
     containers = tuple(p.containers)
     secrets = sorted({s for c in containers for s in c.secrets})
     volumes = sorted({m.source for c in containers for m in c.mounts if m.named})
+    own_networks = (FRONTEND_NET, BACKEND_NET)
+    external = sorted({n for c in containers for n in c.networks if n not in own_networks})
     base = public_base_url(env)
     if env.tls.mode is TlsMode.certbot:
         cert = f"/etc/letsencrypt/live/{env.domain}/fullchain.pem"
@@ -370,6 +372,7 @@ def plan(env: Environment) -> Topology:
         firewall_rules=p.firewall(),
         secrets=tuple(secrets),
         volumes=tuple(volumes),
+        external_networks=tuple(external),
         tls_certificate=cert,
         tls_key=key,
         replication=p.replication,

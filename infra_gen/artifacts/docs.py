@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..contract import ENV_EXAMPLE
 from ..escaping import Fragment, md_code, token
+from ..model import duration_seconds
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
 from ..topology.backups import backup_facts
 from .base import ArtifactKind, Output
@@ -32,11 +33,12 @@ class Group:
     networks: tuple[str, ...]
     health: str
     """The container's own healthcheck command, to run with `exec`."""
+    scalable: bool = False
 
 
 def groups(topo: Topology) -> list[Group]:
-    return [Group(c.name, c.kind, c.replicas, c.image, c.port, c.networks, health_command(c))
-            for c in topo.containers]
+    return [Group(c.name, c.kind, c.replicas, c.image, c.port, c.networks, health_command(c),
+                  c.scalable) for c in topo.containers]
 
 
 def health_command(c: Container) -> str:
@@ -201,6 +203,9 @@ def outputs(topo: Topology) -> list[Output]:
         "app_groups": [g for g in groups(topo) if g.kind in ("api", "worker")],
         "ml_groups": [g for g in groups(topo) if g.kind == "ml"],
         "one_shot": one_shot(topo),
+        "lb_name": topo.of_kind("lb")[0].name,
+        "grace_api": max((duration_seconds(c.stop_grace_period) for c in topo.containers
+                          if c.scalable), default=10),
         "redis_clients": sorted({c.name for c in topo.containers
                                  if "redis_password" in c.secrets and c.kind != "redis"}),
     }

@@ -95,12 +95,12 @@ def test_prod_scrapes_every_replica_and_the_exporters_not_the_databases() -> Non
     assert targets["postgres-replica"] == ["postgres-replica-exporter:9187"]
     assert jobs["prometheus"]["metrics_path"] == "/prometheus/metrics"
     assert jobs["alertmanager"]["metrics_path"] == "/alertmanager/metrics"
-    # The seed's mistake: Redis and PostgreSQL do not speak the Prometheus format.
+    # Redis and PostgreSQL do not speak the Prometheus format: only their exporters.
     every = [t for ts in targets.values() for t in ts]
     assert not [t for t in every if t.endswith((":6379", ":5432"))]
     labels = [sc["labels"]["instance"] for sc in jobs["redis"]["static_configs"]]
     assert labels == ["redis-exporter"]
-    assert "seed scraped Redis on :6379" in rendered("prod")[PROM]
+    assert "Redis (:6379) and PostgreSQL (:5432) do not speak" in rendered("prod")[PROM]
 
 
 @pytest.mark.parametrize("env", ENVS)

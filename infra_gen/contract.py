@@ -74,6 +74,10 @@ METRICS = (API_REQUESTS, API_LATENCY, API_ACTIVE_CLIENTS, TASKS_SUCCEEDED, TASKS
            LIVE_ACCURACY, LABELLED_PREDICTIONS)
 """Series the rules and dashboards query (histograms by their _bucket series)."""
 # -- metrics that are not the bundled app's --------------------------------------
+ENV_LABEL = "environment"
+"""Label every scrape target carries (the environment's name; prometheus.yml): the
+dashboards' $environment selects on it, so one Grafana can show several environments.
+external_labels only reach remote readers."""
 NOT_DISKS = "tmpfs|devtmpfs|ramfs|squashfs|overlay|nsfs|fuse.lxcfs"
 """Filesystems that are not disks (the node exporter reports them all)."""
 # A service of your own: the Prometheus client libraries' conventional HTTP metrics

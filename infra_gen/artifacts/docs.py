@@ -167,13 +167,14 @@ class OneShot:
     """A run-once service (the migrations) and the services that wait for it."""
 
     name: str
-    command: tuple[str, ...]
+    mounts: tuple[str, ...]
+    """Where it reads the generated files it applies (the index file)."""
     dependents: tuple[str, ...]
 
 
 def one_shot(topo: Topology) -> list[OneShot]:
     return [
-        OneShot(c.name, ("app-entrypoint", *c.command),
+        OneShot(c.name, tuple(m.target for m in c.mounts),
                 tuple(d.name for d in topo.containers if (c.name, "service_completed_successfully")
                       in d.depends_on))
         for c in topo.containers if c.one_shot

@@ -14,6 +14,7 @@ from ..contract import (
     API_ACTIVE_CLIENTS,
     API_LATENCY,
     API_REQUESTS,
+    ENV_LABEL,
     HTTP_LATENCY,
     HTTP_REQUESTS,
     LABELLED_PREDICTIONS,
@@ -32,7 +33,6 @@ from ..contract import (
 )
 from ..topology import ScrapeJob, Topology
 from .base import ArtifactKind, Output
-from .scrape import ENV_LABEL
 
 DATASOURCE_UID = "prometheus"
 DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}

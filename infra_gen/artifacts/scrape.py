@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from ..contract import ENV_LABEL
 from ..topology import ScrapeJob, Topology
 
 DNS_REFRESH = "10s"
@@ -42,11 +43,6 @@ def rule_files_glob(topo: Topology) -> str:
     rules = next(m.target for m in prom.mounts if m.source.startswith("./prometheus/rules/"))
     rules_dir = posixpath.relpath(posixpath.dirname(rules), posixpath.dirname(config))
     return posixpath.join(rules_dir, "*.yml")
-
-
-ENV_LABEL = "environment"
-"""Label every target carries (the environment's name): dashboards select on it, so one
-Grafana can show several environments. external_labels only reach remote readers."""
 
 
 def scrape_configs(topo: Topology, swarm: bool) -> list[dict[str, Any]]:

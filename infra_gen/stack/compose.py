@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -197,14 +198,18 @@ def _missing_images(stack: Stack) -> list[str]:
     return [i for i in images if not image_exists(i)]
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+"""Terminal control sequences compose's progress output leaves in captured logs."""
+
+
 def migrate(stack: Stack, say: Say) -> None:
     """Report the one-shot migration service's run (compose ran it before the API and
     the worker started); its log lines say what it applied."""
     rows = stack.ps()
     for name in one_shot_services(stack.topo):
         ok, outcome = compose_outcome(rows.get(name, []))
-        log = stack.compose("logs", "--no-color", "--no-log-prefix", name,
-                            capture=True, check=False, timeout=60).stdout.strip()
+        log = _ANSI.sub("", stack.compose("logs", "--no-color", "--no-log-prefix", name,
+                                          capture=True, check=False, timeout=60).stdout).strip()
         if not ok:
             raise StackError(f"{name} {outcome}: {log.splitlines()[-1] if log else 'no log'}")
         say(f"{name}: {outcome}" + (f" ({log.splitlines()[-1]})" if log else ""))

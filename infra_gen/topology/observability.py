@@ -183,7 +183,6 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
                 # The sink's own network when it is outside the stack: backend-net is
                 # internal (no route out).
                 networks=(BACKEND_NET, *((sink.network,) if sink.network else ())),
-                links=(Link(sink.host, "logs"),),
                 mounts=(Mount("./fluentd/fluent.conf", "/fluentd/etc/fluent.conf"),
                         Mount("/var/lib/docker/containers", "/var/lib/docker/containers"),
                         Mount("fluentdbuffer", "/fluentd/buffer", False, True)),

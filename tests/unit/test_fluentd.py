@@ -99,10 +99,10 @@ def test_the_forward_input_is_rendered_when_enabled(forward: bool) -> None:
 
 def test_the_sink_network_is_joined_and_external() -> None:
     topo = plan(_with_fluentd())
-    assert topo.container("fluentd").networks == ("backend-net", "logging")
-    assert topo.external_networks == ("logging",)
+    assert topo.container("fluentd").networks == ("backend-net", "log-sink")
+    assert topo.external_networks == ("log-sink",)
     compose = yaml.safe_load(render_topology(topo, ROOT / "templates")["compose.yaml"].content)
-    assert compose["networks"]["logging"] == {"external": True, "name": "logging"}
+    assert compose["networks"]["log-sink"] == {"external": True, "name": "log-sink"}
 
 
 @pytest.mark.parametrize(("elasticsearch", "message"), [

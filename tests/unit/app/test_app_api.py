@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import socket
 import time
 from typing import Any
@@ -233,6 +234,10 @@ def test_outcome_bad_bodies(api: Any, body: dict[str, Any], status: int, field: 
 
 
 def test_outcomes_label_predictions_and_feed_the_live_accuracy(api: Any, store: Any) -> None:
+    before = api.get("/metrics").get_data(as_text=True)
+    # Nothing labelled yet: 0 of 0 is NaN (the series exists; no alert compares true).
+    assert _gauge(before, "churn_model_labelled_predictions") == 0
+    assert math.isnan(_gauge(before, "churn_model_live_accuracy"))
     right, wrong, unpredicted = (_create(api, external_id=f"O-{n}") for n in range(3))
     store.record_score(right["id"], "o1", 0.9, "m1")   # predicted churn
     store.record_score(wrong["id"], "o2", 0.1, "m1")   # predicted stay

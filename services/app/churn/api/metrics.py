@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from flask import Flask, Response, g, request
@@ -55,17 +56,16 @@ def _route() -> str:
 
 
 def _live_accuracy(customers: CustomerStore) -> None:
-    """Computed at scrape time (one indexed query). The accuracy stays at its last
-    value (0 before the first labelled prediction): the alert also needs enough
-    labelled predictions, so an empty window never fires it."""
+    """Computed at scrape time (one indexed query). With no labelled prediction the
+    accuracy is NaN (0 of 0): the series exists, and no comparison with it is true, so
+    the alert (which also needs enough labelled predictions) stays quiet."""
     try:
         labelled, accuracy = customers.live_accuracy(LIVE_ACCURACY_DAYS)
     except Exception:  # database down: /health/ready and its gauge say so already
         log.warning("live accuracy not computed: database unavailable", exc_info=True)
         return
     LABELLED.set(labelled)
-    if accuracy is not None:
-        LIVE_ACCURACY.set(accuracy)
+    LIVE_ACCURACY.set(math.nan if accuracy is None else accuracy)
 
 
 def install_metrics(app: Flask) -> None:

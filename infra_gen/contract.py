@@ -76,10 +76,23 @@ ML_LATENCY = "churn_ml_prediction_duration_seconds_bucket"
 ML_ACCURACY = "churn_ml_model_accuracy"
 ML_IMPORTANCE = "churn_ml_feature_importance"
 ML_DRIFT = "churn_ml_feature_drift_psi"
+LIVE_ACCURACY = "churn_model_live_accuracy"
+"""The API's share of labelled predictions the model got right (real outcomes)."""
+LABELLED_PREDICTIONS = "churn_model_labelled_predictions"
+LIVE_ACCURACY_DAYS = 30
+"""Outcomes observed in this many days count (the app's LIVE_ACCURACY_DAYS)."""
+LIVE_ACCURACY_MIN_LABELLED = 30
+"""Labelled predictions the live accuracy needs before its alert may fire: fewer say
+little about the model (a handful of wrong early outcomes is noise)."""
 METRICS = (API_REQUESTS, API_LATENCY, API_ACTIVE_CLIENTS, TASKS_SUCCEEDED, TASKS_FAILED,
-           TASKS_RETRIED, TASK_RUNTIME, ML_LATENCY, ML_ACCURACY, ML_IMPORTANCE, ML_DRIFT)
+           TASKS_RETRIED, TASK_RUNTIME, ML_LATENCY, ML_ACCURACY, ML_IMPORTANCE, ML_DRIFT,
+           LIVE_ACCURACY, LABELLED_PREDICTIONS)
 """Series the rules and dashboards query (histograms by their _bucket series)."""
 # -- metrics that are not the bundled app's --------------------------------------
+ENV_LABEL = "environment"
+"""Label every scrape target carries (the environment's name; prometheus.yml): the
+dashboards' $environment selects on it, so one Grafana can show several environments.
+external_labels only reach remote readers."""
 NOT_DISKS = "tmpfs|devtmpfs|ramfs|squashfs|overlay|nsfs|fuse.lxcfs"
 """Filesystems that are not disks (the node exporter reports them all)."""
 # A service of your own: the Prometheus client libraries' conventional HTTP metrics

@@ -18,6 +18,7 @@ CONFIG_GRAFANA_DASHBOARDS_SYSTEM_JSON="$(sha256sum -- ./grafana/dashboards/syste
 CONFIG_GRAFANA_PROVISIONING_DASHBOARDS_PROVIDER_YML="$(sha256sum -- ./grafana/provisioning/dashboards/provider.yml | cut -c1-12)"
 CONFIG_GRAFANA_PROVISIONING_DATASOURCES_PROMETHEUS_YML="$(sha256sum -- ./grafana/provisioning/datasources/prometheus.yml | cut -c1-12)"
 CONFIG_NGINX_NGINX_CONF="$(sha256sum -- ./nginx/nginx.conf | cut -c1-12)"
+CONFIG_POSTGRES_INDEXES_SQL="$(sha256sum -- ./postgres/indexes.sql | cut -c1-12)"
 CONFIG_POSTGRES_INIT_SQL="$(sha256sum -- ./postgres/init.sql | cut -c1-12)"
 CONFIG_POSTGRES_PG_HBA_CONF="$(sha256sum -- ./postgres/pg_hba.conf | cut -c1-12)"
 CONFIG_POSTGRES_POSTGRESQL_CONF="$(sha256sum -- ./postgres/postgresql.conf | cut -c1-12)"
@@ -30,7 +31,43 @@ SECRET_REDIS_PASSWORD="$(stat -c %Y -- /etc/churn_prediction/secrets/redis_passw
 SECRET_REPLICATION_PASSWORD="$(stat -c %Y -- /etc/churn_prediction/secrets/replication_password)"
 SECRET_SECRET_KEY="$(stat -c %Y -- /etc/churn_prediction/secrets/secret_key)"
 SECRET_SMTP_PASSWORD="$(stat -c %Y -- /etc/churn_prediction/secrets/smtp_password)"
-export CONFIG_ALERTMANAGER_ALERTMANAGER_YML CONFIG_FLUENTD_FLUENT_CONF CONFIG_GRAFANA_DASHBOARDS_APPLICATION_JSON CONFIG_GRAFANA_DASHBOARDS_ML_JSON CONFIG_GRAFANA_DASHBOARDS_SYSTEM_JSON CONFIG_GRAFANA_PROVISIONING_DASHBOARDS_PROVIDER_YML CONFIG_GRAFANA_PROVISIONING_DATASOURCES_PROMETHEUS_YML CONFIG_NGINX_NGINX_CONF CONFIG_POSTGRES_INIT_SQL CONFIG_POSTGRES_PG_HBA_CONF CONFIG_POSTGRES_POSTGRESQL_CONF CONFIG_PROMETHEUS_PROMETHEUS_SWARM_YML CONFIG_PROMETHEUS_RULES_ALERTS_YML CONFIG_REDIS_REDIS_CONF SECRET_GRAFANA_ADMIN_PASSWORD SECRET_POSTGRES_PASSWORD SECRET_REDIS_PASSWORD SECRET_REPLICATION_PASSWORD SECRET_SECRET_KEY SECRET_SMTP_PASSWORD
+export CONFIG_ALERTMANAGER_ALERTMANAGER_YML CONFIG_FLUENTD_FLUENT_CONF CONFIG_GRAFANA_DASHBOARDS_APPLICATION_JSON CONFIG_GRAFANA_DASHBOARDS_ML_JSON CONFIG_GRAFANA_DASHBOARDS_SYSTEM_JSON CONFIG_GRAFANA_PROVISIONING_DASHBOARDS_PROVIDER_YML CONFIG_GRAFANA_PROVISIONING_DATASOURCES_PROMETHEUS_YML CONFIG_NGINX_NGINX_CONF CONFIG_POSTGRES_INDEXES_SQL CONFIG_POSTGRES_INIT_SQL CONFIG_POSTGRES_PG_HBA_CONF CONFIG_POSTGRES_POSTGRESQL_CONF CONFIG_PROMETHEUS_PROMETHEUS_SWARM_YML CONFIG_PROMETHEUS_RULES_ALERTS_YML CONFIG_REDIS_REDIS_CONF SECRET_GRAFANA_ADMIN_PASSWORD SECRET_POSTGRES_PASSWORD SECRET_REDIS_PASSWORD SECRET_REPLICATION_PASSWORD SECRET_SECRET_KEY SECRET_SMTP_PASSWORD
 
 DEFAULT_STACK_NAME=churn-prediction-prod
-exec docker stack deploy --prune -c stack.yaml "${STACK_NAME:-$DEFAULT_STACK_NAME}"
+stack="${STACK_NAME:-$DEFAULT_STACK_NAME}"
+# Run-once services (the database migrations). Swarm ignores depends_on, so
+# instead of the app waiting for them this script runs them on every deploy and
+# waits for their exit: a first deploy creates them (their task runs once, never
+# restarted), a deploy that changed them starts a new task, and one that did not
+# is forced to. A failed migration fails the deploy. The migrations only add
+# (tables, columns, indexes), so app tasks that start meanwhile, old or new, work.
+one_shot=(migrate)
+declare -A version_before tasks_before
+for name in "${one_shot[@]}"; do
+    version_before[$name]="$(docker service inspect --format '{{.Version.Index}}' "${stack}_${name}" 2>/dev/null || true)"
+    tasks_before[$name]=" $(docker service ps -q --no-trunc "${stack}_${name}" 2>/dev/null | tr '\n' ' ')"
+done
+docker stack deploy --prune -c stack.yaml "$stack"
+for name in "${one_shot[@]}"; do
+    service="${stack}_${name}"
+    version="$(docker service inspect --format '{{.Version.Index}}' "$service")"
+    if [[ -n "${version_before[$name]}" && "$version" == "${version_before[$name]}" ]]; then
+        docker service update --force --detach --quiet "$service" >/dev/null
+    fi
+    outcome=""
+    for _ in $(seq 1 150); do
+        # The state of the first task this deploy started: Complete, Failed, Rejected,
+        # or still on its way.
+        outcome=""
+        while read -r id state; do
+            [[ "${tasks_before[$name]}" == *" $id "* ]] || { outcome="$state"; break; }
+        done < <(docker service ps --no-trunc --format '{{.ID}} {{.CurrentState}} {{.Error}}' "$service")
+        case "$outcome" in
+            Complete*) echo "$service: completed"; continue 2 ;;
+            Failed*|Rejected*) echo "$service: ${outcome}" >&2; exit 1 ;;
+        esac
+        sleep 2
+    done
+    echo "$service: not complete after 300 s (${outcome:-no task})" >&2
+    exit 1
+done

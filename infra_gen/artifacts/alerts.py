@@ -19,7 +19,10 @@ from ..contract import (
     API_REQUESTS,
     HTTP_LATENCY,
     HTTP_REQUESTS,
-    ML_ACCURACY,
+    LABELLED_PREDICTIONS,
+    LIVE_ACCURACY,
+    LIVE_ACCURACY_DAYS,
+    LIVE_ACCURACY_MIN_LABELLED,
     ML_DRIFT,
     ML_LATENCY,
     NOT_DISKS,
@@ -107,6 +110,32 @@ def _gauge(metric: str, labels: dict[str, str], value: float, expect: dict[str, 
     return Case(((_sel(metric, **labels), f"{_num(value)}x40"),), (expect,) if expect else ())
 
 
+def _accuracy(topo: Topology, g: str) -> list[Alert]:
+    """The model's accuracy on real outcomes (the API counts them), not the constant
+    from training: it fires once enough labelled predictions say it is low."""
+    api = [j for j in topo.jobs_with("http")]
+    if not api:
+        return []
+    env, acc, least = topo.env, topo.env.monitoring.thresholds.min_model_accuracy, \
+        LIVE_ACCURACY_MIN_LABELLED
+    sel = f'job=~"{"|".join(j.job for j in api)}"'
+    lab = {"job": api[0].job, "instance": instance_of(api[0])}
+    # Every API replica reports the same database-wide figures: max, not a sum.
+    expr = (f"max({LIVE_ACCURACY}{{{sel}}}) < {_num(acc)}"
+            f" and on() max({LABELLED_PREDICTIONS}{{{sel}}}) >= {least}")
+    low = (_sel(LIVE_ACCURACY, **lab), f"{_num(acc / 2)}x40")
+    return [Alert(
+        g, "ModelAccuracyLow", expr, "15m", "warning",
+        f"{g}: live model accuracy below {_num(acc)} ({env.name})",
+        f"Of the predictions in {env.name} whose real outcome was recorded in the last "
+        f"{LIVE_ACCURACY_DAYS} days (at least {least}), fewer than {_num(acc * 100)}% were right: retrain or "
+        "roll back the model.",
+        Case((low, (_sel(LABELLED_PREDICTIONS, **lab), f"{least * 2}x40")), ({},)),
+        # As wrong, but too few outcomes to say so.
+        Case((low, (_sel(LABELLED_PREDICTIONS, **lab), f"{least - 1}x40")), ()),
+        service=g)]
+
+
 def alerts(topo: Topology) -> list[Alert]:
     env, t = topo.env, topo.env.monitoring.thresholds
     out: list[Alert] = []
@@ -151,14 +180,7 @@ def alerts(topo: Topology) -> list[Alert]:
             f"{_num(thr)}s for 5 minutes.",
             _histogram(ML_LATENCY, dict(lab, kind="single"), thr, True),
             _histogram(ML_LATENCY, dict(lab, kind="single"), thr, False), service=g))
-        acc = t.min_model_accuracy
-        out.append(Alert(
-            g, "ModelAccuracyLow", f"min by (job) ({ML_ACCURACY}{{{sel}}}) < {_num(acc)}",
-            "5m", "warning", f"{g}: model accuracy below {_num(acc)} ({env.name})",
-            f"The model loaded by {g} in {env.name} scored below {_num(acc)} accuracy on "
-            "held-out data: retrain or roll back the model.",
-            _gauge(ML_ACCURACY, lab, acc / 2, {"job": g}),
-            _gauge(ML_ACCURACY, lab, (acc + 1) / 2, None), service=g))
+        out += _accuracy(topo, g)
         psi, fl = t.drift_psi, dict(lab, feature="tenure_months")
         out.append(Alert(
             g, "DataDrift", f"max by (job, feature) ({ML_DRIFT}{{{sel}}}) > {_num(psi)}",

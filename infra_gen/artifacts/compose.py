@@ -203,8 +203,14 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
                 "failure_action": "rollback",
             },
         }
+        if c.one_shot:
+            # Swarm ignores depends_on: the task runs once per deploy and is never
+            # restarted; deploy-stack.sh runs it again and waits for its exit
+            # (infra_gen.stack.migrations.swarm_migrate does the same from Python).
+            deploy["restart_policy"] = {"condition": "none"}
+            del deploy["update_config"]
     else:
-        svc["restart"] = "unless-stopped"
+        svc["restart"] = "no" if c.one_shot else "unless-stopped"
     svc["deploy"] = deploy
     return svc
 
@@ -223,6 +229,9 @@ def document(topo: Topology, swarm: bool) -> dict[str, Any]:
         if swarm:
             spec["attachable"] = True
         networks[net] = spec
+    for net in topo.external_networks:
+        # Made and kept by whoever runs what is on it (the log sink): never ours to create.
+        networks[net] = {"external": True, "name": net}
     doc["networks"] = networks
     doc["volumes"] = {v: {} for v in topo.volumes}
     if swarm:
@@ -247,7 +256,8 @@ def outputs(topo: Topology) -> list[Output]:
         files.append(Output("stack.yaml", "compose/compose.yaml.j2",
                             {"document": no_interpolation(stack), "swarm": True}))
         files.append(Output("deploy-stack.sh", "compose/deploy-stack.sh.j2",
-                            {"configs": swarm_configs(topo), "secrets": swarm_secrets(topo)},
+                            {"configs": swarm_configs(topo), "secrets": swarm_secrets(topo),
+                             "one_shot": [c.name for c in topo.containers if c.one_shot]},
                             executable=True))
     return files
 

@@ -2,7 +2,7 @@
 
 postgres/postgresql.conf, pg_hba.conf and init.sql are mounted read-only under
 /etc/infra-gen/ by the postgres containers (docs/contract.md); indexes.sql is
-applied by `infra-gen up` after the app's migrations. redis/redis.conf is
+applied by the one-shot migrate service after the app's migrations. redis/redis.conf is
 included by the redis image's entry point, which adds `requirepass` from the
 secret file: no password is ever written here.
 """
@@ -17,6 +17,9 @@ from ..escaping import sql_ident
 from ..topology import DOCKER_NETWORK_RANGES, PORTS, Topology
 from .base import ArtifactKind, Output
 
+POSTGRES_MAJOR = 15
+"""The major version services/postgres/Dockerfile installs (PG_MAJOR): Debian 12's only
+one. The model has no version field: nothing could make it select another."""
 MAX_WAL_SENDERS = 10
 """WAL sender processes: the replica, pg_basebackup (two with -X stream), headroom."""
 MAX_REPLICATION_SLOTS = 10
@@ -95,6 +98,7 @@ def postgres_context(topo: Topology) -> dict[str, object]:
     repl = topo.replication
     return {
         "port": PORTS["postgres"],
+        "pg_major": POSTGRES_MAJOR,
         "max_connections": pg.max_connections,
         "shared_buffers": postgres_memory(pg.shared_buffers),
         "max_wal_senders": MAX_WAL_SENDERS,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..contract import ENV_EXAMPLE
 from ..escaping import Fragment, md_code, token
+from ..model import duration_seconds
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
 from ..topology.backups import backup_facts
 from .base import ArtifactKind, Output
@@ -32,11 +33,12 @@ class Group:
     networks: tuple[str, ...]
     health: str
     """The container's own healthcheck command, to run with `exec`."""
+    scalable: bool = False
 
 
 def groups(topo: Topology) -> list[Group]:
-    return [Group(c.name, c.kind, c.replicas, c.image, c.port, c.networks, health_command(c))
-            for c in topo.containers]
+    return [Group(c.name, c.kind, c.replicas, c.image, c.port, c.networks, health_command(c),
+                  c.scalable) for c in topo.containers]
 
 
 def health_command(c: Container) -> str:
@@ -160,6 +162,25 @@ def data_tier(topo: Topology) -> DataTier:
     )
 
 
+@dataclass(frozen=True)
+class OneShot:
+    """A run-once service (the migrations) and the services that wait for it."""
+
+    name: str
+    mounts: tuple[str, ...]
+    """Where it reads the generated files it applies (the index file)."""
+    dependents: tuple[str, ...]
+
+
+def one_shot(topo: Topology) -> list[OneShot]:
+    return [
+        OneShot(c.name, tuple(m.target for m in c.mounts),
+                tuple(d.name for d in topo.containers if (c.name, "service_completed_successfully")
+                      in d.depends_on))
+        for c in topo.containers if c.one_shot
+    ]
+
+
 def outputs(topo: Topology) -> list[Output]:
     b = backup_facts(topo)
     ctx = {
@@ -182,6 +203,10 @@ def outputs(topo: Topology) -> list[Output]:
         "pg_port": PORTS["postgres"],
         "app_groups": [g for g in groups(topo) if g.kind in ("api", "worker")],
         "ml_groups": [g for g in groups(topo) if g.kind == "ml"],
+        "one_shot": one_shot(topo),
+        "lb_name": topo.of_kind("lb")[0].name,
+        "grace_api": max((duration_seconds(c.stop_grace_period) for c in topo.containers
+                          if c.scalable), default=10),
         "redis_clients": sorted({c.name for c in topo.containers
                                  if "redis_password" in c.secrets and c.kind != "redis"}),
     }

@@ -14,6 +14,7 @@ from .base import ArtifactKind, Output
 
 DOCKER_CONTAINERS_DIR = "/var/lib/docker/containers"
 """Host directory of Docker's json-file logs (<id>/<id>-json.log)."""
+FORWARD_TAG_PREFIX = "forward"
 TAG_PREFIX = "docker"
 """in_tail tags each record docker.<path with / as .>: docker.var.lib.docker.containers.<id>...."""
 
@@ -32,6 +33,16 @@ class FluentdFacts:
     es_host: str
     es_port: int
     index_prefix: str
+    forward_port: int | None
+    """Port of the forward input (logging.fluentd.forward), None without it."""
+    forward_prefix: str
+    """Tag prefix of forwarded records (they keep the sender's tag after it)."""
+
+    @property
+    def shipped(self) -> tuple[str, ...]:
+        """The <match> patterns of the Elasticsearch output: container logs, and
+        forwarded records when the forward input is on."""
+        return (self.match, *((f"{self.forward_prefix}.**",) if self.forward_port else ()))
 
 
 def _mount_target(c: Container, *, source: str | None = None, named: bool = False) -> str:
@@ -59,6 +70,8 @@ def facts(topo: Topology) -> FluentdFacts:
         es_host=es.host,
         es_port=es.port,
         index_prefix=f"{env.project}-{env.name}",
+        forward_port=c.port if env.logging.fluentd.forward else None,
+        forward_prefix=FORWARD_TAG_PREFIX,
     )
 
 

@@ -14,8 +14,13 @@ from ..contract import (
     API_ACTIVE_CLIENTS,
     API_LATENCY,
     API_REQUESTS,
+    ENV_LABEL,
     HTTP_LATENCY,
     HTTP_REQUESTS,
+    LABELLED_PREDICTIONS,
+    LIVE_ACCURACY,
+    LIVE_ACCURACY_DAYS,
+    LIVE_ACCURACY_MIN_LABELLED,
     ML_ACCURACY,
     ML_DRIFT,
     ML_IMPORTANCE,
@@ -27,7 +32,7 @@ from ..contract import (
     TASKS_SUCCEEDED,
 )
 from ..overrides import apply
-from ..topology import Topology
+from ..topology import ScrapeJob, Topology
 from .base import ArtifactKind, Output
 
 DATASOURCE_UID = "prometheus"
@@ -68,17 +73,25 @@ class _Layout:
 
     def panel(self, title: str, queries: list[tuple[str, str]], *, kind: str = "timeseries",
               unit: str = "short", w: int = 12, h: int = 8,
-              thresholds: list[tuple[float, str]] | None = None) -> None:
+              thresholds: list[tuple[float, str]] | None = None, base: str = "green",
+              description: str = "", mappings: list[dict[str, Any]] | None = None) -> None:
+        """thresholds: (value, colour) steps above `base`, the colour below the first."""
         if self.x + w > WIDTH:
             self._newline()
-        steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
+        steps: list[dict[str, Any]] = [{"color": base, "value": None}]
         steps += [{"color": color, "value": value} for value, color in thresholds or []]
+        defaults: dict[str, Any] = {"unit": unit,
+                                    "thresholds": {"mode": "absolute", "steps": steps}}
+        if mappings:
+            defaults["mappings"] = mappings
+        if kind == "timeseries" and thresholds:
+            # Draw the thresholds as coloured lines, so a crossing is visible.
+            defaults["custom"] = {"thresholdsStyle": {"mode": "line"}}
         self.panels.append({
             "id": self._next_id(), "type": kind, "title": title, "datasource": DATASOURCE,
+            **({"description": description} if description else {}),
             "gridPos": {"h": h, "w": w, "x": self.x, "y": self.y},
-            "fieldConfig": {"defaults": {"unit": unit,
-                                         "thresholds": {"mode": "absolute", "steps": steps}},
-                            "overrides": []},
+            "fieldConfig": {"defaults": defaults, "overrides": []},
             "options": {},
             "targets": [{"refId": chr(ord("A") + i), "datasource": DATASOURCE,
                          "expr": expr, "legendFormat": legend}
@@ -100,76 +113,184 @@ def _dashboard(topo: Topology, name: str, title: str, layout: _Layout) -> dict[s
         "timezone": "utc",
         "time": {"from": "now-6h", "to": "now"},
         "refresh": topo.env.monitoring.scrape_interval,
-        "templating": {"list": []},
+        "templating": {"list": template_variables(topo)},
         "annotations": {"list": []},
         "panels": layout.panels,
     }
 
 
+RATE = "$__rate_interval"
+"""Grafana's rate window: at least four scrapes, and never shorter than a step."""
+
+
+def template_variables(topo: Topology) -> list[dict[str, Any]]:
+    """$environment (one Prometheus may hold several) and $instance (All by default)."""
+    env = topo.env.name
+    instance_query = f'label_values(up{{{ENV_LABEL}="$environment"}}, instance)'
+    return [
+        {"name": "environment", "label": "Environment", "type": "query",
+         "datasource": DATASOURCE, "definition": f"label_values(up, {ENV_LABEL})",
+         "query": {"query": f"label_values(up, {ENV_LABEL})", "refId": "environment"},
+         "current": {"text": env, "value": env}, "refresh": 1, "sort": 1,
+         "includeAll": False, "multi": False, "options": [], "hide": 0},
+        {"name": "instance", "label": "Instance", "type": "query", "datasource": DATASOURCE,
+         "definition": instance_query,
+         "query": {"query": instance_query, "refId": "instance"},
+         "current": {"text": "All", "value": "$__all"}, "refresh": 2, "sort": 1,
+         "includeAll": True, "allValue": ".+", "multi": True, "options": [], "hide": 0},
+    ]
+
+
+def scoped(selector: str) -> str:
+    """A job selector narrowed to the dashboard's environment and instances."""
+    return f'{selector},{ENV_LABEL}="$environment",instance=~"$instance"'
+
+
+def _jobs(jobs: list[ScrapeJob]) -> str:
+    return scoped(f'job=~"{"|".join(j.job for j in jobs)}"')
+
+
+UP_MAPPINGS = [{"type": "value", "options": {
+    "0": {"text": "down", "color": "red", "index": 0},
+    "1": {"text": "up", "color": "green", "index": 1}}}]
+
+
 def system(topo: Topology) -> dict[str, Any]:
     lay = _Layout()
     lay.row("Host (node exporter)")
-    nodes = "|".join(j.job for j in topo.jobs_of_kind("node-exporter"))
-    sel = f'job=~"{nodes}"'
+    sel = _jobs(topo.jobs_of_kind("node-exporter"))
     lay.panel("CPU busy", [(f'1 - avg by (instance) (rate(node_cpu_seconds_total{{{sel},'
-                            f'mode="idle"}}[5m]))', "{{instance}}")], unit="percentunit")
+                            f'mode="idle"}}[{RATE}]))', "{{instance}}")], unit="percentunit")
     lay.panel("Memory used", [(f"1 - node_memory_MemAvailable_bytes{{{sel}}}"
                                f" / node_memory_MemTotal_bytes{{{sel}}}", "{{instance}}")],
               unit="percentunit")
     free = topo.env.monitoring.thresholds.disk_free_ratio
     disk = f'{sel},fstype!~"{NOT_DISKS}"'
+    # Less free space is worse: red below the alert's ratio, green above it.
     lay.panel("Disk free", [(f"node_filesystem_avail_bytes{{{disk}}}"
                              f" / node_filesystem_size_bytes{{{disk}}}", "{{mountpoint}}")],
-              unit="percentunit", thresholds=[(free, "red")])
+              unit="percentunit", base="red", thresholds=[(free, "green")])
     lay.panel("Network", [
-        (f'sum by (instance) (rate(node_network_receive_bytes_total{{{sel},device!="lo"}}[5m]))',
-         "{{instance}} in"),
-        (f'sum by (instance) (rate(node_network_transmit_bytes_total{{{sel},device!="lo"}}[5m]))',
-         "{{instance}} out")], unit="Bps")
+        (f'sum by (instance) (rate(node_network_receive_bytes_total{{{sel},device!="lo"}}'
+         f'[{RATE}]))', "{{instance}} in"),
+        (f'sum by (instance) (rate(node_network_transmit_bytes_total{{{sel},device!="lo"}}'
+         f'[{RATE}]))', "{{instance}} out")], unit="Bps")
+    lay.panel("Disk I/O", [
+        (f"sum by (instance, device) (rate(node_disk_read_bytes_total{{{sel}}}[{RATE}]))",
+         "{{device}} read"),
+        (f"sum by (instance, device) (rate(node_disk_written_bytes_total{{{sel}}}[{RATE}]))",
+         "{{device}} write")], unit="Bps")
+    lay.panel("Disk busy", [(f"max by (instance, device) (rate("
+                             f"node_disk_io_time_seconds_total{{{sel}}}[{RATE}]))",
+                             "{{device}}")], unit="percentunit", thresholds=[(0.9, "red")])
     lay.row("Containers")
-    lay.panel("Targets up", [("up", "{{job}} {{instance}}")], kind="state-timeline", w=24,
-              h=10, thresholds=[(1, "green")])
+    every = scoped('job!=""')
+    lay.panel("Targets up", [(f"up{{{every}}}", "{{job}} {{instance}}")],
+              kind="state-timeline", w=24, h=10, base="red", thresholds=[(1, "green")],
+              mappings=UP_MAPPINGS)
+    proc = every
+    note = ("No cAdvisor runs on this stack: these are the processes that export their own "
+            "process metrics (exporters, Prometheus, Alertmanager, the app's workers), "
+            "one line per scrape target.")
+    lay.panel("CPU per target", [(f"sum by (job, instance) (rate("
+                                  f"process_cpu_seconds_total{{{proc}}}[{RATE}]))",
+                                  "{{instance}}")], unit="percentunit", description=note)
+    lay.panel("Memory per target (resident)", [(
+        f"sum by (job, instance) (process_resident_memory_bytes{{{proc}}})", "{{instance}}")],
+        unit="bytes", description=note)
+    datastores(topo, lay)
     return _dashboard(topo, "system", "System", lay)
 
 
+def datastores(topo: Topology, lay: _Layout) -> None:
+    """PostgreSQL, Redis and nginx rows, from their exporters' metrics."""
+    pg_jobs, primary = topo.postgres_jobs()
+    if pg_jobs:
+        sel = _jobs(pg_jobs)
+        db = f'datname="{topo.env.postgres.database}"'
+        lay.row("PostgreSQL")
+        lay.panel("Connections", [(f"sum by (instance, state) (pg_stat_activity_count{{{sel}}})",
+                                   "{{instance}} {{state}}")], w=6)
+        lay.panel("Transactions", [
+            (f"sum by (instance) (rate(pg_stat_database_xact_commit{{{sel},{db}}}[{RATE}]))",
+             "{{instance}} commit"),
+            (f"sum by (instance) (rate(pg_stat_database_xact_rollback{{{sel},{db}}}[{RATE}]))",
+             "{{instance}} rollback")], unit="ops", w=6)
+        hit = f"sum by (instance) (rate(pg_stat_database_blks_hit{{{sel},{db}}}[{RATE}]))"
+        read = f"sum by (instance) (rate(pg_stat_database_blks_read{{{sel},{db}}}[{RATE}]))"
+        # No reads at all (an idle database) is a full hit ratio, not a division by zero.
+        lay.panel("Cache hit ratio", [(f"{hit} / clamp_min({hit} + {read}, 1e-9)",
+                                       "{{instance}}")], unit="percentunit", w=6,
+                  base="red", thresholds=[(0.9, "orange"), (0.99, "green")])
+        if primary is not None:
+            lag = topo.env.monitoring.thresholds.replication_lag_bytes
+            on_primary = scoped(f'job="{primary.job}"')
+            lay.panel("Replication lag (bytes behind)", [(
+                f"max by (slot_name) (pg_replication_slots_pg_wal_lsn_diff{{{on_primary}}})",
+                "{{slot_name}}")],
+                unit="bytes", w=6, thresholds=[(lag, "red")])
+    redis_jobs = topo.jobs_of_kind("redis-exporter")
+    if redis_jobs:
+        sel = _jobs(redis_jobs)
+        lay.row("Redis")
+        lay.panel("Memory used", [(f"sum by (instance) (redis_memory_used_bytes{{{sel}}})",
+                                   "{{instance}} used"),
+                                  (f"sum by (instance) (redis_memory_max_bytes{{{sel}}})",
+                                   "{{instance}} max")], unit="bytes", w=8)
+        lay.panel("Clients", [(f"sum by (instance) (redis_connected_clients{{{sel}}})",
+                               "{{instance}}")], w=8)
+        lay.panel("Evictions", [(f"sum by (instance) (rate(redis_evicted_keys_total{{{sel}}}"
+                                 f"[{RATE}]))", "{{instance}}")], unit="ops", w=8,
+                  thresholds=[(0.001, "red")])
+    nginx_jobs = topo.jobs_of_kind("nginx-exporter")
+    if nginx_jobs:
+        sel = _jobs(nginx_jobs)
+        lay.row("nginx (load balancer)")
+        lay.panel("Requests", [(f"sum by (instance) (rate(nginx_http_requests_total{{{sel}}}"
+                                f"[{RATE}]))", "{{instance}}")], unit="reqps")
+        lay.panel("Connections", [(f"sum by (instance) (nginx_connections_{state}{{{sel}}})",
+                                   f"{{{{instance}}}} {state}")
+                                  for state in ("active", "reading", "writing", "waiting")])
+
+
 def application(topo: Topology) -> dict[str, Any]:
-    lay = _Layout()
+    lay, t = _Layout(), topo.env.monitoring.thresholds
     for job in topo.jobs_with("http", "dashboard"):
-        sel, g = f'job="{job.job}"', job.job
+        sel, g = scoped(f'job="{job.job}"'), job.job
         lay.row(f"API: {g}")
-        lay.panel("Request rate", [(f"sum by (route) (rate({API_REQUESTS}{{{sel}}}[5m]))",
+        lay.panel("Request rate", [(f"sum by (route) (rate({API_REQUESTS}{{{sel}}}[{RATE}]))",
                                     "{{route}}")], unit="reqps")
-        lat = f"sum by (le) (rate({API_LATENCY}{{{sel}}}[5m]))"
+        lat = f"sum by (le) (rate({API_LATENCY}{{{sel}}}[{RATE}]))"
         lay.panel("Response time", [(f"histogram_quantile({q}, {lat})", f"p{int(q * 100)}")
                                     for q in (0.5, 0.95, 0.99)], unit="s",
-                  thresholds=[(topo.env.monitoring.thresholds.latency_p95_seconds, "red")])
+                  thresholds=[(t.latency_p95_seconds, "red")])
         lay.panel("Error rate (5xx share)", [(
             # No 5xx series exists until the first 5xx: count that as zero.
-            f'(sum(rate({API_REQUESTS}{{{sel},status=~"5.."}}[5m])) or vector(0))'
-            f" / sum(rate({API_REQUESTS}{{{sel}}}[5m]))", "5xx")], unit="percentunit",
-            thresholds=[(topo.env.monitoring.thresholds.error_rate, "red")])
-        lay.panel("Active users (5 min)", [(f"sum({API_ACTIVE_CLIENTS}{{{sel}}})", "clients")],
+            f'(sum(rate({API_REQUESTS}{{{sel},status=~"5.."}}[{RATE}])) or vector(0))'
+            f" / sum(rate({API_REQUESTS}{{{sel}}}[{RATE}]))", "5xx")], unit="percentunit",
+            thresholds=[(t.error_rate, "red")])
+        # Every replica reports the same Redis-wide count: one value, not their sum.
+        lay.panel("Active users (5 min)", [(f"max({API_ACTIVE_CLIENTS}{{{sel}}})", "clients")],
                   kind="stat")
     for job in topo.jobs_with("generic", "dashboard"):
         # A service of your own: the conventional HTTP metrics, and whether it is up.
-        sel = f'job="{job.job}"'
+        sel = scoped(f'job="{job.job}"')
         lay.row(f"Service: {job.job}")
-        lay.panel("Request rate", [(f"sum by (status) (rate({HTTP_REQUESTS}{{{sel}}}[5m]))",
+        lay.panel("Request rate", [(f"sum by (status) (rate({HTTP_REQUESTS}{{{sel}}}[{RATE}]))",
                                     "{{status}}")], unit="reqps", w=8)
         lay.panel("Response time p95", [(
-            f"histogram_quantile(0.95, sum by (le) (rate({HTTP_LATENCY}{{{sel}}}[5m])))",
-            "p95")], unit="s", w=8,
-            thresholds=[(topo.env.monitoring.thresholds.latency_p95_seconds, "red")])
+            f"histogram_quantile(0.95, sum by (le) (rate({HTTP_LATENCY}{{{sel}}}[{RATE}])))",
+            "p95")], unit="s", w=8, thresholds=[(t.latency_p95_seconds, "red")])
         lay.panel("Replicas up", [(f"sum(up{{{sel}}})", "up")], kind="stat", w=8)
     for job in topo.jobs_with("tasks", "dashboard"):
-        sel = f'job="{job.job}"'
+        sel = scoped(f'job="{job.job}"')
         lay.row(f"Celery: {job.job}")
         lay.panel("Task rates", [
-            (f"sum(rate({m}{{{sel}}}[5m]))", legend) for m, legend in
+            (f"sum(rate({m}{{{sel}}}[{RATE}]))", legend) for m, legend in
             ((TASKS_SUCCEEDED, "succeeded"), (TASKS_FAILED, "failed"), (TASKS_RETRIED, "retried"))
         ], unit="ops")
         lay.panel("Task runtime p95", [(
-            f"histogram_quantile(0.95, sum by (task, le) (rate({TASK_RUNTIME}{{{sel}}}[5m])))",
+            f"histogram_quantile(0.95, sum by (task, le) (rate({TASK_RUNTIME}{{{sel}}}[{RATE}])))",
             "{{task}}")], unit="s")
     return _dashboard(topo, "application", "Application", lay)
 
@@ -177,9 +298,9 @@ def application(topo: Topology) -> dict[str, Any]:
 def ml(topo: Topology) -> dict[str, Any]:
     lay, t = _Layout(), topo.env.monitoring.thresholds
     for job in topo.jobs_with("ml", "dashboard"):
-        sel = f'job="{job.job}"'
+        sel = scoped(f'job="{job.job}"')
         lay.row(f"Model: {job.job}")
-        lat = f"sum by (le) (rate({ML_LATENCY}{{{sel}}}[5m]))"
+        lat = f"sum by (le) (rate({ML_LATENCY}{{{sel}}}[{RATE}]))"
         lay.panel("Prediction latency", [(f"histogram_quantile({q}, {lat})", f"p{int(q * 100)}")
                                          for q in (0.5, 0.95, 0.99)], unit="s",
                   thresholds=[(t.prediction_latency_p95_seconds, "red")])
@@ -192,6 +313,20 @@ def ml(topo: Topology) -> dict[str, Any]:
         lay.panel("Data drift (PSI) per feature", [(f"max by (feature) ({ML_DRIFT}{{{sel}}})",
                                                     "{{feature}}")],
                   thresholds=[(t.drift_psi, "red")])
+    api = topo.jobs_with("http")
+    if api and topo.jobs_with("ml"):
+        sel = _jobs(api)
+        lay.row("Model on real outcomes")
+        # Every API replica reports the same database-wide figures: max, not a sum.
+        lay.panel(f"Live accuracy (labelled predictions, {LIVE_ACCURACY_DAYS} days)", [(
+            f"max({LIVE_ACCURACY}{{{sel}}})", "accuracy")], kind="stat", unit="percentunit",
+            base="red", thresholds=[(t.min_model_accuracy, "green")],
+            description="Predictions whose customer's real outcome was recorded "
+                        "(PUT /api/customers/<id>/outcome), each the newest before the outcome. "
+                        f"The alert needs at least {LIVE_ACCURACY_MIN_LABELLED} of them.")
+        lay.panel("Labelled predictions", [(f"max({LABELLED_PREDICTIONS}{{{sel}}})",
+                                            "labelled")], kind="stat",
+                  base="orange", thresholds=[(LIVE_ACCURACY_MIN_LABELLED, "green")])
     return _dashboard(topo, "ml", "ML model", lay)
 
 

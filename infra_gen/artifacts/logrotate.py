@@ -1,4 +1,4 @@
-"""logrotate/<project>: rotation of the host's log files (the seed's policy).
+"""logrotate/<project>: rotation of the host's log files (logging.logrotate).
 
 Covers the services' logs collected in logging.logrotate.log_dir and the backup
 scripts' own logs (a subdirectory of it, see the backups artifact). Containers'

@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from ..contract import ENV_LABEL
 from ..topology import ScrapeJob, Topology
 
 DNS_REFRESH = "10s"
@@ -46,6 +47,7 @@ def rule_files_glob(topo: Topology) -> str:
 
 def scrape_configs(topo: Topology, swarm: bool) -> list[dict[str, Any]]:
     out = []
+    env_label = {"target_label": ENV_LABEL, "replacement": topo.env.name}
     for job in topo.scrape_jobs:
         config: dict[str, Any] = {"job_name": job.job, "metrics_path": job.metrics_path}
         if job.discovered:
@@ -59,10 +61,11 @@ def scrape_configs(topo: Topology, swarm: bool) -> list[dict[str, Any]]:
                 "regex": r"(?:tasks\.)?(.+);(.+)",
                 "target_label": "instance",
                 "replacement": "${1}@${2}",
-            }]
+            }, env_label]
         else:
             config["static_configs"] = [{"targets": [job.target],
-                                         "labels": {"instance": job.service}}]
+                                         "labels": {"instance": job.service,
+                                                    ENV_LABEL: topo.env.name}}]
         out.append(config)
     return out
 

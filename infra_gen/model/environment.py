@@ -182,6 +182,18 @@ class Environment(StrictModel):
 
     @model_validator(mode="after")
     @located
+    def _log_sink_reachable(self) -> Environment:
+        fluentd = self.logging.fluentd
+        es = fluentd.elasticsearch
+        if fluentd.enabled and es.network is None and es.host not in self.services:
+            raise ValueError(
+                f"logging.fluentd.elasticsearch.network: needed, because host {es.host!r} is "
+                "not a service of this stack and fluentd's network (backend-net) has no route "
+                "out; name the Docker network on which it answers")
+        return self
+
+    @model_validator(mode="after")
+    @located
     def _one_service_per_route(self) -> Environment:
         seen: dict[str, str] = {}
         for name in self.services:

@@ -15,6 +15,7 @@ from .common import (
     Email,
     Hostname,
     HostPort,
+    Identifier,
     IdentityFile,
     Justification,
     Port,
@@ -145,9 +146,15 @@ class Alerting(StrictModel):
 
 class Elasticsearch(StrictModel):
     host: Hostname = "elasticsearch"
-    """Elasticsearch host fluentd ships to."""
+    """Elasticsearch host fluentd ships to: a service of this stack, or a host that
+    answers on `network`."""
     port: Port = 9200
     """Elasticsearch port."""
+    network: Identifier | None = None
+    """An existing Docker network outside this stack (made by whoever runs
+    Elasticsearch: `docker network create NAME`, attachable overlay on swarm) on which
+    `host` answers; fluentd joins it. Needed unless `host` is a service of the stack:
+    fluentd's own network (backend-net) has no route out."""
 
 
 class Fluentd(StrictModel):
@@ -155,6 +162,9 @@ class Fluentd(StrictModel):
     """Ship container logs to Elasticsearch through fluentd."""
     elasticsearch: Elasticsearch = Elasticsearch()
     """Where logs go."""
+    forward: bool = False
+    """Also accept logs over fluentd's forward protocol on port 24224 (other hosts'
+    fluentd or fluent-bit ship here; reachable on backend-net and the sink's network)."""
 
 
 class Frequency(StrEnum):

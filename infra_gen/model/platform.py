@@ -146,8 +146,6 @@ class Index(StrictModel):
 
 
 class Postgres(StrictModel):
-    version: int = Field(default=15, ge=13, le=17)
-    """PostgreSQL major version (the bundled image ships Debian's 15)."""
     replicas: int = Field(default=1, ge=0, le=1)
     """Streaming replicas (0 or 1); the API reads from it when present."""
     database: PgIdentifier = "churn"

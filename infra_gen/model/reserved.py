@@ -27,7 +27,7 @@ LB_PREFIX_PATHS: tuple[str, ...] = ("/.well-known/acme-challenge/",)
 INFRA_CONTAINERS: frozenset[str] = frozenset({
     "lb", "postgres", "postgres-replica", "redis", "prometheus", "alertmanager", "grafana",
     "fluentd", "postgres-exporter", "postgres-replica-exporter", "redis-exporter",
-    "nginx-exporter", "node-exporter",
+    "nginx-exporter", "node-exporter", "migrate",
 })
 """Compose service (and DNS) names of the stack's own containers."""
 

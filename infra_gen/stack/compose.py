@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from ..project import Project
 from ..render import render_topology, write_tree
 from ..topology import Container, Topology, plan
 from .docker import Say, docker_binary, ensure_docker, image_exists, run_script
+from .migrations import compose_outcome, one_shot_services
 from .secrets import ensure_secrets, read_token, secrets_dir, write_token
 
 DEFAULT_WAIT_TIMEOUT = 600
@@ -196,17 +198,21 @@ def _missing_images(stack: Stack) -> list[str]:
     return [i for i in images if not image_exists(i)]
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+"""Terminal control sequences compose's progress output leaves in captured logs."""
+
+
 def migrate(stack: Stack, say: Say) -> None:
-    api = stack.topo.of_kind("api")[0].name
-    say(f"database migrations (app-entrypoint migrate in {api})")
-    result = stack.exec(api, "app-entrypoint", "migrate", check=False)
-    if result.returncode != 0:
-        raise StackError(f"migrations failed in {api}: {result.stderr.strip() or result.stdout.strip()}")
-    say(result.stdout.strip() or "migrations applied")
-    indexes = stack.env_dir / "postgres" / "indexes.sql"
-    if indexes.is_file():
-        say(f"indexes of the environment ({indexes.relative_to(stack.project.root)}) on the primary")
-        stack.psql(indexes.read_text())
+    """Report the one-shot migration service's run (compose ran it before the API and
+    the worker started); its log lines say what it applied."""
+    rows = stack.ps()
+    for name in one_shot_services(stack.topo):
+        ok, outcome = compose_outcome(rows.get(name, []))
+        log = _ANSI.sub("", stack.compose("logs", "--no-color", "--no-log-prefix", name,
+                                          capture=True, check=False, timeout=60).stdout).strip()
+        if not ok:
+            raise StackError(f"{name} {outcome}: {log.splitlines()[-1] if log else 'no log'}")
+        say(f"{name}: {outcome}" + (f" ({log.splitlines()[-1]})" if log else ""))
 
 
 def ensure_api_token(stack: Stack, say: Say) -> None:
@@ -227,7 +233,12 @@ def ensure_api_token(stack: Stack, say: Say) -> None:
 
 
 def _show_failures(stack: Stack, say: Say) -> list[str]:
-    bad = [s for s in stack.status() if s.state != "running" or s.health not in ("healthy", "-")]
+    one_shot = set(one_shot_services(stack.topo))
+    bad = [s for s in stack.status() if s.service not in one_shot
+           and (s.state != "running" or s.health not in ("healthy", "-"))]
+    rows = stack.ps()
+    bad += [s for s in stack.status() if s.service in one_shot
+            and not compose_outcome(rows.get(s.service, []))[0]]
     for s in bad:
         say(f"{s.service}: {s.state} {s.health}; last log lines:")
         logs = stack.compose("logs", "--no-color", "--tail", "15", s.service,

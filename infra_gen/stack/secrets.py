@@ -1,7 +1,7 @@
 """Local secrets of an environment: random values and a self-signed certificate.
 
 Where they live: ``topo.secrets_dir`` resolved against generated/<env>/ (for the
-seed: <repo>/.secrets/<env>/, ignored by git, never under generated/ and never in
+shipped environments: <repo>/.secrets/<env>/, ignored by git, never under generated/ and never in
 an image). Values are created once and kept across runs, so a database volume
 initialised with a password keeps working.
 

@@ -156,6 +156,10 @@ class Container:
     Alertmanager, Grafana's sub path; the load balancer proxies it there."""
     links: tuple[Link, ...] = ()
     """The other containers it talks to, in the order its environment names them."""
+    one_shot: bool = False
+    """Runs to completion once per deploy (the migrations) and is never restarted:
+    services that need its work wait for its successful exit; "healthy" for it is
+    "exited 0"."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,9 @@ class Topology:
     secrets: tuple[str, ...]
     volumes: tuple[str, ...]
     networks: tuple[str, ...] = (FRONTEND_NET, BACKEND_NET)
+    external_networks: tuple[str, ...] = ()
+    """Existing Docker networks outside the stack that a container joins (the log
+    sink's): declared `external: true`, never created or removed with the stack."""
     tls_certificate: str = ""
     tls_key: str = ""
     urls: dict[str, str] = field(default_factory=dict)

@@ -26,6 +26,8 @@ GRAFANA_DASHBOARDS = ("system", "application", "ml")
 """Grafana's provisioning files and dashboards (the grafana artifact renders them)."""
 
 PROMETHEUS_SWARM_CONFIG = "./prometheus/prometheus.swarm.yml"
+FLUENTD_FORWARD_PORT = 24224
+"""fluentd's forward input (logging.fluentd.forward)."""
 
 ImageRef = Callable[[str], str]
 """Full reference of one of the project's own images, by short name."""
@@ -169,13 +171,18 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
                                          f"http://127.0.0.1:{PORTS['grafana']}/api/health")),
             )
         )
-    if env.logging.fluentd.enabled:
+    fluentd = env.logging.fluentd
+    if fluentd.enabled:
+        sink = fluentd.elasticsearch
         out.append(
             Container(
                 name="fluentd", kind="fluentd", image=env.images.fluentd,
-                user="0:0", port=24224, built_here=False, resources=SMALL,
+                user="0:0", port=FLUENTD_FORWARD_PORT if fluentd.forward else None,
+                built_here=False, resources=SMALL,
                 root_reason="reads every container's log under /var/lib/docker/containers",
-                networks=(BACKEND_NET,),
+                # The sink's own network when it is outside the stack: backend-net is
+                # internal (no route out).
+                networks=(BACKEND_NET, *((sink.network,) if sink.network else ())),
                 mounts=(Mount("./fluentd/fluent.conf", "/fluentd/etc/fluent.conf"),
                         Mount("/var/lib/docker/containers", "/var/lib/docker/containers"),
                         Mount("fluentdbuffer", "/fluentd/buffer", False, True)),

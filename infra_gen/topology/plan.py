@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..model import Environment, Role, TlsMode, duration_seconds
-from ..model.roles import ROLE_SPECS, RoleSpec, own_spec
+from ..model import Environment, Resources, Role, TlsMode, duration_seconds
+from ..model.common import ResourceAmounts
+from ..model.roles import APP_UID, ROLE_SPECS, RoleSpec, own_spec
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
@@ -22,6 +23,12 @@ from .facts import (
     public_base_url,
 )
 from .observability import exporters, http_check, monitoring, secret_env
+
+MIGRATE = "migrate"
+"""The one-shot migration service (compose and swarm service name)."""
+MIGRATE_INDEXES = "/etc/infra-gen/indexes.sql"
+"""Where the migration service reads postgres/indexes.sql."""
+MIGRATE_RESOURCES = Resources(limits=ResourceAmounts(cpus=0.5, memory="256M"), pids=64)
 
 APP_MODEL_DIR = "/opt/churn/model"
 """The app's DEFAULT_MODEL_DIR (services/app/churn/config.py); a MODEL_DIR in the ml
@@ -43,16 +50,19 @@ class _Planner:
         return f"{self.env.images.registry}/{name}:{self.image_tag}"
 
     # -- the app -------------------------------------------------------------
-    def app_services(self) -> None:
-        env = self.env
-        pg = env.postgres
-        db_env = (
+    def db_env(self) -> tuple[tuple[str, str], ...]:
+        pg = self.env.postgres
+        return (
             ("DATABASE_HOST", "postgres"),
             ("DATABASE_PORT", str(PORTS["postgres"])),
             ("DATABASE_NAME", pg.database),
             ("DATABASE_USER", pg.user),
             secret_env("DATABASE_PASSWORD_FILE", "postgres_password"),
         )
+
+    def app_services(self) -> None:
+        env = self.env
+        db_env = self.db_env()
         redis_env = (
             ("REDIS_HOST", "redis"),
             ("REDIS_PORT", str(PORTS["redis"])),
@@ -77,7 +87,8 @@ class _Planner:
             if spec.datastores:
                 environment += [*db_env, *redis_env]
                 links += [Link("postgres", "SQL"), Link("redis", "cache + broker")]
-                depends += [("postgres", "service_healthy"), ("redis", "service_healthy")]
+                depends += [("postgres", "service_healthy"), ("redis", "service_healthy"),
+                            (MIGRATE, "service_completed_successfully")]
             if spec.reads_replica and self.replication:
                 environment.append(("DATABASE_REPLICA_HOST", self.replication.replica))
                 links.append(Link(self.replication.replica, "SQL reads"))
@@ -131,6 +142,25 @@ class _Planner:
                     links=tuple(links),
                 )
             )
+
+    def migrations(self) -> None:
+        """The one-shot migration service: the app's schema migrations, then the
+        environment's indexes, before anything that uses the database starts."""
+        self.containers.append(
+            Container(
+                name=MIGRATE, kind=MIGRATE, image=self.image("app"),
+                command=("migrate", "--indexes", MIGRATE_INDEXES),
+                user=APP_UID, resources=MIGRATE_RESOURCES, networks=(BACKEND_NET,),
+                environment=(("LOG_LEVEL", "info"), *self.db_env()),
+                secrets=("postgres_password",),
+                mounts=(Mount("./postgres/indexes.sql", MIGRATE_INDEXES),),
+                depends_on=(("postgres", "service_healthy"),),
+                # Nothing to probe in a run-once container: the image's check says so.
+                healthcheck=Healthcheck(("CMD", "app-entrypoint", "healthcheck")),
+                read_only=True, one_shot=True,
+                links=(Link("postgres", "migrations"),),
+            )
+        )
 
     def model_dir(self) -> str:
         ml = [svc for n, svc in self.env.services.items() if self.env.role_of(n) is Role.ml]
@@ -316,6 +346,7 @@ def plan(env: Environment) -> Topology:
     """Every fact the artifacts need, derived once from the environment."""
     p = _Planner(env)
     p.app_services()
+    p.migrations()
     p.databases()
     upstreams = p.upstreams()
     p.load_balancer(upstreams)
@@ -324,6 +355,8 @@ def plan(env: Environment) -> Topology:
     containers = tuple(p.containers)
     secrets = sorted({s for c in containers for s in c.secrets})
     volumes = sorted({m.source for c in containers for m in c.mounts if m.named})
+    own_networks = (FRONTEND_NET, BACKEND_NET)
+    external = sorted({n for c in containers for n in c.networks if n not in own_networks})
     base = public_base_url(env)
     if env.tls.mode is TlsMode.certbot:
         cert = f"/etc/letsencrypt/live/{env.domain}/fullchain.pem"
@@ -339,6 +372,7 @@ def plan(env: Environment) -> Topology:
         firewall_rules=p.firewall(),
         secrets=tuple(secrets),
         volumes=tuple(volumes),
+        external_networks=tuple(external),
         tls_certificate=cert,
         tls_key=key,
         replication=p.replication,

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from ..model import duration_seconds
 from . import parse
-from .base import Check, Context, Finding
+from .base import Check, Context, Finding, NotApplicable
 from .locate import yaml_line
 from .parse import COMPOSE, STACK, finding
 
@@ -264,6 +264,70 @@ def _seconds(value: str) -> float:
     return total
 
 
+FLUENTD_CONF = "fluentd/fluent.conf"
+_ES_OUTPUT = re.compile(r"<match [^>]*>\s*@type elasticsearch\b(?P<body>.*?)</match>", re.S)
+
+
+def _es_sinks(text: str) -> list[tuple[str, int, int]]:
+    """(host, port, line) of every Elasticsearch output of a fluent.conf."""
+    out = []
+    for m in _ES_OUTPUT.finditer(text):
+        host = re.search(r"^\s*host\s+(\S+)", m.group("body"), re.M)
+        port = re.search(r"^\s*port\s+(\d+)", m.group("body"), re.M)
+        line = text.count("\n", 0, m.start()) + 1
+        out.append((host.group(1) if host else "localhost", int(port.group(1)) if port else 9200,
+                    line))
+    return out
+
+
+def log_sink_reachable(ctx: Context) -> list[Finding]:
+    """fluentd's Elasticsearch is reachable from fluentd's networks: a compose service on
+    a network they share, or the external endpoint the model declares, on that external
+    network, which fluentd joins. backend-net is internal: nothing else leaves it."""
+    if not ctx.exists(FLUENTD_CONF):
+        raise NotApplicable("fluentd is off in this environment (logging.fluentd.enabled)")
+    ctx.need(COMPOSE)
+    declared = ctx.topo.env.logging.fluentd.elasticsearch
+    out = []
+    for rel in (COMPOSE, STACK):
+        if not ctx.exists(rel):
+            continue
+        svcs = parse.services(ctx, rel)
+        networks = (ctx.yaml(rel) or {}).get("networks") or {}
+        shipper = svcs.get("fluentd")
+        if shipper is None:
+            out.append(finding(ctx, f"{FLUENTD_CONF} is rendered but {rel} runs no fluentd", rel))
+            continue
+        mine = parse.networks_of(shipper)
+        by_alias = {a: n for n, svc in svcs.items() for a in parse.aliases_of(n, svc)}
+        for host, port, line in _es_sinks(ctx.text(FLUENTD_CONF)):
+            where = f"fluentd ships to {host}:{port}"
+            if host in by_alias:
+                theirs = parse.networks_of(svcs[by_alias[host]])
+                if not mine & theirs:
+                    out.append(finding(ctx, f"{where}, a service on {sorted(theirs)}, but fluentd "
+                                            f"is only on {sorted(mine)} ({rel})", rel,
+                                       parse.service_line(ctx, "fluentd", "networks", rel)))
+                continue
+            if host != declared.host or declared.network is None:
+                out.append(finding(ctx, f"{where}: not a service of {rel} nor the external "
+                                        "endpoint the model declares (logging.fluentd."
+                                        f"elasticsearch: {declared.host} on "
+                                        f"{declared.network or 'no network'})",
+                                   FLUENTD_CONF, line))
+                continue
+            net = declared.network
+            if net not in mine:
+                out.append(finding(ctx, f"{where} on the network {net}, which fluentd does not "
+                                        f"join in {rel} (its networks: {sorted(mine)})", rel,
+                                   parse.service_line(ctx, "fluentd", "networks", rel)))
+            if not (networks.get(net) or {}).get("external"):
+                out.append(finding(ctx, f"{where} on the network {net}, which {rel} does not "
+                                        "declare `external: true` (the sink's network exists "
+                                        "outside the stack)", rel))
+    return out
+
+
 CHECKS = (
     Check("upstreams are services", "nginx", upstreams_are_services,
           inputs=(*parse.COMPOSE_INPUTS, "nginx/**"), versions=parse.COMPOSE_VERSIONS),
@@ -281,4 +345,6 @@ CHECKS = (
     Check("secrets in env.example", "docs", secrets_declared, versions=parse.COMPOSE_VERSIONS),
     Check("stop_grace_period > graceful", "compose", grace_exceeds_gunicorn,
           inputs=parse.COMPOSE_INPUTS, versions=parse.COMPOSE_VERSIONS),
+    Check("log sink reachable", "fluentd", log_sink_reachable,
+          inputs=(*parse.COMPOSE_INPUTS, FLUENTD_CONF), versions=parse.COMPOSE_VERSIONS),
 )

@@ -114,9 +114,16 @@ class Site:
         return self.session.get(self.base + path, **kw)
 
     def post(self, path: str, throttle: bool = True, **kw: Any) -> requests.Response:
+        return self.request("POST", path, throttle, **kw)
+
+    def put(self, path: str, throttle: bool = True, **kw: Any) -> requests.Response:
+        return self.request("PUT", path, throttle, **kw)
+
+    def request(self, method: str, path: str, throttle: bool = True,
+                **kw: Any) -> requests.Response:
         kw.setdefault("timeout", 15)
         self._pace(throttle)
-        return self.session.post(self.base + path, **kw)
+        return self.session.request(method, self.base + path, **kw)
 
 
 def wait_for(check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:

@@ -113,3 +113,32 @@ def test_frontend_page_shows_the_customer_in_a_browser(scored, site, topo, tmp_p
     assert shown and all(label in page.stdout for label in shown)
     if customer["id"] in {c["id"] for c in top}:
         assert f"{customer['name']} ({customer['external_id']})" in page.stdout
+
+
+def _gauge(text: str, name: str) -> float:
+    (line,) = [ln for ln in text.splitlines() if ln.startswith(name + " ")]
+    return float(line.split()[1])
+
+
+def test_a_recorded_outcome_labels_the_prediction(scored, site, api_token, topo, exec_in):
+    """The real outcome, recorded through the API, counts in the live accuracy the
+    API exports (and the ModelAccuracyLow alert reads)."""
+    customer, _, result = scored
+    api = topo.of_kind("api")[0]
+    metrics_url = f"http://127.0.0.1:{api.port}/metrics"
+
+    def labelled() -> float:
+        r = exec_in(api.name, "curl", "-fsS", metrics_url)
+        assert r.returncode == 0, r.stderr
+        assert "churn_model_live_accuracy " in r.stdout
+        return _gauge(r.stdout, "churn_model_labelled_predictions")
+
+    before = labelled()
+    churned = result["risk_score"] >= 0.5  # the model was right about this one
+    r = site.put(f"/api/customers/{customer['id']}/outcome", json={"churned": churned},
+                 headers={"Authorization": f"Bearer {api_token}"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"customer_id": customer["id"], "churned": churned}
+    assert labelled() == before + 1
+    assert site.put(f"/api/customers/{customer['id']}/outcome",
+                    json={"churned": churned}).status_code == 401

@@ -1,4 +1,4 @@
-"""PostgreSQL: streaming replica, replication lag, the seed's indexes and
+"""PostgreSQL: streaming replica, replication lag, the model's indexes and
 autovacuum settings, and no `trust` in pg_hba."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def test_primary_write_reaches_replica_within_5_s(stack, replicas):
         stack.psql(f"DELETE FROM infra_gen_verify WHERE marker = '{marker}'")
 
 
-def test_seed_indexes_exist(stack, topo):
+def test_model_indexes_exist(stack, topo):
     for index in topo.env.postgres.indexes:
         definition = stack.psql(
             f"SELECT indexdef FROM pg_indexes WHERE indexname = '{index.name}' "

@@ -116,3 +116,8 @@ def test_no_artifact_restates_a_metric_or_task_name() -> None:
             continue
         names = re.findall(r'"(churn_[a-z_]+|churn\.[a-z_]+)"', source.read_text())
         assert not names, f"{source.relative_to(ROOT)} restates {names}: use infra_gen.contract"
+
+
+def test_the_live_accuracy_window_is_the_app_s() -> None:
+    source = (ROOT / "services/app/churn/api/metrics.py").read_text()
+    assert f"LIVE_ACCURACY_DAYS = {contract.LIVE_ACCURACY_DAYS}\n" in source

@@ -162,3 +162,19 @@ def test_memory_units() -> None:
     assert datastores.postgres_memory("128M") == "128MB"
     assert datastores.postgres_memory("2G") == "2GB"
     assert datastores.postgres_memory("512K") == "512kB"
+
+
+def test_the_postgres_version_is_the_image_s_and_not_a_model_field() -> None:
+    """postgres.version changed only a comment: the image installs Debian's one
+    PostgreSQL, so the model has no such field and the comment says the image's."""
+    dockerfile = (ROOT / "services/postgres/Dockerfile").read_text()
+    assert f"PG_MAJOR={datastores.POSTGRES_MAJOR} " in dockerfile
+    assert f"Debian's {datastores.POSTGRES_MAJOR})" in files("prod")["postgres/postgresql.conf"]
+    from pydantic import ValidationError
+
+    from infra_gen.model import Environment
+
+    data = Project(ROOT).load("prod").model_dump(by_alias=True)
+    data["postgres"]["version"] = 16
+    with pytest.raises(ValidationError, match=r"postgres\.version"):
+        Environment.model_validate(data)

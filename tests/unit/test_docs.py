@@ -83,3 +83,37 @@ def test_architecture_diagram_from_the_topology(env: str) -> None:
     for net in t.networks:
         assert f'["{net}"]' in diagram
     assert ('n_fluentd -->|"logs"| es' in diagram) == t.env.logging.fluentd.enabled
+
+
+ENVS = ("dev", "staging", "prod")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_generated_text_refers_to_no_source_document(env: str) -> None:
+    """Comments explain themselves: nothing a user of the files cannot see."""
+    for path, text in rendered(env).items():
+        for pattern in (r"\bthe seed\b", r"\bseed's\b", r"\boperations manual\b",
+                        r"\bthe manual\b", r"\bthe brief\b"):
+            assert not re.search(pattern, text, re.I), f"{path}: {pattern}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_runbook_has_deploy_upgrade_scale_and_rolling_update(env: str) -> None:
+    t = topo(env)
+    text = rendered(env)["RUNBOOK.md"]
+    for title in ("## Deploy and database migrations", "## Upgrade to a new release",
+                  "## Scale an app service", "## Rolling update (one service, no downtime)"):
+        assert title in text, title
+    deploy = text[text.index("## Deploy and"):text.index("## Backups")]
+    assert "$COMPOSE up -d --wait --remove-orphans" in deploy
+    assert "$COMPOSE ps -a migrate" in deploy
+    assert f"infra-gen scale {env} <service>=<n>" in deploy
+    assert f"this tree runs tag `{t.env.images.tag}`" in deploy
+    for c in t.containers:
+        if c.scalable:
+            assert f"| {c.name} | {c.replicas} |" in deploy
+    if t.env.deploy.swarm:
+        assert f"docker service scale {t.compose_project}_<service>=<n>" in deploy
+        assert "./deploy-stack.sh" in deploy and "restart_policy: none" in deploy
+    else:
+        assert "docker service" not in deploy

@@ -6,11 +6,15 @@ import fnmatch
 import functools
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
+from infra_gen.model import Environment
 from infra_gen.project import Project
-from infra_gen.render import render_environment
+from infra_gen.render import render_environment, render_topology
 from infra_gen.topology import plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,8 +43,10 @@ def test_structure(env: str) -> None:
             re.findall(rf"^\s*</{tag}>", text, re.M)), tag
     srcs = sections(text, "source")
     assert srcs and all(re.search(r"^\s*@type \S+", s, re.M) for s in srcs)
-    tags = [re.search(r"^\s*tag (\S+)", s, re.M).group(1) for s in srcs]  # type: ignore[union-attr]
-    matches = re.findall(r"^<match (\S+)>", text, re.M)
+    tags = [t.group(1) for s in srcs if (t := re.search(r"^\s*tag (\S+)", s, re.M))]
+    tags += [f"{t.group(1)}.app.log" for s in srcs
+             if (t := re.search(r"^\s*add_tag_prefix (\S+)", s, re.M))]
+    matches = [p for m in re.findall(r"^<match ([^>]+)>", text, re.M) for p in m.split()]
     # fluentd's ** matches any number of parts: every source tag is shipped.
     for tag in tags:
         example = tag.replace("*", "var.lib.docker.containers.abc.abc-json.log")
@@ -66,3 +72,48 @@ def test_paths_and_destination_come_from_the_topology(env: str) -> None:
     assert f"environment {env}\n" in text
     # in_tail's tag is docker.var.lib.docker.containers.<id>.<id>-json.log
     assert "container_id ${tag_parts[5]}" in text
+
+
+def _with_fluentd(**fluentd: Any) -> Environment:
+    data = Project(ROOT).load("prod").model_dump(by_alias=True)
+    data["logging"]["fluentd"].update(fluentd)
+    return Environment.model_validate(data)
+
+
+@pytest.mark.parametrize("forward", [True, False])
+def test_the_forward_input_is_rendered_when_enabled(forward: bool) -> None:
+    topo = plan(_with_fluentd(forward=forward))
+    files = render_topology(topo, ROOT / "templates")
+    text = files["fluentd/fluent.conf"].content.decode()
+    runbook = files["RUNBOOK.md"].content.decode()
+    (fluentd_row,) = [ln for ln in runbook.splitlines() if ln.startswith("| fluentd |")]
+    if forward:
+        (src,) = [s for s in sections(text, "source") if "@type forward" in s]
+        assert "port 24224\n" in src and "add_tag_prefix forward\n" in src
+        assert "<match docker.** forward.**>" in text
+        assert topo.container("fluentd").port == 24224 and "| 24224 |" in fluentd_row
+    else:
+        assert "@type forward" not in text and "24224" not in text
+        assert topo.container("fluentd").port is None and "24224" not in runbook
+
+
+def test_the_sink_network_is_joined_and_external() -> None:
+    topo = plan(_with_fluentd())
+    assert topo.container("fluentd").networks == ("backend-net", "log-sink")
+    assert topo.external_networks == ("log-sink",)
+    compose = yaml.safe_load(render_topology(topo, ROOT / "templates")["compose.yaml"].content)
+    assert compose["networks"]["log-sink"] == {"external": True, "name": "log-sink"}
+
+
+@pytest.mark.parametrize(("elasticsearch", "message"), [
+    ({"host": "elasticsearch", "port": 9200, "network": None},
+     "logging.fluentd.elasticsearch.network: needed, because host 'elasticsearch' is not a "
+     "service of this stack"),
+    ({"host": "logs.example.com", "port": 9200, "network": None},
+     "host 'logs.example.com' is not a service of this stack"),
+    ({"host": "elasticsearch", "port": 9200, "network": "Logging!"}, "network"),
+])
+def test_an_unreachable_sink_is_refused(elasticsearch: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as failed:
+        _with_fluentd(elasticsearch=elasticsearch)
+    assert message in str(failed.value)

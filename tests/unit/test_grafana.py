@@ -16,6 +16,7 @@ from infra_gen.artifacts.grafana import DATASOURCE_UID, panel_queries
 from infra_gen.project import Project
 from infra_gen.render import render_environment
 from infra_gen.topology import plan
+from infra_gen.validate.grafana import plain_promql
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVS = ("dev", "staging", "prod")
@@ -125,10 +126,75 @@ PROMTOOL = shutil.which("promtool")
 @pytest.mark.parametrize("env", ENVS)
 def test_every_panel_query_parses(env: str, tmp_path: Path) -> None:
     # promtool has no offline "parse this expression"; recording rules are parsed.
-    rules = [{"record": f"panel:{name}:{i}", "expr": q}
+    rules = [{"record": f"panel:{name}:{i}", "expr": plain_promql(q)}
              for name in DASHBOARDS for i, q in enumerate(panel_queries(dashboard(env, name)))]
     path = tmp_path / "panels.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
     run = subprocess.run([str(PROMTOOL), "check", "rules", str(path)],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def _panel(env: str, board: str, title: str) -> dict[str, Any]:
+    (found,) = [p for p in panels(dashboard(env, board)) if p["title"] == title]
+    return found
+
+
+def _steps(p: dict[str, Any]) -> list[tuple[Any, str]]:
+    return [(s["value"], s["color"])
+            for s in p["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_four_wrong_panels_are_right(env: str) -> None:
+    up = _panel(env, "system", "Targets up")
+    # 0 (down) is below the first step: red; 1 and above green.
+    assert _steps(up) == [(None, "red"), (1, "green")]
+    (mapping,) = up["fieldConfig"]["defaults"]["mappings"]
+    assert mapping["options"]["0"]["color"] == "red"
+    free = plan(Project(ROOT).load(env)).env.monitoring.thresholds.disk_free_ratio
+    assert _steps(_panel(env, "system", "Disk free")) == [(None, "red"), (free, "green")]
+    (users,) = _panel(env, "application", "Active users (5 min)")["targets"]
+    assert users["expr"].startswith("max(churn_api_active_clients{")
+    for board in DASHBOARDS:
+        for q in panel_queries(dashboard(env, board)):
+            assert "[5m]" not in q
+            assert q.count("[") == q.count("[$__rate_interval]"), q
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_query_follows_the_environment_and_instance_variables(env: str) -> None:
+    for board in DASHBOARDS:
+        d = dashboard(env, board)
+        names = [v["name"] for v in d["templating"]["list"]]
+        assert names == ["environment", "instance"]
+        (environment, instance) = d["templating"]["list"]
+        assert environment["current"]["value"] == env
+        assert instance["includeAll"] and instance["allValue"] == ".+"
+        for q in panel_queries(d):
+            selectors = q.count("{") - q.count("{{")
+            assert q.count('environment="$environment",instance=~"$instance"') == selectors, q
+    prom = yaml.safe_load(render_environment(Project(ROOT), env)[
+        "prometheus/prometheus.yml"].content)
+    for job in prom["scrape_configs"]:
+        labels = [c.get("labels", {}).get("environment") for c in job.get("static_configs", [])]
+        labels += [r["replacement"] for r in job.get("relabel_configs", [])
+                   if r.get("target_label") == "environment"]
+        assert labels == [env], job["job_name"]
+
+
+def test_datastore_nginx_container_and_disk_panels() -> None:
+    titles = {p["title"] for p in panels(dashboard("prod", "system"))}
+    assert {"PostgreSQL", "Connections", "Transactions", "Cache hit ratio",
+            "Replication lag (bytes behind)", "Redis", "Memory used", "Clients", "Evictions",
+            "nginx (load balancer)", "Requests", "CPU per target",
+            "Memory per target (resident)", "Disk I/O", "Disk busy"} <= titles
+    queries = "\n".join(panel_queries(dashboard("prod", "system")))
+    for metric in ("pg_stat_activity_count", "pg_stat_database_xact_commit",
+                   "pg_stat_database_blks_hit", "pg_replication_slots_pg_wal_lsn_diff",
+                   "redis_memory_used_bytes", "redis_connected_clients",
+                   "redis_evicted_keys_total", "nginx_http_requests_total",
+                   "nginx_connections_active", "process_cpu_seconds_total",
+                   "process_resident_memory_bytes", "node_disk_read_bytes_total",
+                   "node_disk_written_bytes_total"):
+        assert metric in queries, metric

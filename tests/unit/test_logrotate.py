@@ -1,4 +1,4 @@
-"""logrotate artifact: the seed's rotation policy for the service and backup logs."""
+"""logrotate artifact: the rotation policy (logging.logrotate) for the service and backup logs."""
 
 from __future__ import annotations
 

@@ -86,7 +86,8 @@ def test_prod_scrapes_every_replica_and_the_exporters_not_the_databases() -> Non
         assert "static_configs" not in jobs[name]
         assert jobs[name]["dns_sd_configs"] == [
             {"names": [name], "type": "A", "port": port, "refresh_interval": "10s"}]
-        (relabel,) = jobs[name]["relabel_configs"]
+        relabel, environment = jobs[name]["relabel_configs"]
+        assert environment == {"target_label": "environment", "replacement": "prod"}
         assert relabel["target_label"] == "instance"
         assert relabel["source_labels"] == ["__meta_dns_name", "__address__"]
     assert targets["redis"] == ["redis-exporter:9121"]
@@ -94,12 +95,12 @@ def test_prod_scrapes_every_replica_and_the_exporters_not_the_databases() -> Non
     assert targets["postgres-replica"] == ["postgres-replica-exporter:9187"]
     assert jobs["prometheus"]["metrics_path"] == "/prometheus/metrics"
     assert jobs["alertmanager"]["metrics_path"] == "/alertmanager/metrics"
-    # The seed's mistake: Redis and PostgreSQL do not speak the Prometheus format.
+    # Redis and PostgreSQL do not speak the Prometheus format: only their exporters.
     every = [t for ts in targets.values() for t in ts]
     assert not [t for t in every if t.endswith((":6379", ":5432"))]
     labels = [sc["labels"]["instance"] for sc in jobs["redis"]["static_configs"]]
     assert labels == ["redis-exporter"]
-    assert "seed scraped Redis on :6379" in rendered("prod")[PROM]
+    assert "Redis (:6379) and PostgreSQL (:5432) do not speak" in rendered("prod")[PROM]
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -133,7 +134,10 @@ def test_prod_thresholds_are_in_the_expressions() -> None:
     assert rules["HighLatency"].startswith("histogram_quantile(0.95,")
     assert rules["HighLatency"].endswith(f"> {t.latency_p95_seconds:g}")
     assert rules["DataDrift"].endswith(f"> {t.drift_psi:g}")
-    assert rules["ModelAccuracyLow"].endswith(f"< {t.min_model_accuracy:g}")
+    # The accuracy on real outcomes, once enough of them are recorded (not training's).
+    assert rules["ModelAccuracyLow"] == (
+        f'max(churn_model_live_accuracy{{job=~"api"}}) < {t.min_model_accuracy:g} and on() '
+        f'max(churn_model_labelled_predictions{{job=~"api"}}) >= 30')
     assert rules["DiskSpaceLow"].endswith(f"< {t.disk_free_ratio:g}")
     assert 'slot_name="replica_1"' in rules["ReplicationLag"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mutations import EVIL_SERVICE, edit_compose, include_service, sub
+from mutations import EVIL_SERVICE, edit_compose, edit_yaml, include_service, sub
 
 from infra_gen.project import Project
 from infra_gen.render import render_environment, write_tree
@@ -150,6 +150,27 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
      "services.redis.devices: must map no host device"),
     ("root user", "services hardened", edit_compose(_set("api", "user", "0:0")),
      "services.api.user: runs as 0:0"),
+    ("log sink on an unknown host", "log sink reachable",
+     sub("fluentd/fluent.conf", r"^  host elasticsearch$", "  host logs.example.com"),
+     "fluentd ships to logs.example.com:9200: not a service of compose.yaml nor the external "
+     "endpoint the model declares (logging.fluentd.elasticsearch: elasticsearch on log-sink)"),
+    ("shipper off the sink's network", "log sink reachable",
+     edit_compose(_set("fluentd", "networks", ["backend-net"])),
+     "fluentd ships to elasticsearch:9200 on the network log-sink, which fluentd does not join "
+     "in compose.yaml (its networks: ['backend-net'])"),
+    ("sink network not external", "log sink reachable",
+     edit_yaml("compose.yaml", lambda d: d["networks"].__setitem__("log-sink", {"driver": "bridge"})),
+     "fluentd ships to elasticsearch:9200 on the network log-sink, which compose.yaml does not "
+     "declare `external: true`"),
+    ("sink is a service on another network", "log sink reachable",
+     edit_compose(lambda svcs: svcs.__setitem__("elasticsearch", {
+         "image": "elasticsearch:8.15.0", "networks": ["frontend-net"]})),
+     "fluentd ships to elasticsearch:9200, a service on ['frontend-net'], but fluentd is only "
+     "on ['backend-net', 'log-sink'] (compose.yaml)"),
+    ("swarm shipper off the sink's network", "log sink reachable",
+     edit_yaml("stack.yaml", lambda d: d["services"]["fluentd"].__setitem__(
+         "networks", ["backend-net"])),
+     "which fluentd does not join in stack.yaml"),
     ("grace shorter than gunicorn", "stop_grace_period > graceful",
      edit_compose(_set("api", "stop_grace_period", "15s")),
      "services.api.stop_grace_period 15s is not longer than gunicorn's graceful timeout 20s"),

@@ -102,7 +102,7 @@ READERS = {
                      "services hardened", "upstreams are services", "scrape targets are services",
                      "compose self-contained", "host ports unique", "datastores unpublished",
                      "ufw ports = lb ports", "ufw in a container", "stop_grace_period > graceful",
-                     "shellcheck", "secrets in env.example"},
+                     "shellcheck", "secrets in env.example", "log sink reachable"},
     "ci/github-workflow.yml": {"github-workflows schema", "docker compose config", "shellcheck",
                                "secrets in env.example"},
     # MANIFEST restates the other files' hashes: no check reads it.

@@ -11,10 +11,9 @@
 # if any step after it fails, they are put back, ufw is re-enabled as it was, and
 # the script exits non-zero. The host is never left without its firewall.
 #
-# The seed's host rules were right: only the load balancer's ports are public;
-# SSH, PostgreSQL and Redis are reachable from the private network only
-# (firewall.private_cidr).
-# What the seed missed: Docker publishes container ports through its own iptables
+# Host rules: only the load balancer's ports are public; SSH, PostgreSQL and
+# Redis are reachable from the private network only (firewall.private_cidr).
+# Container rules: Docker publishes container ports through its own iptables
 # chains (DNAT + FORWARD), which UFW's INPUT rules never see. The block added to
 # /etc/ufw/after.rules (the ufw-docker approach) sends forwarded traffic through
 # ufw-user-forward, where the `ufw route allow` rules below admit only the

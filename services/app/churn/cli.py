@@ -15,14 +15,26 @@ from churn.logs import configure_logging
 log = logging.getLogger("churn")
 
 
-def _migrate(_: argparse.Namespace, config: Config) -> int:
+def _migrate(args: argparse.Namespace, config: Config) -> int:
     import psycopg
 
-    from churn.store.migrations import apply_migrations
+    from churn.store.migrations import apply_indexes, apply_migrations
 
+    indexes_sql = None
+    if args.indexes is not None:
+        try:
+            indexes_sql = Path(args.indexes).read_text(encoding="utf-8")
+        except OSError as exc:
+            print(f"churn: cannot read {args.indexes}: {exc.strerror}", file=sys.stderr)
+            return 2
     with psycopg.connect(config.database_conninfo()) as conn:
         applied = apply_migrations(conn)
-    print(f"applied migrations: {applied}" if applied else "schema is up to date")
+        created = apply_indexes(conn, indexes_sql) if indexes_sql is not None else []
+    # One line, the last one of the container's log: infra-gen up repeats it.
+    schema = f"applied migrations {applied}" if applied else "schema up to date"
+    index = (f"created indexes {created}" if created else "indexes present"
+             if indexes_sql is not None else "no index file")
+    print(f"{schema}; {index}")
     return 0
 
 
@@ -65,9 +77,10 @@ def _train(args: argparse.Namespace, _: Config) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="churn", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
-        handler=_migrate
-    )
+    migrate = commands.add_parser("migrate", help="apply pending database migrations")
+    migrate.add_argument("--indexes", default=None, metavar="FILE",
+                         help="SQL file of the environment's indexes, run after the migrations")
+    migrate.set_defaults(handler=_migrate)
     token = commands.add_parser("create-token", help="create an API token and print it once")
     token.add_argument("name", help="who or what the token is for (unique)")
     token.set_defaults(handler=_create_token)

@@ -9,6 +9,9 @@ from typing import Any, Literal
 ContractType = Literal["month-to-month", "one-year", "two-year"]
 CONTRACT_TYPES: tuple[ContractType, ...] = ("month-to-month", "one-year", "two-year")
 
+CHURN_THRESHOLD = 0.5
+"""A risk score at or above this predicts churn (training's accuracy uses the same cut)."""
+
 # The model's inputs, in the order the ML service expects them.
 FEATURE_NAMES: tuple[str, ...] = (
     "tenure_months",

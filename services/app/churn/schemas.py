@@ -68,6 +68,14 @@ class PredictionRequest(BaseModel):
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+class OutcomeRecord(BaseModel):
+    """The real churn outcome of a customer: did they leave?"""
+
+    model_config = _STRICT
+
+    churned: bool
+
+
 class BodyError(Exception):
     """A request body failed validation; `field` is a dotted path into the body."""
 

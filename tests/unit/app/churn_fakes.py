@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from churn.api.queue import TaskState
-from churn.domain import Customer, Page, RiskRecord
+from churn.domain import CHURN_THRESHOLD, Customer, Page, RiskRecord
 from churn.errors import CustomerNotFoundError, DuplicateExternalIdError, StoreUnavailableError
 from churn.worker.ml_client import Score
 
@@ -21,6 +21,7 @@ class InMemoryStore:
         self.customers: dict[int, Customer] = {}
         self.history: list[RiskRecord] = []
         self.tokens: dict[str, str] = {}
+        self.outcomes: dict[int, tuple[bool, datetime]] = {}
         self._ids = itertools.count(1)
         self.down = False
         self.writes = 0
@@ -98,6 +99,25 @@ class InMemoryStore:
 
     def ping(self) -> None:
         self._check()
+
+    def record_outcome(self, customer_id: int, churned: bool) -> bool:
+        self._check()
+        if customer_id not in self.customers:
+            return False
+        self.outcomes[customer_id] = (churned, datetime.now(UTC))
+        return True
+
+    def live_accuracy(self, days: int) -> tuple[int, float | None]:
+        self._check()
+        right = []
+        for customer_id, (churned, at) in self.outcomes.items():
+            if (datetime.now(UTC) - at).days >= days:
+                continue
+            before = [r for r in self.history
+                      if r.customer_id == customer_id and r.prediction_time <= at]
+            if before:
+                right.append((before[-1].risk_score >= CHURN_THRESHOLD) == churned)
+        return len(right), (sum(right) / len(right) if right else None)
 
     def token_name(self, token_hash: str) -> str | None:
         self._check()

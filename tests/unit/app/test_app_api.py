@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import socket
 import time
 from typing import Any
@@ -211,6 +213,54 @@ def test_metrics_count_requests_by_route_and_status(api: Any) -> None:
     )
     assert "churn_api_request_duration_seconds_bucket" in text
     assert "churn_api_active_clients" in text
+
+
+def _gauge(text: str, name: str) -> float:
+    (line,) = [ln for ln in text.splitlines() if ln.startswith(name + " ")]
+    return float(line.split()[1])
+
+
+@pytest.mark.parametrize(("body", "status", "field"), [
+    ({"churned": "yes"}, 422, "churned"),
+    ({"churned": 1}, 422, "churned"),
+    ({}, 422, "churned"),
+    ({"churned": True, "extra": 1}, 422, "extra"),
+])
+def test_outcome_bad_bodies(api: Any, body: dict[str, Any], status: int, field: str) -> None:
+    customer = _create(api)
+    r = api.put(f"/api/customers/{customer['id']}/outcome", json=body, headers=AUTH)
+    assert r.status_code == status, r.get_json()
+    assert field in json.dumps(r.get_json())
+
+
+def test_outcomes_label_predictions_and_feed_the_live_accuracy(api: Any, store: Any) -> None:
+    before = api.get("/metrics").get_data(as_text=True)
+    # Nothing labelled yet: 0 of 0 is NaN (the series exists; no alert compares true).
+    assert _gauge(before, "churn_model_labelled_predictions") == 0
+    assert math.isnan(_gauge(before, "churn_model_live_accuracy"))
+    right, wrong, unpredicted = (_create(api, external_id=f"O-{n}") for n in range(3))
+    store.record_score(right["id"], "o1", 0.9, "m1")   # predicted churn
+    store.record_score(wrong["id"], "o2", 0.1, "m1")   # predicted stay
+    assert api.put(f"/api/customers/{right['id']}/outcome", json={"churned": True}).status_code == 401
+    for customer, churned in ((right, True), (wrong, True), (unpredicted, False)):
+        r = api.put(f"/api/customers/{customer['id']}/outcome", json={"churned": churned},
+                    headers=AUTH)
+        assert r.status_code == 200 and r.get_json()["churned"] is churned
+    assert api.put("/api/customers/99999/outcome", json={"churned": True},
+                   headers=AUTH).status_code == 404
+    text = api.get("/metrics").get_data(as_text=True)
+    # The unpredicted customer labels nothing: 2 labelled, 1 right.
+    assert _gauge(text, "churn_model_labelled_predictions") == 2
+    assert _gauge(text, "churn_model_live_accuracy") == 0.5
+    # A corrected outcome replaces the first one.
+    api.put(f"/api/customers/{wrong['id']}/outcome", json={"churned": False}, headers=AUTH)
+    text = api.get("/metrics").get_data(as_text=True)
+    assert _gauge(text, "churn_model_live_accuracy") == 1.0
+
+
+def test_metrics_survive_a_database_outage(api: Any, store: Any) -> None:
+    store.down = True
+    assert api.get("/metrics").status_code == 200
 
 
 class DictCache:

@@ -141,14 +141,22 @@ def test_deploy_stack_quotes_a_hostile_secrets_dir(tmp_path: Path) -> None:
     fake.mkdir()
     log = tmp_path / "calls"
     for tool in ("stat", "sha256sum", "docker"):
-        (fake / tool).write_text(f'#!/bin/bash\nprintf "{tool} %s\\n" "$*" >>{log}\necho 1\n')
+        # docker service ps --format: the migration task this deploy started completed.
+        answer = ('case "$*" in *--format*ID*) echo "new Complete 1 second ago";; '
+                  '*) echo 1;; esac' if tool == "docker" else "echo 1")
+        (fake / tool).write_text(f'#!/bin/bash\nprintf "{tool} %s\\n" "$*" >>{log}\n{answer}\n')
         (fake / tool).chmod(0o755)
     script = tmp_path / "deploy-stack.sh"
     script.write_text(text)
     subprocess.run(["bash", str(script)], check=True, env={"PATH": f"{fake}:/usr/bin:/bin"})
     calls = log.read_text().splitlines()
     assert f"stat -c %Y -- {payload}/postgres_password" in calls
-    assert calls[-1].startswith("docker stack deploy --prune -c stack.yaml churn-prediction-prod")
+    deploys = [i for i, c in enumerate(calls)
+               if c.startswith("docker stack deploy --prune -c stack.yaml churn-prediction-prod")]
+    assert len(deploys) == 1
+    # Then the one-shot migration: run again (the service existed) and waited for.
+    assert "docker service update --force --detach --quiet churn-prediction-prod_migrate" in calls[
+        deploys[0]:]
 
 
 def test_a_line_break_in_the_secrets_dir_cannot_add_compose_keys() -> None:

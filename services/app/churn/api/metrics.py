@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 
 from flask import Flask, Response, g, request
 from prometheus_client import Counter, Gauge, Histogram
 
 from churn.metrics_export import render_metrics
+from churn.store.protocols import CustomerStore
+
+log = logging.getLogger(__name__)
 
 REQUESTS = Counter(
     "churn_api_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -30,12 +35,37 @@ DEPENDENCY_UP = Gauge(
     ["dependency"],
     multiprocess_mode="mostrecent",
 )
+LIVE_ACCURACY = Gauge(
+    "churn_model_live_accuracy",
+    "Share of labelled predictions the model got right (outcomes of the last "
+    "LIVE_ACCURACY_DAYS days, each against the newest prediction before it)",
+    multiprocess_mode="mostrecent",
+)
+LABELLED = Gauge(
+    "churn_model_labelled_predictions",
+    "Predictions with a recorded real outcome in the live accuracy's window",
+    multiprocess_mode="mostrecent",
+)
+LIVE_ACCURACY_DAYS = 30
 CACHE_LOOKUPS = Counter("churn_api_cache_lookups_total", "Customer cache lookups", ["result"])
 
 
 def _route() -> str:
     # The URL rule, not the path: /api/customers/<int:customer_id> is one series.
     return request.url_rule.rule if request.url_rule is not None else "unmatched"
+
+
+def _live_accuracy(customers: CustomerStore) -> None:
+    """Computed at scrape time (one indexed query). With no labelled prediction the
+    accuracy is NaN (0 of 0): the series exists, and no comparison with it is true, so
+    the alert (which also needs enough labelled predictions) stays quiet."""
+    try:
+        labelled, accuracy = customers.live_accuracy(LIVE_ACCURACY_DAYS)
+    except Exception:  # database down: /health/ready and its gauge say so already
+        log.warning("live accuracy not computed: database unavailable", exc_info=True)
+        return
+    LABELLED.set(labelled)
+    LIVE_ACCURACY.set(math.nan if accuracy is None else accuracy)
 
 
 def install_metrics(app: Flask) -> None:
@@ -59,7 +89,9 @@ def install_metrics(app: Flask) -> None:
     def metrics() -> Response:
         from churn.api.routes.health import check_dependencies
 
-        ACTIVE_CLIENTS.set(app.extensions["churn"].active_clients.count())
-        check_dependencies(app.extensions["churn"])
+        svc = app.extensions["churn"]
+        ACTIVE_CLIENTS.set(svc.active_clients.count())
+        check_dependencies(svc)
+        _live_accuracy(svc.customers)
         body, content_type = render_metrics()
         return Response(body, content_type=content_type)

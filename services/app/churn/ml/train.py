@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import churn
-from churn.domain import FEATURE_NAMES
+from churn.domain import CHURN_THRESHOLD, FEATURE_NAMES
 from churn.ml import dataset
 from churn.ml.drift import training_distributions
 from churn.ml.features import encode
@@ -77,7 +77,7 @@ def train(seed: int = dataset.DEFAULT_SEED, size: int = dataset.DEFAULT_SIZE) ->
         "rows": {"train": len(y_train), "held_out": len(y_test)},
         "metrics": {
             "auc": round(float(roc_auc_score(y_test, probability)), 6),
-            "accuracy": round(float(accuracy_score(y_test, probability >= 0.5)), 6),
+            "accuracy": round(float(accuracy_score(y_test, probability >= CHURN_THRESHOLD)), 6),
         },
         "feature_names": list(FEATURE_NAMES),
         "feature_importances": {

@@ -77,6 +77,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        4,
+        "churn_outcome",
+        """
+        CREATE TABLE IF NOT EXISTS churn_outcome (
+            customer_id BIGINT PRIMARY KEY REFERENCES customer (id) ON DELETE CASCADE,
+            churned     BOOLEAN NOT NULL,
+            observed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS idx_churn_outcome_observed ON churn_outcome (observed_at);
+        """,
+    ),
 )
 
 
@@ -108,3 +120,17 @@ def apply_migrations(
             )
             applied_now.append(migration.version)
     return applied_now
+
+
+def apply_indexes(conn: psycopg.Connection, sql: str) -> list[str]:
+    """Run the environment's index file (CREATE INDEX IF NOT EXISTS ...) in one
+    transaction after the migrations; return the names of the indexes it created."""
+    query = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
+        before = {row[0] for row in conn.execute(query)}
+        if sql.strip():
+            # The deployer's own generated file, mounted read-only into the container.
+            conn.execute(sql.encode())
+        after = {row[0] for row in conn.execute(query)}
+    return sorted(after - before)

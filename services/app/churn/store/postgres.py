@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from churn.domain import Customer, Page, RiskRecord
+from churn.domain import CHURN_THRESHOLD, Customer, Page, RiskRecord
 from churn.errors import CustomerNotFoundError, DuplicateExternalIdError
 from churn.store.pools import Database
 
@@ -193,6 +193,35 @@ class PostgresStore:
                 return True
         except psycopg.errors.ForeignKeyViolation as exc:
             raise CustomerNotFoundError(customer_id) from exc
+
+    # -- labelled outcomes (live model accuracy) -------------------------------------
+
+    def record_outcome(self, customer_id: int, churned: bool) -> bool:
+        try:
+            with self._db.connection() as conn:
+                conn.execute(
+                    "INSERT INTO churn_outcome (customer_id, churned) VALUES (%s, %s)"
+                    " ON CONFLICT (customer_id) DO UPDATE"
+                    " SET churned = EXCLUDED.churned, observed_at = now()",
+                    (customer_id, churned),
+                )
+            return True
+        except psycopg.errors.ForeignKeyViolation:
+            return False
+
+    def live_accuracy(self, days: int) -> tuple[int, float | None]:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*), avg(((p.risk_score >= %s) = o.churned)::int)"
+                " FROM churn_outcome o CROSS JOIN LATERAL ("
+                "   SELECT risk_score FROM risk_history h"
+                "   WHERE h.customer_id = o.customer_id AND h.prediction_time <= o.observed_at"
+                "   ORDER BY h.prediction_time DESC LIMIT 1) p"
+                " WHERE o.observed_at > now() - make_interval(days => %s)",
+                (CHURN_THRESHOLD, days),
+            ).fetchone()
+        assert row is not None  # an aggregate always returns one row
+        return int(row[0]), None if row[1] is None else float(row[1])
 
     # -- tokens ----------------------------------------------------------------------
 

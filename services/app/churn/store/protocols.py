@@ -38,6 +38,16 @@ class CustomerStore(Protocol):
         """Raise StoreUnavailableError unless the database answers."""
         ...
 
+    def record_outcome(self, customer_id: int, churned: bool) -> bool:
+        """Store (or replace) the customer's real churn outcome, observed now; False
+        when the customer does not exist."""
+        ...
+
+    def live_accuracy(self, days: int) -> tuple[int, float | None]:
+        """(labelled predictions, share right) over the outcomes observed in the last
+        `days` days: each outcome against the newest prediction made before it."""
+        ...
+
 
 class TokenStore(Protocol):
     def token_name(self, token_hash: str) -> str | None: ...

@@ -11,7 +11,7 @@ from churn.api.metrics import CACHE_LOOKUPS
 from churn.api.request_helpers import check_id, int_arg, services
 from churn.errors import DuplicateExternalIdError
 from churn.json_errors import ApiError, json_body
-from churn.schemas import BodyError, CustomerCreate, CustomerPatch, validate_body
+from churn.schemas import BodyError, CustomerCreate, CustomerPatch, OutcomeRecord, validate_body
 
 bp = Blueprint("customers", __name__, url_prefix="/api/customers")
 
@@ -129,3 +129,14 @@ def risk_history(customer_id: int) -> Response:
     if history is None:
         raise _not_found()
     return jsonify({"customer_id": customer_id, "items": [r.to_json() for r in history]})
+
+
+@bp.put("/<int:customer_id>/outcome")
+@require_token
+def record_outcome(customer_id: int) -> Response:
+    """The customer's real outcome (churned or stayed), once known: it labels the
+    newest prediction made before it, and the API's live accuracy metric counts it."""
+    outcome = validate_body(OutcomeRecord, json_body())
+    if not services().customers.record_outcome(check_id(customer_id), outcome.churned):
+        raise _not_found()
+    return jsonify({"customer_id": customer_id, "churned": outcome.churned})

@@ -61,8 +61,10 @@ ML_LATENCY = "churn_ml_prediction_duration_seconds_bucket"
 ML_ACCURACY = "churn_ml_model_accuracy"
 ML_IMPORTANCE = "churn_ml_feature_importance"
 ML_DRIFT = "churn_ml_feature_drift_psi"
+ML_PREDICTED_ROWS = "churn_ml_predicted_rows_total"
 METRICS = (API_REQUESTS, API_LATENCY, API_ACTIVE_CLIENTS, TASKS_SUCCEEDED, TASKS_FAILED,
-           TASKS_RETRIED, TASK_RUNTIME, ML_LATENCY, ML_ACCURACY, ML_IMPORTANCE, ML_DRIFT)
+           TASKS_RETRIED, TASK_RUNTIME, ML_LATENCY, ML_ACCURACY, ML_IMPORTANCE, ML_DRIFT,
+           ML_PREDICTED_ROWS)
 """Series the rules and dashboards query (histograms by their _bucket series)."""
 # -- metrics that are not the bundled app's --------------------------------------
 NOT_DISKS = "tmpfs|devtmpfs|ramfs|squashfs|overlay|nsfs|fuse.lxcfs"

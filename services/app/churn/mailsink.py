@@ -119,6 +119,8 @@ def api(store: Store) -> type[BaseHTTPRequestHandler]:
 def main() -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "info").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiosmtpd logs every SMTP command at info: one line per message is ours.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     directory = Path(os.environ.get("MAIL_DIR", "/var/spool/mail-sink"))
     directory.mkdir(parents=True, exist_ok=True)
     store = Store(directory)

@@ -76,13 +76,16 @@ class Bench:
 
     def episode(self, fault: Callable[[], None], lift: Callable[[], None],
                 recovered: Callable[[], bool]) -> tuple[Load, float]:
-        """Load from just before the fault until recovered; seconds from the lift."""
+        """Load from just before the fault until recovered; seconds from the moment the
+        fault is lifted (the start command, not the end of its wait for health)."""
         with paced_load(self.site, self.topo, self.paths) as load:
             time.sleep(1.0)
             fault()
             time.sleep(self.hold)
+            lifted = time.monotonic()
             lift()
-            took = _until(recovered, 180, "recovery")
+            _until(recovered, 180, "recovery")
+            took = time.monotonic() - lifted
             time.sleep(1.0)
         return load, took
 
@@ -91,12 +94,6 @@ class Bench:
         ids = self.stack.compose("ps", "-q", api, capture=True).stdout.split()
         assert len(ids) >= 2, "fewer than two API replicas: nothing to fail over to"
         victim = ids[-1]
-        lifted = 0.0
-
-        def lift() -> None:
-            nonlocal lifted
-            docker("start", victim)
-            lifted = time.monotonic()
 
         def serves() -> bool:
             if not self.topo.env.load_balancer.replica_header:
@@ -106,8 +103,8 @@ class Bench:
             r = self.site.get("/api/customers?per_page=1")
             return r.headers.get("X-Served-By", "") == victim[:12]
 
-        load, _ = self.episode(lambda: docker("kill", "-s", "KILL", victim), lift, serves)
-        took = time.monotonic() - lifted
+        load, took = self.episode(lambda: docker("kill", "-s", "KILL", victim),
+                                  lambda: docker("start", victim), serves)
         _restore(self.stack, api)
         return Row("API replica killed", load, took, f"1 of {len(ids)} replicas")
 
@@ -138,7 +135,12 @@ class Bench:
         def fault() -> None:
             nonlocal killed
             for cid in ml_ids:
-                docker("pause", cid)
+                # The cgroup freezer can time out on a loaded machine: try again.
+                for attempt in range(3):
+                    docker("pause", cid, check=attempt == 2)
+                    if docker("inspect", "-f", "{{.State.Paused}}", cid).strip() == "true":
+                        break
+                    time.sleep(1.0)
             try:
                 for _ in range(10):
                     r = self.site.post("/api/predictions", json={"customer_id": self.customer},
@@ -194,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         r = rows[-1]
         print(f"{r.fault}: {r.load.summary()}; recovered after {r.recover:.1f} s "
-              f"({time.monotonic() - started:.0f} s in all)", file=sys.stderr)
+              f"({time.monotonic() - started:.0f} s in all); failed: {r.load.failed()[:5]}",
+              file=sys.stderr)
     rate = bench.topo.env.load_balancer.rate_limit.requests_per_second
     print(f"{args.env}, paced reads at half of {rate:g} req/s, faults held {args.hold:g} s:\n")
     print(table(rows), end="")

@@ -288,6 +288,19 @@ def load_document(path: Path, _chain: tuple[Path, ...] = ()) -> Document:
     return deep_merge(load_document(parent, (*_chain, path)), doc)
 
 
+def extends_chain(path: Path) -> list[tuple[Path, Document]]:
+    """Each file of path's extends chain, not merged, the root first (for explain, once
+    load_environment accepted the chain: a broken link ends the list)."""
+    chain: list[tuple[Path, Document]] = []
+    here: Path | None = path
+    while here and here.is_file() and len(chain) <= MAX_EXTENDS and here not in dict(chain):
+        doc = _read_yaml(here)
+        chain.append((here, doc))
+        parent = doc.data.get("extends")
+        here = here.with_name(f"{parent}.yaml") if isinstance(parent, str) else None
+    return chain[::-1]
+
+
 def load_environment(path: Path) -> Environment:
     """Load, merge and validate one environment file; ConfigError lists every problem."""
     doc = load_document(path)

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ..contract import install_hint
 from ..topology import Topology
 
 
@@ -174,7 +175,7 @@ def run(argv: Sequence[str], timeout: float = 120, cwd: Path | None = None,
         input_text: str | None = None) -> ToolOutput:
     exe = venv_tool(argv[0])
     if exe is None:
-        raise Skip(f"{argv[0]} not installed — run make tools")
+        raise Skip(f"{argv[0]} not installed — {install_hint(argv[0])}")
     try:
         proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=timeout,
                               cwd=cwd, input=input_text, check=False)
@@ -186,7 +187,7 @@ def run(argv: Sequence[str], timeout: float = 120, cwd: Path | None = None,
 def docker_available() -> str | None:
     """None when the Docker daemon answers, else why not."""
     if shutil.which("docker") is None:
-        return "docker not installed — run make tools"
+        return f"docker not installed — {install_hint('docker')}"
     try:
         proc = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
                               capture_output=True, text=True, timeout=20, check=False)

@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 
 from ..contract import NGINX_CONF as CONF
+from ..contract import install_hint
 from ..model import TlsMode
 from .base import (
     Check,
@@ -141,7 +142,7 @@ def nginx_t(ctx: Context) -> list[Finding]:
     image = f"{ctx.topo.env.images.registry}/lb:{ctx.topo.env.images.tag}"
     use_image = docker_available() is None and image_exists(image)
     if not use_image and venv_tool("nginx") is None:
-        raise Skip("nginx not installed — run make tools (or build the lb image)")
+        raise Skip(f"nginx not installed — {install_hint('nginx')} (or build the lb image)")
     with tempfile.TemporaryDirectory(prefix="nginx-t-") as tmpdir:
         tmp = Path(tmpdir)
         code, output = _in_lb_image(ctx, image, tmp) if use_image else _on_host(ctx, tmp)

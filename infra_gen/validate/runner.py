@@ -10,13 +10,17 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..contract import install_hint
 from ..errors import ValidationFailed
 from ..project import Project
 from ..render import render_environment, write_tree
 from ..topology import plan
 from .base import Check, Context, Finding, NotApplicable, Result, Skip, Status, ToolFailed, missing_tools
+
+if TYPE_CHECKING:
+    from .progress import Observer
 
 
 def strict_from_env(strict: bool) -> bool:
@@ -34,7 +38,8 @@ def run_check(ctx: Context, check: Check) -> Result:
 
     missing = missing_tools(check.tools)
     if missing:
-        return done(Status.skipped, reason=f"{', '.join(missing)} not installed — run make tools")
+        hints = "; ".join(f"{tool} not installed — {install_hint(tool)}" for tool in missing)
+        return done(Status.skipped, reason=hints)
     try:
         findings = check.fn(ctx)
     except Skip as exc:
@@ -48,6 +53,12 @@ def run_check(ctx: Context, check: Check) -> Result:
     return done(Status.failed if findings else Status.passed, findings)
 
 
+def _observed(observer: Observer | None, ctx: Context, check: Check) -> Result:
+    if observer is not None:
+        observer.begin(ctx.env, check.name)
+    return run_check(ctx, check)
+
+
 def apply_strict(result: Result) -> Result:
     if result.status is not Status.skipped:
         return result
@@ -56,13 +67,19 @@ def apply_strict(result: Result) -> Result:
 
 
 def run_checks(contexts: Sequence[Context], checks: Sequence[Check], strict: bool = False,
-               jobs: int | None = None) -> list[Result]:
+               jobs: int | None = None, observer: Observer | None = None) -> list[Result]:
     """Every check on every context, independent ones in parallel (subprocess-bound)."""
     pairs = [(ctx, check) for check in sorted(checks, key=lambda c: not c.slow)
              for ctx in contexts]
     workers = jobs or min(16, max(4, (os.cpu_count() or 2) * 4))
+    if observer is not None:
+        observer.start(len(pairs))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate") as pool:
-        futures = [pool.submit(run_check, ctx, check) for ctx, check in pairs]
+        futures = [pool.submit(_observed, observer, ctx, check) for ctx, check in pairs]
+        if observer is not None:
+            tell = observer.done
+            for future in futures:
+                future.add_done_callback(lambda f: tell(f.result()))
         results = [f.result() for f in futures]
     if strict:
         results = [apply_strict(r) for r in results]
@@ -122,8 +139,10 @@ def contexts_for(project: Project, names: Sequence[str], generated: bool,
 
 
 def validate(project: Project, names: Sequence[str], strict: bool = False, generated: bool = False,
-             checks: Sequence[Check] | None = None, jobs: int | None = None) -> Report:
-    """Render (or read generated/) and run every check; the caller decides the exit code."""
+             checks: Sequence[Check] | None = None, jobs: int | None = None,
+             observer: Observer | None = None) -> Report:
+    """Render (or read generated/) and run every check; the caller decides the exit code.
+    observer (validate/progress.py) hears of the total and of each result as it comes."""
     from .registry import CHECKS
 
     start = time.perf_counter()
@@ -131,7 +150,8 @@ def validate(project: Project, names: Sequence[str], strict: bool = False, gener
     workdir = Path(tempfile.mkdtemp(prefix="infra-gen-validate-"))
     try:
         contexts = contexts_for(project, names, generated, workdir)
-        results = run_checks(contexts, checks if checks is not None else CHECKS, strict, jobs)
+        results = run_checks(contexts, checks if checks is not None else CHECKS, strict, jobs,
+                             observer)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return Report(results, strict, time.perf_counter() - start)

@@ -172,6 +172,8 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
             Container(
                 name="grafana", kind="grafana", image=env.images.grafana,
                 user="472:0", port=PORTS["grafana"], built_here=False,
+                # Its data is a volume; file logs (beside stdout) need a writable place.
+                tmpfs=("/tmp", "/var/log/grafana"),
                 route_prefix=grafana_prefix,
                 resources=Resources(limits=ResourceAmounts(cpus=0.5, memory="512M")),
                 networks=(FRONTEND_NET, BACKEND_NET), secrets=(secret,),

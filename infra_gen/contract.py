@@ -84,9 +84,10 @@ LIVE_ACCURACY_DAYS = 30
 LIVE_ACCURACY_MIN_LABELLED = 30
 """Labelled predictions the live accuracy needs before its alert may fire: fewer say
 little about the model (a handful of wrong early outcomes is noise)."""
+ML_PREDICTED_ROWS = "churn_ml_predicted_rows_total"
 METRICS = (API_REQUESTS, API_LATENCY, API_ACTIVE_CLIENTS, TASKS_SUCCEEDED, TASKS_FAILED,
            TASKS_RETRIED, TASK_RUNTIME, ML_LATENCY, ML_ACCURACY, ML_IMPORTANCE, ML_DRIFT,
-           LIVE_ACCURACY, LABELLED_PREDICTIONS)
+           LIVE_ACCURACY, LABELLED_PREDICTIONS, ML_PREDICTED_ROWS)
 """Series the rules and dashboards query (histograms by their _bucket series)."""
 # -- metrics that are not the bundled app's --------------------------------------
 ENV_LABEL = "environment"

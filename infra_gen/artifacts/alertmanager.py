@@ -1,8 +1,10 @@
 """alertmanager artifact: alertmanager.yml from env.alerting.
 
-The SMTP password is never written into the file: each email receiver points
-`auth_password_file` at the secret mounted at /run/secrets/<auth_password_secret>
-(the topology mounts exactly those secrets into the alertmanager container).
+The mail server is global (`smtp_*`): a real smarthost, or the SMTP sink the stack
+runs (no TLS, no authentication). The SMTP password is never written into the
+file: `smtp_auth_password_file` points at the secret mounted at
+/run/secrets/<auth_password_secret> (the topology mounts exactly that secret into
+the alertmanager container).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from ..contract import ALERTMANAGER_CONFIG
 from ..model.operations import Receiver
 from ..overrides import apply
-from ..topology import SECRETS_MOUNT, Topology
+from ..topology import PORTS, SECRETS_MOUNT, Topology
 from .base import ArtifactKind, Output
 
 CONFIG_PATH = ALERTMANAGER_CONFIG
@@ -31,29 +33,31 @@ INHIBIT_RULES: list[dict[str, Any]] = [
 def receiver(r: Receiver) -> dict[str, Any]:
     out: dict[str, Any] = {"name": r.name}
     if r.email is not None:
-        e = r.email
-        out["email_configs"] = [{
-            "to": e.to,
-            "from": e.from_,
-            "smarthost": e.smarthost,
-            "auth_username": e.auth_username,
-            "auth_password_file": f"{SECRETS_MOUNT}/{e.auth_password_secret}",
-            "require_tls": e.require_tls,
-            "send_resolved": True,
-        }]
+        out["email_configs"] = [{"to": r.email.to, "send_resolved": True}]
     return out
 
 
-def password_files(topo: Topology) -> list[str]:
-    """Secret files alertmanager.yml references (must exist where Alertmanager runs)."""
-    return sorted({f"{SECRETS_MOUNT}/{r.email.auth_password_secret}"
-                   for r in topo.env.alerting.receivers if r.email is not None})
+def smtp_globals(topo: Topology) -> dict[str, Any]:
+    """The `smtp_*` settings every email receiver uses ({} without mail)."""
+    smtp = topo.env.alerting.smtp
+    if smtp is None:
+        return {}
+    if smtp.sink:
+        sink = topo.of_kind("mail-sink")[0]
+        return {"smtp_smarthost": f"{sink.name}:{PORTS['mail-sink']}",
+                "smtp_from": smtp.from_, "smtp_require_tls": False}
+    out: dict[str, Any] = {"smtp_smarthost": smtp.smarthost, "smtp_from": smtp.from_}
+    if smtp.auth_password_secret is not None:
+        out["smtp_auth_username"] = smtp.auth_username
+        out["smtp_auth_password_file"] = f"{SECRETS_MOUNT}/{smtp.auth_password_secret}"
+    out["smtp_require_tls"] = smtp.require_tls
+    return out
 
 
 def config(topo: Topology) -> dict[str, Any]:
     route = topo.env.alerting.route
     return {
-        "global": {"resolve_timeout": "5m"},
+        "global": {"resolve_timeout": "5m", **smtp_globals(topo)},
         "route": {
             "receiver": route.receiver,
             "group_by": list(route.group_by),

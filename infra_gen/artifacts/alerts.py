@@ -25,6 +25,7 @@ from ..contract import (
     LIVE_ACCURACY_MIN_LABELLED,
     ML_DRIFT,
     ML_LATENCY,
+    ML_PREDICTED_ROWS,
     NOT_DISKS,
     SCORE_TASK,
     TASKS_FAILED,
@@ -56,6 +57,8 @@ class Alert:
     quiet: Case
     service: str | None = None
     """The service group a per-group rule watches (a label: rules stay distinct)."""
+    also_quiet: tuple[tuple[str, Case], ...] = ()
+    """More cases in which the rule must stay quiet, each with what it shows."""
 
     @property
     def labels(self) -> dict[str, str]:
@@ -79,6 +82,17 @@ def _num(value: float) -> str:
 def _sel(metric: str, **labels: str) -> str:
     inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     return f"{metric}{{{inner}}}"
+
+
+_UNITS = {"ms": "millisecond", "s": "second", "m": "minute", "h": "hour", "d": "day"}
+
+
+def _spoken(duration: str) -> str:
+    """30s -> 30 seconds, 1m -> 1 minute (the `for:` of a rule, in its description)."""
+    match = re.fullmatch(r"([0-9]+)([a-z]+)", duration)
+    assert match is not None, duration
+    number, unit = match.groups()
+    return f"{int(number)} {_UNITS[unit]}{'' if int(number) == 1 else 's'}"
 
 
 def _pct(value: float) -> str:
@@ -125,7 +139,7 @@ def _accuracy(topo: Topology, g: str) -> list[Alert]:
             f" and on() max({LABELLED_PREDICTIONS}{{{sel}}}) >= {least}")
     low = (_sel(LIVE_ACCURACY, **lab), f"{_num(acc / 2)}x40")
     return [Alert(
-        g, "ModelAccuracyLow", expr, "15m", "warning",
+        g, "ModelAccuracyLow", expr, env.monitoring.alert_for.drift, "warning",
         f"{g}: live model accuracy below {_num(acc)} ({env.name})",
         f"Of the predictions in {env.name} whose real outcome was recorded in the last "
         f"{LIVE_ACCURACY_DAYS} days (at least {least}), fewer than {_num(acc * 100)}% were right: retrain or "
@@ -137,15 +151,15 @@ def _accuracy(topo: Topology, g: str) -> list[Alert]:
 
 
 def alerts(topo: Topology) -> list[Alert]:
-    env, t = topo.env, topo.env.monitoring.thresholds
+    env, t, wait = topo.env, topo.env.monitoring.thresholds, topo.env.monitoring.alert_for
     out: list[Alert] = []
     # One rule for every job: `up` is per target already. The test downs every target.
     targets = [{"job": j.job, "instance": instance_of(j)} for j in topo.scrape_jobs]
     out.append(Alert(
-        "targets", "TargetDown", "up == 0", "2m", "critical",
+        "targets", "TargetDown", "up == 0", wait.target_down, "critical",
         f"{{{{ $labels.instance }}}} of job {{{{ $labels.job }}}} is down ({env.name})",
         f"Prometheus in {env.name} has not scraped {{{{ $labels.instance }}}} "
-        "(job {{ $labels.job }}) for 2 minutes.",
+        f"(job {{{{ $labels.job }}}}) for {_spoken(wait.target_down)}.",
         Case(tuple((_sel("up", **lab), "0x40") for lab in targets), tuple(targets)),
         Case(tuple((_sel("up", **lab), "1x40") for lab in targets), ())))
     # The bundled API's metrics, and the conventional ones a service of your own serves.
@@ -162,7 +176,7 @@ def alerts(topo: Topology) -> list[Alert]:
         done = f"sum by (job) (rate({TASKS_SUCCEEDED}{{{sel}}}[5m]))"
         out.append(Alert(
             g, "TaskFailures", f"{failed} / ({failed} + {done}) > {_num(t.task_failure_rate)}",
-            "5m", "warning", f"{g}: more than {_pct(t.task_failure_rate)} of tasks fail "
+            wait.sustained, "warning", f"{g}: more than {_pct(t.task_failure_rate)} of tasks fail "
             f"({env.name})",
             f"Over the last 5 minutes more than {_pct(t.task_failure_rate)} of the Celery "
             f"tasks of {g} in {env.name} failed for good.",
@@ -174,31 +188,53 @@ def alerts(topo: Topology) -> list[Alert]:
         out.append(Alert(
             g, "SlowPredictions",
             f"histogram_quantile(0.95, sum by (job, le) (rate({ML_LATENCY}{{{sel}}}[5m])))"
-            f" > {_num(thr)}", "5m", "warning",
+            f" > {_num(thr)}", wait.sustained, "warning",
             f"{g}: p95 prediction latency above {_num(thr)}s ({env.name})",
             f"The 95th percentile prediction time of {g} in {env.name} has been above "
-            f"{_num(thr)}s for 5 minutes.",
+            f"{_num(thr)}s for {_spoken(wait.sustained)}.",
             _histogram(ML_LATENCY, dict(lab, kind="single"), thr, True),
             _histogram(ML_LATENCY, dict(lab, kind="single"), thr, False), service=g))
         out += _accuracy(topo, g)
         psi, fl = t.drift_psi, dict(lab, feature="tenure_months")
+        least, window = t.drift_min_predictions, t.drift_window
+        # A PSI from a handful of inputs is sampling noise: only with enough
+        # predictions in the window does a high figure mean drift.
+        enough = (f"on (job) (sum by (job) (increase({ML_PREDICTED_ROWS}{{{sel}}}"
+                  f"[{window}])) >= {least})")
+        drift, few = _drift(fl, psi * 2, least, window, wait.drift)
         out.append(Alert(
-            g, "DataDrift", f"max by (job, feature) ({ML_DRIFT}{{{sel}}}) > {_num(psi)}",
-            "15m", "warning",
+            g, "DataDrift",
+            f"max by (job, feature) ({ML_DRIFT}{{{sel}}}) > {_num(psi)} and {enough}",
+            wait.drift, "warning",
             f"{g}: feature {{{{ $labels.feature }}}} drifts (PSI > {_num(psi)}, {env.name})",
             f"The population stability index of feature {{{{ $labels.feature }}}} in "
-            f"{env.name} has been above {_num(psi)} for 15 minutes: recent inputs no "
-            "longer look like the training data.",
-            _gauge(ML_DRIFT, fl, psi * 2, {"job": g, "feature": "tenure_months"}),
-            _gauge(ML_DRIFT, fl, psi / 2, None), service=g))
+            f"{env.name} has been above {_num(psi)} for {_spoken(wait.drift)}, over at "
+            f"least {least} predictions in {window}: recent inputs no longer look like the "
+            "training data.",
+            Case(drift, ({"job": g, "feature": "tenure_months"},)),
+            Case(_drift(fl, psi / 2, least, window, wait.drift)[0], ()), service=g,
+            also_quiet=((f"below {least} predictions", Case(few, ())),)))
     out += _datastore_alerts(topo)
     return out
+
+
+def _drift(labels: dict[str, str], psi: float, least: int, window: str,
+           wait: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """Series of a drift figure `psi` over (enough, too few) predictions in `window`:
+    twice `least` a minute (enough from the first minute on), or a pace at which the
+    window never holds half of `least` up to the test's evaluation time (_test)."""
+    job = {k: v for k, v in labels.items() if k != "feature"}
+    minutes = max(duration_seconds(window), (duration_seconds(wait) // 60 + 10) * 60) / 60
+    gauge = (_sel(ML_DRIFT, **labels), f"{_num(psi)}x40")
+    enough, few = ((gauge, (_sel(ML_PREDICTED_ROWS, **job), f"0+{_num(rate)}x40"))
+                   for rate in (2 * least, least / 2 / minutes))
+    return enough, few
 
 
 def _http_alerts(topo: Topology, job: ScrapeJob, requests: str, latency: str,
                  labels: dict[str, str]) -> list[Alert]:
     """5xx share and p95 latency of one HTTP service."""
-    env, t = topo.env, topo.env.monitoring.thresholds
+    env, t, wait = topo.env, topo.env.monitoring.thresholds, topo.env.monitoring.alert_for
     g, lab = job.job, {"job": job.job, "instance": instance_of(job), **labels}
     sel = f'job="{g}"'
     return [
@@ -206,7 +242,8 @@ def _http_alerts(topo: Topology, job: ScrapeJob, requests: str, latency: str,
             g, "HighErrorRate",
             f'sum by (job) (rate({requests}{{{sel},status=~"5.."}}[5m]))'
             f" / sum by (job) (rate({requests}{{{sel}}}[5m])) > {_num(t.error_rate)}",
-            "5m", "critical", f"{g}: more than {_pct(t.error_rate)} of responses are 5xx "
+            wait.sustained, "critical",
+            f"{g}: more than {_pct(t.error_rate)} of responses are 5xx "
             f"({env.name})",
             f"Over the last 5 minutes more than {_pct(t.error_rate)} of the responses of "
             f"{g} in {env.name} were server errors (5xx).",
@@ -217,10 +254,10 @@ def _http_alerts(topo: Topology, job: ScrapeJob, requests: str, latency: str,
         Alert(
             g, "HighLatency",
             f"histogram_quantile(0.95, sum by (job, le) (rate({latency}{{{sel}}}[5m])))"
-            f" > {_num(t.latency_p95_seconds)}", "5m", "warning",
+            f" > {_num(t.latency_p95_seconds)}", wait.sustained, "warning",
             f"{g}: p95 latency above {_num(t.latency_p95_seconds)}s ({env.name})",
             f"The 95th percentile response time of {g} in {env.name} has been above "
-            f"{_num(t.latency_p95_seconds)}s for 5 minutes.",
+            f"{_num(t.latency_p95_seconds)}s for {_spoken(wait.sustained)}.",
             _histogram(latency, lab, t.latency_p95_seconds, True),
             _histogram(latency, lab, t.latency_p95_seconds, False), service=g),
     ]
@@ -239,16 +276,17 @@ def _quotient(num: str, den: str, labels: dict[str, str], ratio: float, fire: bo
 def _down(topo: Topology, group: str, name: str, metric: str, jobs: list[ScrapeJob],
           what: str) -> Alert:
     env, sel, lab = topo.env.name, "|".join(j.job for j in jobs), _first(topo, jobs)
+    wait = topo.env.monitoring.alert_for.down
     return Alert(
-        group, name, f'{metric}{{job=~"{sel}"}} == 0', "1m", "critical",
+        group, name, f'{metric}{{job=~"{sel}"}} == 0', wait, "critical",
         f"{what} behind {{{{ $labels.instance }}}} is down ({env})",
         f"The exporter {{{{ $labels.instance }}}} in {env} cannot reach {what} "
-        f"({metric} == 0) for 1 minute.",
+        f"({metric} == 0) for {_spoken(wait)}.",
         _gauge(metric, lab, 0, lab), _gauge(metric, lab, 1, None))
 
 
 def _datastore_alerts(topo: Topology) -> list[Alert]:
-    env, t = topo.env.name, topo.env.monitoring.thresholds
+    env, t, wait = topo.env.name, topo.env.monitoring.thresholds, topo.env.monitoring.alert_for
     out: list[Alert] = []
     pg_jobs, primary = topo.postgres_jobs()
     if pg_jobs:
@@ -261,18 +299,20 @@ def _datastore_alerts(topo: Topology) -> list[Alert]:
         lag = t.replication_lag_bytes
         out.append(Alert(
             "postgres", "ReplicationLag", f"pg_replication_slots_pg_wal_lsn_diff{{{sel}}} > {lag}",
-            "5m", "warning", f"replica (slot {slot}) lags the primary ({env})",
+            wait.sustained, "warning", f"replica (slot {slot}) lags the primary ({env})",
             f"The replica of {env} is more than {lag} bytes of WAL behind the primary "
-            f"(replication slot {slot}) for 5 minutes.",
+            f"(replication slot {slot}) for {_spoken(wait.sustained)}.",
             _gauge("pg_replication_slots_pg_wal_lsn_diff", lab, lag * 2, want),
             _gauge("pg_replication_slots_pg_wal_lsn_diff", lab, lag / 2, None)))
         active = f"pg_replication_slots_active{{{sel}}}"
         out.append(Alert(
             "postgres", "PostgresReplicaNotStreaming",
             f'{active} == 0 or on() (absent({active}) and on() pg_up{{job="{primary.job}"}} == 1)',
-            "2m", "critical", f"the replica is not streaming from the primary ({env})",
+            wait.replica_not_streaming, "critical",
+            f"the replica is not streaming from the primary ({env})",
             f"Replication slot {slot} on the primary of {env} has no active replica "
-            "(or does not exist) for 2 minutes: reads from the replica go stale.",
+            f"(or does not exist) for {_spoken(wait.replica_not_streaming)}: reads from the "
+            "replica go stale.",
             _gauge("pg_replication_slots_active", lab, 0, want),
             _gauge("pg_replication_slots_active", lab, 1, None)))
     redis_jobs = topo.jobs_of_kind("redis-exporter")
@@ -284,9 +324,10 @@ def _datastore_alerts(topo: Topology) -> list[Alert]:
         used, cap = "redis_memory_used_bytes", "redis_memory_max_bytes"
         out.append(Alert(
             "redis", "RedisMemoryHigh",
-            f"{used}{{{sel}}} / ({cap}{{{sel}}} > 0) > {_num(ratio)}", "5m", "warning",
+            f"{used}{{{sel}}} / ({cap}{{{sel}}} > 0) > {_num(ratio)}", wait.sustained, "warning",
             f"Redis uses more than {_pct(ratio)} of its maxmemory ({env})",
-            f"Redis in {env} has used more than {_pct(ratio)} of maxmemory for 5 minutes; "
+            f"Redis in {env} has used more than {_pct(ratio)} of maxmemory for "
+            f"{_spoken(wait.sustained)}; "
             "at the ceiling it refuses writes (noeviction) and Celery stops.",
             _quotient(used, cap, lab, (1 + ratio) / 2, True),
             _quotient(used, cap, lab, ratio / 2, False)))
@@ -298,10 +339,10 @@ def _datastore_alerts(topo: Topology) -> list[Alert]:
         avail, size = "node_filesystem_avail_bytes", "node_filesystem_size_bytes"
         out.append(Alert(
             "node", "DiskSpaceLow", f"{avail}{{{sel}}} / {size}{{{sel}}} < {_num(free)}",
-            "5m", "warning",
+            wait.sustained, "warning",
             f"less than {_pct(free)} disk free on {{{{ $labels.mountpoint }}}} ({env})",
             f"The filesystem {{{{ $labels.mountpoint }}}} ({{{{ $labels.device }}}}) in {env} "
-            f"has had less than {_pct(free)} free space for 5 minutes.",
+            f"has had less than {_pct(free)} free space for {_spoken(wait.sustained)}.",
             _quotient(avail, size, lab, free / 2, True),
             _quotient(avail, size, lab, (1 + free) / 2, False)))
     lbs = topo.jobs_of_kind("nginx-exporter")
@@ -321,7 +362,7 @@ def _expand(text: str, labels: dict[str, str]) -> str:
     return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), text)
 
 
-def _test(alert: Alert, case: Case, fires: bool) -> dict[str, Any]:
+def _test(alert: Alert, case: Case, fires: bool, why: str = "") -> dict[str, Any]:
     # Long enough for the 5m rate windows to fill, then the whole `for` to pass.
     at = int(duration_seconds(alert.for_) // 60) + 10
     expected = [
@@ -331,7 +372,8 @@ def _test(alert: Alert, case: Case, fires: bool) -> dict[str, Any]:
         for labels in case.alerts
     ]
     return {
-        "name": f"{alert.group} {alert.name} {'fires' if fires else 'stays quiet'}",
+        "name": f"{alert.group} {alert.name} {'fires' if fires else 'stays quiet'}"
+                + (f" ({why})" if why else ""),
         "interval": "1m",
         "input_series": [{"series": s, "values": v} for s, v in case.series],
         "alert_rule_test": [{"eval_time": f"{at}m", "alertname": alert.name,
@@ -344,4 +386,5 @@ def rule_tests(alerts: list[Alert], rules_path: str, tests_path: str) -> dict[st
     tests = []
     for alert in alerts:
         tests += [_test(alert, alert.fires, True), _test(alert, alert.quiet, False)]
+        tests += [_test(alert, case, False, why) for why, case in alert.also_quiet]
     return {"rule_files": [rules], "evaluation_interval": "1m", "tests": tests}

@@ -13,7 +13,14 @@ from typing import Any
 
 from ..model import Resources
 from ..overrides import apply
-from ..topology import BACKEND_NET, Container, Mount, Published, Topology
+from ..topology import (
+    BACKEND_NET,
+    WRITABLE_ROOT_LABEL,
+    Container,
+    Mount,
+    Published,
+    Topology,
+)
 from .base import ArtifactKind, Output
 
 # Docker's own log files rotate too; this keeps a runaway service from filling the disk.
@@ -119,6 +126,15 @@ def swarm_secrets(topo: Topology) -> list[Versioned]:
     ]
 
 
+def _tmpfs(target: str, user: str) -> str:
+    """A tmpfs other than /tmp (mode 1777) is root's, mode 755: given to a numeric user,
+    or that user could not write it."""
+    uid, _, gid = user.partition(":")
+    if target == "/tmp" or not uid.isdigit():
+        return target
+    return f"{target}:uid={uid},gid={gid or uid}"
+
+
 def _port(p: Published, swarm: bool) -> dict[str, Any]:
     port: dict[str, Any] = {"target": p.container_port, "published": p.host_port, "protocol": "tcp"}
     if swarm:
@@ -175,10 +191,17 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
     svc["cap_drop"] = ["ALL"]
     if c.cap_add:
         svc["cap_add"] = list(c.cap_add)
-    if c.read_only:
+    if c.writable_root is None:
         svc["read_only"] = True
-    if c.tmpfs:
-        svc["tmpfs"] = list(c.tmpfs)
+    else:
+        # Where `docker inspect` shows it: the stack test accepts a writable root only
+        # with this label.
+        svc["labels"] = {WRITABLE_ROOT_LABEL: c.writable_root}
+    if c.tmpfs and swarm:
+        # Swarm ignores the service-level `tmpfs:`; a tmpfs mount it does make.
+        svc.setdefault("volumes", []).extend({"type": "tmpfs", "target": t} for t in c.tmpfs)
+    elif c.tmpfs:
+        svc["tmpfs"] = [_tmpfs(t, c.user) for t in c.tmpfs]
     svc["stop_grace_period"] = c.stop_grace_period
     svc["logging"] = {
         "driver": "json-file",

@@ -201,6 +201,7 @@ def outputs(topo: Topology) -> list[Output]:
         "node_id": node_id,
         "rpo": cron_interval(b.schedule),
         "pg_port": PORTS["postgres"],
+        "sink_api_port": PORTS["mail-sink-api"],
         "app_groups": [g for g in groups(topo) if g.kind in ("api", "worker")],
         "ml_groups": [g for g in groups(topo) if g.kind == "ml"],
         "one_shot": one_shot(topo),

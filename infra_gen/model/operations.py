@@ -62,6 +62,11 @@ class AlertThresholds(StrictModel):
     """95th percentile ML prediction latency that raises SlowPredictions."""
     drift_psi: float = Field(default=0.2, gt=0, le=100)
     """Population stability index above which a feature is said to drift."""
+    drift_min_predictions: int = Field(default=500, ge=1, le=10**9)
+    """DataDrift fires only with at least this many predictions in drift_window: a
+    PSI from a handful of inputs is sampling noise (about 0.18 from 50 rows)."""
+    drift_window: Duration = "1h"
+    """The window drift_min_predictions is counted over."""
     min_model_accuracy: float = Field(default=0.7, gt=0, le=1)
     """Model accuracy below which ModelAccuracyLow fires."""
     task_failure_rate: float = Field(default=0.1, gt=0, lt=1)
@@ -72,6 +77,24 @@ class AlertThresholds(StrictModel):
     """WAL bytes the replica's slot may trail the primary before ReplicationLag fires."""
     redis_memory_ratio: float = Field(default=0.9, gt=0, lt=1)
     """Share of Redis maxmemory in use that raises RedisMemoryHigh."""
+
+
+class AlertDelays(StrictModel):
+    """How long a condition must hold before its alert fires (each rule's `for:`):
+    seconds where people watch the stack being broken on purpose (dev), minutes where
+    a page wakes someone (prod)."""
+
+    down: Duration = "1m"
+    """A datastore or the load balancer unreachable: RedisDown, PostgresDown, NginxDown."""
+    target_down: Duration = "2m"
+    """A scrape target not answering: TargetDown."""
+    replica_not_streaming: Duration = "2m"
+    """The PostgreSQL replica not streaming from the primary."""
+    sustained: Duration = "5m"
+    """Rates and levels: error share, latency, task failures, model accuracy, memory,
+    disk, replication lag."""
+    drift: Duration = "15m"
+    """Input drift (DataDrift): slow by nature, so a burst does not page."""
 
 
 class Monitoring(StrictModel):
@@ -85,30 +108,54 @@ class Monitoring(StrictModel):
     """Grafana dashboards."""
     thresholds: AlertThresholds = AlertThresholds()
     """Alert thresholds."""
+    alert_for: AlertDelays = AlertDelays()
+    """How long each kind of condition must hold before its alert fires."""
     resources: Resources = Resources(limits={"cpus": 1, "memory": "1G"})  # type: ignore[arg-type]
     """CPU, memory and PID limits of Prometheus."""
+
+
+class Smtp(StrictModel):
+    """How Alertmanager sends mail: a real server (smarthost), or the SMTP sink that
+    then runs in the stack (sink: true; no mail leaves the machine)."""
+
+    from_: Email = Field(alias="from")
+    """Sender address of every alert mail."""
+    sink: bool = False
+    """Run an SMTP sink in the stack (the mail-sink service, from the app image) and
+    deliver there, without TLS or authentication: for environments with no mail server."""
+    smarthost: HostPort | None = None
+    """SMTP server as host:port (required unless sink)."""
+    auth_username: SmtpUser | None = None
+    """SMTP user (with auth_password_secret)."""
+    auth_password_secret: SecretName | None = None
+    """Secret holding the SMTP password (mounted as a file, never inlined)."""
+    require_tls: bool = True
+    """Require STARTTLS from the smarthost."""
+
+    @model_validator(mode="after")
+    @located
+    def _server_or_sink(self) -> Smtp:
+        if self.sink and self.smarthost is not None:
+            raise ValueError("smarthost: not with sink: true (mail goes to the sink)")
+        if not self.sink and self.smarthost is None:
+            raise ValueError("smarthost: required unless sink: true")
+        if (self.auth_username is None) != (self.auth_password_secret is None):
+            raise ValueError("auth_username and auth_password_secret: give both or neither")
+        if self.sink and self.auth_username is not None:
+            raise ValueError("auth_username: the sink takes no authentication")
+        return self
 
 
 class EmailReceiver(StrictModel):
     to: Email
     """Recipient."""
-    from_: Email = Field(alias="from")
-    """Sender address."""
-    smarthost: HostPort
-    """SMTP server as host:port."""
-    auth_username: SmtpUser
-    """SMTP user."""
-    auth_password_secret: SecretName
-    """Secret holding the SMTP password (mounted as a file, never inlined)."""
-    require_tls: bool = True
-    """Require STARTTLS."""
 
 
 class Receiver(StrictModel):
     name: ReceiverName
     """Receiver name that routes refer to."""
     email: EmailReceiver | None = None
-    """Send alerts by mail."""
+    """Send alerts by mail (through alerting.smtp)."""
 
 
 class Route(StrictModel):
@@ -125,6 +172,8 @@ class Route(StrictModel):
 
 
 class Alerting(StrictModel):
+    smtp: Smtp | None = None
+    """The mail server (or sink) every email receiver sends through."""
     route: Route
     """Top-level Alertmanager route."""
     receivers: list[Receiver] = Field(min_length=1, max_length=32)
@@ -136,6 +185,8 @@ class Alerting(StrictModel):
         names = [r.name for r in self.receivers]
         if len(set(names)) != len(names):
             raise ValueError(f"receivers: names must be unique, got {names}")
+        if self.smtp is None and any(r.email for r in self.receivers):
+            raise ValueError("smtp: required by the email receivers (a smarthost, or sink: true)")
         if self.route.receiver not in names:
             raise ValueError(
                 f"route.receiver: {self.route.receiver!r} is not a receiver "

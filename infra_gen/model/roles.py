@@ -52,6 +52,8 @@ class RoleSpec:
     """Health check command, when there is no health_path."""
     own_secrets: tuple[str, ...] = ()
     """Secrets a service of your own names."""
+    tmpfs: tuple[str, ...] = ("/tmp",)
+    """Where the image writes (an in-memory tmpfs each): the root filesystem is read-only."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -69,6 +71,7 @@ def own_spec(svc: AppService, route: str | None) -> RoleSpec:
         metrics_port=svc.metrics.port if svc.metrics else None, metrics_on_port=False,
         health_path=svc.healthcheck.path, health_command=tuple(svc.healthcheck.command or ()),
         user=svc.user, own_secrets=tuple(svc.secrets),
+        tmpfs=tuple(dict.fromkeys(("/tmp", *svc.tmpfs))),
         networks=((FRONTEND_NET,) if route else ()) + (BACKEND_NET,), route=route,
         alerts=("generic",) if has_metrics else (), dashboard=("generic",) if has_metrics else (),
     )

@@ -12,6 +12,7 @@ from .common import (
     EnvVarName,
     EnvVarValue,
     Identifier,
+    Justification,
     Port,
     Resources,
     Route,
@@ -108,8 +109,12 @@ class AppService(StrictModel):
     """uid[:gid] of a service of your own (required with image; never 0)."""
     capabilities: list[Grant] = []
     """Capabilities a service of your own adds back, each with its reason."""
-    read_only: bool = False
-    """Run a service of your own with a read-only root filesystem (/tmp is tmpfs)."""
+    tmpfs: list[AbsPath] = Field(default=[], max_length=16)
+    """Directories a service of your own writes besides /tmp and its volumes: each is
+    an in-memory tmpfs on the read-only root filesystem."""
+    writable_root: Justification | None = None
+    """Opt out of the read-only root filesystem every container runs with (tmpfs and
+    volumes where it writes); say why: `{reason: ...}`."""
     replicas: int = Field(default=1, ge=0, le=50)
     """How many containers run it: deploy.replicas of its one compose/swarm service.
     `docker compose up --scale` and `docker service scale` change it at run time;
@@ -136,7 +141,7 @@ class AppService(StrictModel):
     @located
     def _own_image_fields(self) -> AppService:
         own = ("command", "healthcheck", "secrets", "volumes", "depends_on", "user",
-               "capabilities", "read_only")
+               "capabilities", "tmpfs")
         if self.image is None:
             given = [f for f in own if getattr(self, f) not in (None, [], False)]
             if given:

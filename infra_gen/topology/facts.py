@@ -18,6 +18,9 @@ from ..model.roles import FRONTEND_NET as FRONTEND_NET
 from ..model.roles import NGINX_UID as NGINX_UID
 
 SECRETS_MOUNT = "/run/secrets"
+WRITABLE_ROOT_LABEL = "infra-gen.writable-root-reason"
+"""The container label naming why its root filesystem is not read-only (compose sets
+it from Container.writable_root; checks read it from `docker inspect`)."""
 DOCKER_NETWORK_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 """Where Docker takes the subnets of bridge (172.16/12, 192.168/16) and swarm overlay
 (10/8) networks by default: the source addresses of container-to-container traffic."""
@@ -50,6 +53,8 @@ PORTS = {
     "redis-exporter": 9121,
     "nginx-exporter": 9113,
     "node-exporter": 9100,
+    "mail-sink": 2525,
+    "mail-sink-api": 8025,
 }
 
 
@@ -141,12 +146,14 @@ class Container:
     cap_add: tuple[str, ...] = ()
     stop_grace_period: str = "10s"
     tmpfs: tuple[str, ...] = ("/tmp",)
+    """Where it writes besides its volumes: an in-memory tmpfs each, on a read-only root."""
     built_here: bool = True
     """The image is built from services/ (else pulled, e.g. grafana)."""
     root_reason: str | None = None
     """Why this container runs as root; None means it must not."""
-    read_only: bool = False
-    """Read-only root filesystem (tmpfs stays writable)."""
+    writable_root: str | None = None
+    """Why its root filesystem stays writable; None (every container unless the model
+    says why): read-only, with `tmpfs` and the volumes writable."""
     alerts: tuple[str, ...] = ()
     """Alert families of its role spec (app services)."""
     dashboard: tuple[str, ...] = ()

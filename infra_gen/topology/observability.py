@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from ..model import Environment, Resources
 from ..model.common import ResourceAmounts
+from ..model.roles import APP_UID
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
@@ -97,6 +98,23 @@ def exporters(env: Environment, image: ImageRef) -> list[Container]:
     return out
 
 
+MAIL_DIR = "/var/spool/mail-sink"
+"""Where the sink keeps one file per message (a volume; the app image creates it)."""
+
+
+def mail_sink(image: ImageRef) -> Container:
+    """An SMTP sink from the app image (`alerting.smtp.sink`): every mail Alertmanager
+    sends is kept as a file, and listed on an internal HTTP port (GET /messages)."""
+    smtp, api = PORTS["mail-sink"], PORTS["mail-sink-api"]
+    return Container(
+        name="mail-sink", kind="mail-sink", image=image("app"), command=("mail-sink",),
+        user=APP_UID, port=smtp, expose=(smtp, api), resources=SMALL, networks=(BACKEND_NET,),
+        environment=(("SMTP_PORT", str(smtp)), ("API_PORT", str(api)), ("MAIL_DIR", MAIL_DIR)),
+        mounts=(Mount("mailsink", MAIL_DIR, False, True),),
+        healthcheck=http_check(api, "/healthz"),
+    )
+
+
 def monitoring(env: Environment, image: ImageRef) -> list[Container]:
     """Prometheus and Alertmanager; Grafana and fluentd where the environment enables them."""
     out: list[Container] = []
@@ -125,7 +143,9 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
             healthcheck=http_check(prom_port, f"{prom_prefix}/-/healthy"),
         )
     )
-    smtp = sorted({r.email.auth_password_secret for r in env.alerting.receivers if r.email})
+    smtp = env.alerting.smtp
+    smtp_secrets = (smtp.auth_password_secret,) if smtp and smtp.auth_password_secret else ()
+    sink = mail_sink(image) if smtp and smtp.sink else None
     out.append(
         Container(
             name="alertmanager", kind="alertmanager",
@@ -138,12 +158,15 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
                 f"--web.external-url={public_base_url(env)}{am_prefix}/",
                 "--cluster.listen-address=",
             ),
-            resources=SMALL, networks=(FRONTEND_NET, BACKEND_NET), secrets=tuple(smtp),
+            resources=SMALL, networks=(FRONTEND_NET, BACKEND_NET), secrets=smtp_secrets,
             mounts=(Mount("./alertmanager/alertmanager.yml", "/etc/alertmanager/alertmanager.yml"),
                     Mount("alertmanagerdata", "/var/lib/alertmanager", False, True)),
             healthcheck=http_check(am_port, f"{am_prefix}/-/healthy"),
+            links=(Link(sink.name, "alert mail"),) if sink else (),
         )
     )
+    if sink:
+        out.append(sink)
     if mon.grafana.enabled:
         secret = mon.grafana.admin_password_secret
         grafana_prefix = "/grafana"
@@ -151,6 +174,8 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
             Container(
                 name="grafana", kind="grafana", image=env.images.grafana,
                 user="472:0", port=PORTS["grafana"], built_here=False,
+                # Its data is a volume; file logs (beside stdout) need a writable place.
+                tmpfs=("/tmp", "/var/log/grafana"),
                 route_prefix=grafana_prefix,
                 resources=Resources(limits=ResourceAmounts(cpus=0.5, memory="512M")),
                 networks=(FRONTEND_NET, BACKEND_NET), secrets=(secret,),
@@ -173,7 +198,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
         )
     fluentd = env.logging.fluentd
     if fluentd.enabled:
-        sink = fluentd.elasticsearch
+        es = fluentd.elasticsearch
         out.append(
             Container(
                 name="fluentd", kind="fluentd", image=env.images.fluentd,
@@ -182,7 +207,7 @@ def monitoring(env: Environment, image: ImageRef) -> list[Container]:
                 root_reason="reads every container's log under /var/lib/docker/containers",
                 # The sink's own network when it is outside the stack: backend-net is
                 # internal (no route out).
-                networks=(BACKEND_NET, *((sink.network,) if sink.network else ())),
+                networks=(BACKEND_NET, *((es.network,) if es.network else ())),
                 mounts=(Mount("./fluentd/fluent.conf", "/fluentd/etc/fluent.conf"),
                         Mount("/var/lib/docker/containers", "/var/lib/docker/containers"),
                         Mount("fluentdbuffer", "/fluentd/buffer", False, True)),

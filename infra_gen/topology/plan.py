@@ -136,7 +136,8 @@ class _Planner:
                     stop_grace_period=f"{int(grace) + 10}s",
                     mounts=tuple(Mount(v.name, v.target, False, True) for v in svc.volumes),
                     cap_add=tuple(g.name for g in svc.capabilities),
-                    read_only=svc.read_only,
+                    tmpfs=spec.tmpfs,
+                    writable_root=svc.writable_root.reason if svc.writable_root else None,
                     alerts=spec.alerts,
                     dashboard=spec.dashboard,
                     links=tuple(links),
@@ -157,7 +158,7 @@ class _Planner:
                 depends_on=(("postgres", "service_healthy"),),
                 # Nothing to probe in a run-once container: the image's check says so.
                 healthcheck=Healthcheck(("CMD", "app-entrypoint", "healthcheck")),
-                read_only=True, one_shot=True,
+                one_shot=True,
                 links=(Link("postgres", "migrations"),),
             )
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..topology import WRITABLE_ROOT_LABEL
 from . import parse
 from .base import Check, Context, Finding
 from .parse import COMPOSE, STACK, finding
@@ -38,15 +39,16 @@ def images_pinned(ctx: Context) -> list[Finding]:
     return out
 
 
-def _root_reason(ctx: Context, name: str, svc: dict[str, Any]) -> str:
-    """Why the model lets this service run as root ('' when it does not)."""
+def _reason(ctx: Context, name: str, svc: dict[str, Any], field: str, label: str) -> str:
+    """Why the model lets this service do what `field` of its container names (root,
+    writable_root), or what the service's `label` says ('' when neither does)."""
     try:
-        reason = ctx.topo.container(name).root_reason or ""
+        reason = getattr(ctx.topo.container(name), field) or ""
     except KeyError:
         reason = ""
     labels = svc.get("labels") or {}
     if not reason and isinstance(labels, dict):
-        reason = str(labels.get("infra-gen.root-reason", ""))
+        reason = str(labels.get(label, ""))
     return reason
 
 
@@ -123,8 +125,12 @@ def _service_problems(ctx: Context, name: str, svc: dict[str, Any]) -> list[tupl
     if svc.get("devices"):
         problems.append(("devices", "must map no host device"))
     problems += _mount_problems(ctx, name, svc)
+    if svc.get("read_only") is not True and not _reason(ctx, name, svc, "writable_root",
+                                                        WRITABLE_ROOT_LABEL):
+        problems.append(("read_only", "needs read_only: true (tmpfs and volumes where it "
+                                      "writes), or record in the model why not (writable_root)"))
     user = str(svc.get("user", ""))
-    if _is_root(user) and not _root_reason(ctx, name, svc):
+    if _is_root(user) and not _reason(ctx, name, svc, "root_reason", "infra-gen.root-reason"):
         problems.append(("user", f"runs as {user or 'the image default (root)'}: set a non-root "
                                  "uid, or record in the model why it needs root"))
     return problems
@@ -133,8 +139,9 @@ def _service_problems(ctx: Context, name: str, svc: dict[str, Any]) -> list[tupl
 def hardened(ctx: Context) -> list[Finding]:
     """Healthcheck, memory/CPU/PIDs limits, no-new-privileges, cap_drop ALL (+ only the model's
     cap_add), not privileged, no host namespace or device, no docker.sock, no host path the
-    model does not plan, non-root unless the model says why. Every service compose would run:
-    the output of `docker compose config` (include:, extends: resolved) where Docker is here."""
+    model does not plan, non-root and a read-only root filesystem unless the model says why.
+    Every service compose would run: the output of `docker compose config` (include:,
+    extends: resolved) where Docker is here."""
     ctx.need(COMPOSE)
     out = []
     for name, svc in parse.services(ctx).items():

@@ -4,6 +4,8 @@
 #   api                gunicorn churn.api.wsgi:app on $PORT (8000)
 #   ml                 gunicorn churn.ml.wsgi:app on $PORT (5000)
 #   worker             celery worker (threads pool), metrics on $METRICS_PORT (8888)
+#   mail-sink          SMTP sink for alert mail (churn.mailsink): SMTP on $SMTP_PORT
+#                      (2525), messages listed on $API_PORT (8025), kept in $MAIL_DIR
 #   migrate            apply database migrations
 #   create-token NAME  print a new API token once (only its hash is stored)
 #   healthcheck        the image's HEALTHCHECK: checks what this container runs
@@ -34,6 +36,10 @@ case "$cmd" in
         argv=(celery --app churn.worker worker --loglevel "${LOG_LEVEL:-info}"
             --concurrency "${WORKER_CONCURRENCY:-2}" --without-gossip --without-mingle)
         ;;
+    mail-sink)
+        remember_role mail-sink
+        argv=(python -m churn.mailsink)
+        ;;
     migrate)
         argv=(churn migrate)
         ;;
@@ -47,6 +53,7 @@ case "$cmd" in
             api) url="http://127.0.0.1:${PORT:-8000}/health/" ;;
             ml) url="http://127.0.0.1:${PORT:-5000}/health" ;;
             worker) url="http://127.0.0.1:${METRICS_PORT:-8888}/metrics" ;;
+            mail-sink) url="http://127.0.0.1:${API_PORT:-8025}/healthz" ;;
             *) url="" ;;
         esac
         # One-shot commands (migrate, create-token) have nothing to check.

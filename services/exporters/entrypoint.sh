@@ -10,8 +10,9 @@
 #       NGINX_STATUS_URI (http://lb:8081/nginx_status)
 #   exporter-entrypoint node-exporter [FLAG...]       :9100
 #
-# Passwords are read from the files into the exporter's own environment, never
-# onto its command line. Further flags are passed on to the exporter.
+# Passwords stay in files: postgres-exporter reads DATA_SOURCE_PASS_FILE itself; the
+# Redis password goes into the JSON password file redis_exporter reads (on /tmp).
+# None reaches an environment or a command line. Further flags are passed on.
 set -euo pipefail
 
 log() { printf 'exporter-entrypoint: %s\n' "$*" >&2; }
@@ -38,14 +39,21 @@ case "$name" in
         ;;
     redis-exporter)
         export REDIS_ADDR="${REDIS_ADDR:-redis://redis:6379}"
-        if [[ -n "${REDIS_PASSWORD_FILE:-}" ]]; then
-            # redis_exporter's own --redis.password-file is a JSON map, not
-            # the plain secret file: pass the password through REDIS_PASSWORD.
-            REDIS_PASSWORD="$(secret "$REDIS_PASSWORD_FILE")"
-            export REDIS_PASSWORD
-            unset REDIS_PASSWORD_FILE
-        fi
         argv=(prometheus-redis-exporter -web.listen-address=:9121)
+        if [[ -n "${REDIS_PASSWORD_FILE:-}" ]]; then
+            # redis_exporter's -redis.password-file is a JSON map of address to
+            # password: written from the secret file to a 0600 file on the tmpfs, so
+            # the password is in no environment (the exporter's included) and on no
+            # command line.
+            password="$(secret "$REDIS_PASSWORD_FILE")"
+            [[ "$password" != *[[:cntrl:]]* ]] || die "$REDIS_PASSWORD_FILE: control characters"
+            password="${password//\\/\\\\}"
+            password="${password//\"/\\\"}"
+            map="$(umask 077 && mktemp /tmp/redis-exporter-passwords.XXXXXX)"
+            printf '{"%s": "%s"}\n' "$REDIS_ADDR" "$password" >"$map"
+            unset password REDIS_PASSWORD_FILE
+            argv+=("-redis.password-file=$map")
+        fi
         ;;
     nginx-exporter)
         # Retries: the load balancer may start after the exporter.

@@ -30,7 +30,6 @@ ENTRY = """\
     metrics: {port: 9101, path: /internal/metrics}
     healthcheck: {command: [python3, -c, "import urllib.request as u; u.urlopen('http://127.0.0.1:9100/')"]}
     user: "20001:20001"
-    read_only: true
     depends_on: [redis]
 """
 

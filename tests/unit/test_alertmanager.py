@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,20 +47,64 @@ def test_prod_route_is_the_seeds() -> None:
     }
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_email_reads_the_password_from_a_mounted_secret(env: str) -> None:
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_smarthost_reads_the_password_from_a_mounted_secret(env: str) -> None:
     (receiver,) = config(env)["receivers"]
-    (email,) = receiver["email_configs"]
-    assert receiver["name"] == "team-emails"
-    assert email["auth_password_file"] == "/run/secrets/smtp_password"
-    assert "auth_password" not in email
-    assert email["smarthost"] == "smtp.example.com:587"
-    assert email["require_tls"] is True
-    assert email["to"] == "team@example.com"
+    assert receiver == {"name": "team-emails",
+                        "email_configs": [{"to": "team@example.com", "send_resolved": True}]}
+    glob = config(env)["global"]
+    assert glob == {
+        "resolve_timeout": "5m", "smtp_smarthost": "smtp.example.com:587",
+        "smtp_from": "alertmanager@example.com",
+        "smtp_auth_username": "alertmanager@example.com",
+        "smtp_auth_password_file": "/run/secrets/smtp_password", "smtp_require_tls": True,
+    }
     # The secret it reads is one the alertmanager container mounts.
-    (am,) = plan(Project(ROOT).load(env)).of_kind("alertmanager")
+    topo = plan(Project(ROOT).load(env))
+    (am,) = topo.of_kind("alertmanager")
     assert "smtp_password" in am.secrets
+    assert not topo.of_kind("mail-sink")
     assert "No password is written here" in text(env)
+
+
+def test_dev_mails_the_sink_in_the_stack_without_auth() -> None:
+    topo = plan(Project(ROOT).load("dev"))
+    (sink,) = topo.of_kind("mail-sink")
+    assert config("dev")["global"] == {
+        "resolve_timeout": "5m", "smtp_smarthost": f"{sink.name}:2525",
+        "smtp_from": "alertmanager@example.com", "smtp_require_tls": False,
+    }
+    assert config("dev")["receivers"][0]["email_configs"][0]["send_resolved"] is True
+    (am,) = topo.of_kind("alertmanager")
+    assert am.secrets == () and "smtp_password" not in topo.secrets
+    # The sink is the app image on the data network, next to Alertmanager.
+    assert sink.image == topo.container("api").image and sink.command == ("mail-sink",)
+    assert set(sink.networks) <= set(am.networks) and 2525 in sink.expose
+    # Short delays: an alert reaches the sink within a minute.
+    route = config("dev")["route"]
+    assert (route["group_wait"], route["group_interval"]) == ("5s", "15s")
+
+
+BAD_SMTP = [
+    ({"sink": True, "smarthost": "smtp.example.com:587"}, "smarthost: not with sink"),
+    ({}, "smarthost: required unless sink: true"),
+    ({"smarthost": "smtp.example.com:587", "auth_username": "u"},
+     "auth_username and auth_password_secret: give both or neither"),
+    ({"sink": True, "auth_username": "u", "auth_password_secret": "s"},
+     "auth_username: the sink takes no authentication"),
+]
+
+
+@pytest.mark.parametrize(("smtp", "message"), BAD_SMTP)
+def test_bad_smtp_settings_are_one_line(smtp: dict[str, Any], message: str) -> None:
+    from pydantic import ValidationError
+
+    from infra_gen.model import Environment
+
+    data = Project(ROOT).load("prod").model_dump(by_alias=True)
+    data["alerting"]["smtp"] = {"from": "a@example.com", **smtp}
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Environment.model_validate(data)
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -47,8 +47,7 @@ def test_extends_merges_mappings_and_replaces_lists(envdir: Path) -> None:
           api: {replicas: 5}
         alerting:
           receivers:
-            - {name: ops, email: {to: ops@example.com, from: am@example.com,
-               smarthost: "smtp.example.com:587", auth_username: am, auth_password_secret: smtp}}
+            - {name: ops, email: {to: ops@example.com}}
           route: {receiver: ops}
     """)
     env = load_environment(path)

@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 from mutations import sub
+from pydantic import ValidationError
 
+from infra_gen.artifacts.compose import document
 from infra_gen.errors import InfraGenError
+from infra_gen.model import Environment
 from infra_gen.project import Project
 from infra_gen.render import render_environment, write_tree
-from infra_gen.topology import plan
+from infra_gen.topology import WRITABLE_ROOT_LABEL, plan
 from infra_gen.validate import Context, Status, run_check
 from infra_gen.validate.hardening import CHECKS as HARDENING
 from infra_gen.validate.semantic import CHECKS as SEMANTIC
@@ -35,7 +38,7 @@ BILLING = """\
     metrics: {port: 9101, path: /internal/metrics}
     healthcheck: {command: [billing-server, --check]}
     user: "20001:20001"
-    read_only: true
+    tmpfs: [/var/cache/billing]
     environment: {BILLING_CURRENCY: EUR}
     secrets: [billing_api_key]
     volumes: [{name: billing-ledger, target: /var/lib/billing, backup: true}]
@@ -77,6 +80,9 @@ def test_compose_runs_its_own_image_and_nothing_of_the_bundled_app(tree: Path) -
     assert svc["image"] == "acme/billing:1.4.2"
     assert svc["command"] == ["billing-server", "--port", "9100"]
     assert svc["user"] == "20001:20001" and svc["read_only"] is True
+    # Its own directory is its user's (a tmpfs is root's otherwise).
+    assert svc["tmpfs"] == ["/tmp", "/var/cache/billing:uid=20001,gid=20001"]
+    assert "labels" not in svc
     assert svc["cap_drop"] == ["ALL"] and svc["cap_add"] == ["NET_BIND_SERVICE"]
     assert svc["deploy"]["replicas"] == 2
     assert svc["expose"] == ["9100", "9101"]
@@ -169,3 +175,30 @@ def test_bad_own_service_is_one_located_line(project: Project, line: str, expect
         path.unlink()
     assert expected in str(err.value)
     assert "services.billing" in str(err.value)
+
+
+def test_a_writable_root_needs_its_reason_and_shows_it(project: Project) -> None:
+    """Every container is read-only unless its entry says why; the reason becomes a
+    label the stack test reads back from `docker inspect`."""
+    env = project.load("heldout").model_dump(by_alias=True)
+    env["services"]["billing"]["writable_root"] = {"reason": "the vendor image unpacks itself at start"}
+    env["services"]["worker"]["writable_root"] = {"reason": "celery writes its state file"}
+    topo = plan(Environment.model_validate(env))
+    doc = document(topo, swarm=False)["services"]
+    for name in ("billing", "worker"):
+        assert "read_only" not in doc[name]
+        assert doc[name]["labels"][WRITABLE_ROOT_LABEL] == env["services"][name]["writable_root"]["reason"]
+    readonly = [n for n, s in doc.items() if s.get("read_only") is True]
+    assert sorted(readonly) == sorted(set(doc) - {"billing", "worker"})
+    env["services"]["worker"]["writable_root"] = {"reason": "short"}
+    with pytest.raises(ValidationError, match="at least 10 characters"):
+        Environment.model_validate(env)
+
+
+def test_swarm_gets_tmpfs_as_mounts(project: Project) -> None:
+    """`docker stack deploy` ignores a service's `tmpfs:`; a tmpfs mount it makes."""
+    topo = plan(project.load("heldout"))
+    billing = document(topo, swarm=True)["services"]["billing"]
+    assert "tmpfs" not in billing and billing["read_only"] is True
+    assert [v for v in billing["volumes"] if v["type"] == "tmpfs"] == [
+        {"type": "tmpfs", "target": "/tmp"}, {"type": "tmpfs", "target": "/var/cache/billing"}]

@@ -133,7 +133,9 @@ def test_prod_thresholds_are_in_the_expressions() -> None:
     assert 'status=~"5.."' in rules["HighErrorRate"]
     assert rules["HighLatency"].startswith("histogram_quantile(0.95,")
     assert rules["HighLatency"].endswith(f"> {t.latency_p95_seconds:g}")
-    assert rules["DataDrift"].endswith(f"> {t.drift_psi:g}")
+    assert f"> {t.drift_psi:g} and on (job) " in rules["DataDrift"]
+    assert rules["DataDrift"].endswith(
+        f"[{t.drift_window}])) >= {t.drift_min_predictions})")
     # The accuracy on real outcomes, once enough of them are recorded (not training's).
     assert rules["ModelAccuracyLow"] == (
         f'max(churn_model_live_accuracy{{job=~"api"}}) < {t.min_model_accuracy:g} and on() '
@@ -186,7 +188,63 @@ def test_every_alert_rule_has_a_firing_and_a_quiet_test(env: str) -> None:
                 assert "{{" not in exp["exp_annotations"]["summary"]
 
 
+@pytest.mark.parametrize(("env", "down", "target", "sustained"),
+                         [("dev", "10s", "20s", "1m"), ("prod", "1m", "2m", "5m")])
+def test_for_durations_come_from_the_environment(env: str, down: str, target: str,
+                                                 sustained: str) -> None:
+    rules = {n: rs[0] for n, rs in rules_by_name(load(env, RULES)).items()}
+    assert rules["RedisDown"]["for"] == rules["PostgresDown"]["for"] == down
+    assert rules["TargetDown"]["for"] == target
+    assert rules["HighErrorRate"]["for"] == rules["DiskSpaceLow"]["for"] == sustained
+
+
+def test_changed_for_durations_change_rules_descriptions_and_test_times() -> None:
+    files = render_modified("prod", monitoring__alert_for__down="45s",
+                            monitoring__alert_for__drift="3h")
+    rules = {n: rs[0] for n, rs in rules_by_name(yaml.safe_load(files[RULES])).items()}
+    assert rules["RedisDown"]["for"] == "45s"
+    assert rules["RedisDown"]["annotations"]["description"].endswith("for 45 seconds.")
+    assert "for 3 hours, over at least" in rules["DataDrift"]["annotations"]["description"]
+    tests = {t["name"]: t for t in yaml.safe_load(files[TESTS])["tests"]}
+    # The whole `for` passes before the test looks (3 h + 10 min).
+    assert tests["ml DataDrift fires"]["alert_rule_test"][0]["eval_time"] == "190m"
+
+
 PROMTOOL = shutil.which("promtool")
+
+
+def _promtool_tests(tmp_path: Path, rules: str, tests: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "tests").mkdir(exist_ok=True)
+    (tmp_path / "rules/alerts.yml").write_text(rules)
+    (tmp_path / "tests/alerts_test.yml").write_text(tests)
+    return subprocess.run([str(PROMTOOL), "test", "rules", "alerts_test.yml"],
+                          cwd=tmp_path / "tests", capture_output=True, text=True)
+
+
+@pytest.mark.validate
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed")
+@pytest.mark.parametrize("env", ENVS)
+def test_data_drift_needs_enough_predictions(env: str, tmp_path: Path) -> None:
+    """Its quiet case below the minimum holds a drift figure over the threshold: the
+    rule stays quiet only because of the prediction count, and promtool fails it once
+    that gate is taken out of the rule."""
+    t = environment(env).monitoring.thresholds
+    tests = load(env, TESTS)
+    (few,) = [c for c in tests["tests"]
+              if c["name"] == f"ml DataDrift stays quiet (below {t.drift_min_predictions} predictions)"]
+    psi = [s for s in few["input_series"] if s["series"].startswith("churn_ml_feature_drift_psi")]
+    assert float(psi[0]["values"].split("x")[0]) > t.drift_psi
+    assert few["alert_rule_test"][0]["exp_alerts"] == []
+    assert _promtool_tests(tmp_path, rendered(env)[RULES], rendered(env)[TESTS]).returncode == 0
+    doc = load(env, RULES)
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            if rule["alert"] == "DataDrift":
+                rule["expr"] = rule["expr"].split(" and on (job) ")[0]
+    run = _promtool_tests(tmp_path, yaml.safe_dump(doc), rendered(env)[TESTS])
+    assert run.returncode != 0
+    assert "below" in run.stdout + run.stderr
 
 
 @pytest.mark.validate

@@ -171,6 +171,12 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
      edit_yaml("stack.yaml", lambda d: d["services"]["fluentd"].__setitem__(
          "networks", ["backend-net"])),
      "which fluentd does not join in stack.yaml"),
+    ("writable root filesystem", "services hardened", edit_compose(_drop("redis", "read_only")),
+     "services.redis.read_only: needs read_only: true"),
+    ("writable root, empty reason label", "services hardened",
+     edit_compose(lambda svcs: svcs["postgres"].update(
+         read_only=False, labels={"infra-gen.writable-root-reason": ""})),
+     "services.postgres.read_only: needs read_only: true"),
     ("grace shorter than gunicorn", "stop_grace_period > graceful",
      edit_compose(_set("api", "stop_grace_period", "15s")),
      "services.api.stop_grace_period 15s is not longer than gunicorn's graceful timeout 20s"),

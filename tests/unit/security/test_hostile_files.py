@@ -145,9 +145,9 @@ SEMANTICS = [
      "tls: {mode: certbot, email: \"a@example.com\\nBcc: evil@example.com\"}\n",
      f"{FILE}:2: tls.email: expected an e-mail address"),
     ("smarthost-bad-port",
-     "alerting:\n  receivers:\n    - name: team-emails\n      email: {to: a@example.com, from: b@example.com,"
+     "alerting:\n  smtp: {from: b@example.com,"
      " smarthost: 'smtp.example.com:99999', auth_username: u, auth_password_secret: smtp}\n",
-     f"{FILE}:5: alerting.receivers[0].email.smarthost: expected a port 1-65535"),
+     f"{FILE}:3: alerting.smtp.smarthost: expected a port 1-65535"),
     ("image-unpinned", "images: {grafana: 'grafana/grafana:latest'}\n",
      f"{FILE}:2: images.grafana: must be pinned to a tag (not latest) or a digest"),
     ("image-with-spaces", "images: {grafana: 'grafana/grafana:11 --privileged'}\n",

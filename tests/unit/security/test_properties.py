@@ -141,7 +141,7 @@ def test_slots_cover_the_string_fields() -> None:
                      "backups.database.schedule", "logging.logrotate.log_dir", "deploy.secrets_dir",
                      "ssh.bastion.identity_file", "key of ssh.hosts.app-1",
                      "services.api.environment.CANARY_API", "key of services.api.environment.CANARY_API",
-                     "alerting.receivers.0.email.auth_username", "postgres.indexes.1.columns.0"):
+                     "alerting.smtp.auth_username", "postgres.indexes.1.columns.0"):
         assert expected in found, sorted(found)
 
 

@@ -46,8 +46,12 @@ class _Planner:
     def app_services(self) -> None:
         env = self.env
         pg = env.postgres
+        repl = self.replication
         db_env = (
-            ("DATABASE_HOST", "postgres"),
+            # Both nodes where there is a replica: libpq tries them in turn and the app
+            # keeps the one that accepts writes (target_session_attrs=read-write), so a
+            # failover repoints the clients with no re-render (failover/failover.sh).
+            ("DATABASE_HOST", f"{repl.primary},{repl.replica}" if repl else "postgres"),
             ("DATABASE_PORT", str(PORTS["postgres"])),
             ("DATABASE_NAME", pg.database),
             ("DATABASE_USER", pg.user),

@@ -13,7 +13,9 @@
 # failover (failover/failover.sh writes the file, naming the new primary). It is
 # never started: it is replaced by a base backup of that primary and starts as its
 # standby, whatever POSTGRES_ROLE says. So no `compose up`, restart or recreation
-# can bring a demoted primary back read-write next to the promoted one.
+# can bring a demoted primary back read-write next to the promoted one. Nor is an
+# empty primary volume initialised while PEER_HOST (the other node) accepts
+# connections: that is a removed volume, not a first start.
 #
 # Secrets are read from *_FILE paths and never put on a command line: psql gets
 # them through its environment (\getenv), libpq through a 0600 PGPASSFILE.
@@ -221,6 +223,14 @@ if [[ -e "$FENCE_FILE" ]]; then
         || die "$FENCE_FILE does not name a host: never starting this fenced data read-write"
     reseed "$fenced_by"
 elif data_dir_empty; then
+    # An empty volume next to a running peer is a removed volume, not a first start
+    # (the replica starts after the primary): a new, empty primary there would take
+    # the writes the clients meant for the real one.
+    if [[ "$ROLE" == primary && -n "${PEER_HOST:-}" ]] \
+        && (exec 3<>"/dev/tcp/$PEER_HOST/$PORT") 2>/dev/null; then
+        die "$PGDATA is empty but $PEER_HOST accepts connections: not initialising a new," \
+            "empty primary next to it (failover/reseed-replica.sh re-seeds this node from it)"
+    fi
     if [[ "$ROLE" == primary ]]; then init_primary; else init_replica; fi
 elif [[ ! -s "$PGDATA/PG_VERSION" ]]; then
     die "$PGDATA is neither empty nor a PostgreSQL data directory"

@@ -205,7 +205,8 @@ def test_failback_returns_to_the_planned_layout(tmp_path: Path) -> None:
 ENTRYPOINT = ROOT / "services" / "postgres" / "entrypoint.sh"
 
 
-def entrypoint(tmp: Path, pgdata: Path, port: int) -> subprocess.CompletedProcess[str]:
+def entrypoint(tmp: Path, pgdata: Path, port: int,
+               **extra: str) -> subprocess.CompletedProcess[str]:
     bin_dir = tmp / "bin"
     bin_dir.mkdir(exist_ok=True)
     fakes = {
@@ -222,7 +223,8 @@ def entrypoint(tmp: Path, pgdata: Path, port: int) -> subprocess.CompletedProces
     secret.write_text("s3cret\n")
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "PGDATA": str(pgdata), "POSTGRES_ROLE": "primary",
            "REPLICATION_USER": "replicator", "REPLICATION_PASSWORD_FILE": str(secret),
-           "REPLICATION_SLOT": "replica_1", "PRIMARY_PORT": str(port), "HOME": str(tmp)}
+           "REPLICATION_SLOT": "replica_1", "PRIMARY_PORT": str(port), "HOME": str(tmp),
+           **extra}
     return subprocess.run(["bash", str(ENTRYPOINT)], env=env, capture_output=True, text=True,
                           check=False, timeout=60)
 
@@ -262,6 +264,19 @@ def test_a_fence_that_names_no_host_stops_the_start(tmp_path: Path, fence: str) 
     assert r.returncode != 0 and "does not name a host" in r.stderr
     assert "postgres started" not in r.stdout
     assert (pgdata / "base" / "old-rows").is_file() and (pgdata / PG_FENCE_FILE).is_file()
+
+
+def test_an_empty_primary_volume_next_to_a_running_peer_is_not_initialised(
+        tmp_path: Path) -> None:
+    pgdata = tmp_path / "data"
+    pgdata.mkdir()
+    with socket.socket() as listener:  # the other node, now the primary, is up
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = str(listener.getsockname()[1])
+        r = entrypoint(tmp_path, pgdata, 1, PEER_HOST="127.0.0.1", POSTGRES_PORT=port)
+    assert r.returncode != 0 and "not initialising a new, empty primary" in r.stderr, r.stderr
+    assert not list(pgdata.iterdir()) and "postgres started" not in r.stdout
 
 
 # -- the clients (the app's side: tests/unit/app/test_app_config.py) ------------------

@@ -229,7 +229,8 @@ elif data_dir_empty; then
     if [[ "$ROLE" == primary && -n "${PEER_HOST:-}" ]] \
         && (exec 3<>"/dev/tcp/$PEER_HOST/$PORT") 2>/dev/null; then
         die "$PGDATA is empty but $PEER_HOST accepts connections: not initialising a new," \
-            "empty primary next to it (failover/reseed-replica.sh re-seeds this node from it)"
+            "empty primary next to it (failover/failover.sh fences this node, which then" \
+            "re-seeds from it)"
     fi
     if [[ "$ROLE" == primary ]]; then init_primary; else init_replica; fi
 elif [[ ! -s "$PGDATA/PG_VERSION" ]]; then

@@ -30,52 +30,51 @@ echo "$*" >>"$S/calls"
 vol_node() { case "$1" in *_pgdata) echo postgres ;; *_pgreplica) echo postgres-replica ;; esac; }
 node_vol() { case "$1" in postgres) echo p_pgdata ;; postgres-replica) echo p_pgreplica ;; esac; }
 role() { cat "$S/$1.role"; }
-if [[ "$1" == compose ]]; then
-    shift 5   # compose -p P -f F
-    case "$1" in
-        exec)
-            node="$3"; shift 3
-            [[ "$(role "$node")" != down ]] || { echo "service $node is not running" >&2; exit 1; }
-            if [[ "$1" == pg_dump ]]; then echo "-- dump from $node"; exit 0; fi
-            sql="$*"
-            [[ "$sql" == *" -c "* ]] || sql="$(cat)"
-            case "$sql" in
-                *pg_is_in_recovery*) [[ "$(role "$node")" == standby ]] && echo t || echo f ;;
-                *pg_promote*) echo primary >"$S/$node.role"; echo "promote $node" >>"$S/events"; echo t ;;
-                *pg_stat_wal_receiver*) [[ "$(role "$node")" == standby ]] && echo streaming ;;
-                *pg_create_physical_replication_slot*) echo "slot $node" >>"$S/events" ;;
-                *pg_last_wal_replay_lsn*) echo t ;;
-                *) echo "unexpected SQL: $sql" >&2; exit 9 ;;
-            esac ;;
-        stop) node="${!#}"; [[ "$(role "$node")" == down ]] || echo "clean $node" >>"$S/events"
-              echo down >"$S/$node.role" ;;
-        ps) node="${!#}"; [[ "$(role "$node")" == down ]] || echo "id-$node" ;;
-        up) node="${!#}"
-            if [[ -e "$S/$(node_vol "$node").fence" ]]; then
-                echo "reseed $node from $(cat "$S/$(node_vol "$node").fence")" >>"$S/events"
-                rm "$S/$(node_vol "$node").fence"
-                echo standby >"$S/$node.role"
-            fi ;;
+sql() {  # NODE, SQL from -c or stdin
+    local node="$1"; shift
+    [[ "$(role "$node")" != down ]] || { echo "$node is not running" >&2; exit 1; }
+    local q="$*"
+    [[ "$q" == *" -c "* ]] || q="$(cat)"
+    case "$q" in
+        *pg_is_in_recovery*) [[ "$(role "$node")" == standby ]] && echo t || echo f ;;
+        *pg_promote*) echo primary >"$S/$node.role"; echo "promote $node" >>"$S/events"; echo t ;;
+        *pg_stat_wal_receiver*) [[ "$(role "$node")" == standby ]] && echo streaming ;;
+        *pg_create_physical_replication_slot*) echo "slot $node" >>"$S/events" ;;
+        *pg_last_wal_replay_lsn*) echo t ;;
+        *) echo "unexpected SQL: $q" >&2; exit 9 ;;
     esac
-    exit 0
-fi
+}
 case "$1" in
-    volume) exit 0 ;;
+    compose)
+        shift 5   # compose -p P -f F
+        node="${!#}"
+        case "$1" in
+            exec) [[ "$(role "$3")" != down ]] || exit 1; echo "-- dump from $3" ;;
+            up) if [[ -e "$S/$(node_vol "$node").fence" ]]; then
+                    echo "reseed $node from $(cat "$S/$(node_vol "$node").fence")" >>"$S/events"
+                    rm "$S/$(node_vol "$node").fence"
+                    echo standby >"$S/$node.role"
+                fi ;;
+        esac ;;
+    ps) node="$(printf '%s\n' "$@" | sed -n 's/^label=com.docker.compose.service=//p')"
+        [[ "$2" == -aq || "$(role "$node")" != down ]] && echo "id-$node" ;;
+    exec) node="${3#id-}"; shift 3; sql "$node" "$@" ;;
+    stop) node="${!#}"; node="${node#id-}"
+          [[ "$(role "$node")" == down ]] || echo "clean $node" >>"$S/events"
+          echo down >"$S/$node.role" ;;
+    volume) ;;
     run)
         vol="$(printf '%s\n' "$@" | sed -n 's/^\(p_[a-z]*\):.*/\1/p')"
-        script="$(printf '%s\n' "$@" | grep -A1 '^-c$' | tail -n 1)"
-        by="$(printf '%s\n' "$@" | tail -n 2 | head -n 1)"
-        case "$script" in
-            *printf*) echo "$by" >"$S/$vol.fence"; echo "fence $(vol_node "$vol") by $by" >>"$S/events" ;;
-            *pg_controldata*)
-                if grep -q "clean $(vol_node "$vol")" "$S/events" 2>/dev/null; then
-                    printf 'Database cluster state:               shut down\n'
-                else
-                    printf 'Database cluster state:               in production\n'
-                fi
-                printf 'Latest checkpoint location:           0/3000060\n' ;;
-        esac ;;
+        by="$(printf '%s\n' "$@" | tail -n 3 | head -n 1)"
+        echo "$by" >"$S/$vol.fence"; echo "fence $(vol_node "$vol") by $by" >>"$S/events"
+        if grep -q "clean $(vol_node "$vol")" "$S/events" 2>/dev/null; then
+            printf 'Database cluster state:               shut down\n'
+        else
+            printf 'Database cluster state:               in production\n'
+        fi
+        printf 'Latest checkpoint location:           0/3000060\n' ;;
 esac
+exit 0
 """
 
 

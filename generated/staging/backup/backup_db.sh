@@ -59,13 +59,22 @@ fail() {
 # is the primary now is asked of the servers (a failover swaps them), never assumed.
 DB_NODES=(postgres postgres-replica)
 
+# db_container NODE: the id of NODE's running container (none: NODE is down). Docker
+# itself, by compose's labels: a `docker compose` call costs a second on a busy host.
+db_container() {
+    docker ps -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT" \
+        --filter "label=com.docker.compose.service=$1" | head -n 1
+}
+
 # db_psql NODE [PSQL ARGS...]: psql as the local superuser in NODE's container
 # (SQL from -c or stdin); gives up after DB_TIMEOUT seconds (a hung node).
 db_psql() {
-    local node="$1"
+    local node="$1" id
     shift
-    timeout "${DB_TIMEOUT:-20}" docker compose -p "$COMPOSE_PROJECT" -f "$COMPOSE_FILE" \
-        exec -T "$node" psql -X -q -At -v ON_ERROR_STOP=1 -U "$DB_SUPERUSER" -d postgres "$@"
+    id="$(db_container "$node")"
+    [[ -n "$id" ]] || { printf '%s is not running\n' "$node" >&2; return 1; }
+    timeout "${DB_TIMEOUT:-20}" docker exec -i "$id" \
+        psql -X -q -At -v ON_ERROR_STOP=1 -U "$DB_SUPERUSER" -d postgres "$@"
 }
 
 # db_role NODE: primary, standby or down (not running, or not answering).

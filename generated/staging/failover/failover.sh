@@ -57,13 +57,22 @@ fail() { log "error: $*"; exit 1; }
 # is the primary now is asked of the servers (a failover swaps them), never assumed.
 DB_NODES=(postgres postgres-replica)
 
+# db_container NODE: the id of NODE's running container (none: NODE is down). Docker
+# itself, by compose's labels: a `docker compose` call costs a second on a busy host.
+db_container() {
+    docker ps -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT" \
+        --filter "label=com.docker.compose.service=$1" | head -n 1
+}
+
 # db_psql NODE [PSQL ARGS...]: psql as the local superuser in NODE's container
 # (SQL from -c or stdin); gives up after DB_TIMEOUT seconds (a hung node).
 db_psql() {
-    local node="$1"
+    local node="$1" id
     shift
-    timeout "${DB_TIMEOUT:-20}" docker compose -p "$COMPOSE_PROJECT" -f "$COMPOSE_FILE" \
-        exec -T "$node" psql -X -q -At -v ON_ERROR_STOP=1 -U "$DB_SUPERUSER" -d postgres "$@"
+    id="$(db_container "$node")"
+    [[ -n "$id" ]] || { printf '%s is not running\n' "$node" >&2; return 1; }
+    timeout "${DB_TIMEOUT:-20}" docker exec -i "$id" \
+        psql -X -q -At -v ON_ERROR_STOP=1 -U "$DB_SUPERUSER" -d postgres "$@"
 }
 
 # db_role NODE: primary, standby or down (not running, or not answering).
@@ -126,36 +135,44 @@ on_volume() {
 # fence NODE NEW_PRIMARY: stop NODE and mark its data superseded by NEW_PRIMARY. The
 # postgres image never starts a fenced data directory: whatever starts NODE again
 # (compose up, a restart, a recreation) re-seeds it from NEW_PRIMARY as a standby.
+# Leaves NODE's pg_controldata in FENCED_CONTROL.
+FENCED_CONTROL=""
 fence() {
-    local node="$1" by="$2"
+    local node="$1" by="$2" ids
     log "fencing $node: stopping it"
-    compose stop --timeout 30 "$node" >/dev/null 2>&1 || true
-    [[ -z "$(compose ps -q --status running "$node" 2>/dev/null)" ]] \
-        || fail "$node is still running: not fenced"
+    ids="$(docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT" \
+        --filter "label=com.docker.compose.service=$node")"
+    if [[ -n "$ids" ]]; then
+        # shellcheck disable=SC2086 # one id a line
+        docker stop --time 30 $ids >/dev/null || true
+    fi
+    [[ -z "$(db_container "$node")" ]] || fail "$node is still running: not fenced"
     # Written whole, then renamed: the entry point never reads half a host name.
     # shellcheck disable=SC2016 # expanded by the container's shell, from its arguments
-    on_volume "$node" 'printf "%s\n" "$1" >"$2.tmp" && mv -f "$2.tmp" "$2" && sync' \
-        sh "$by" "$FENCE_FILE" || fail "cannot write $FENCE_FILE into $(volume "$node")"
+    FENCED_CONTROL="$(on_volume "$node" 'printf "%s\n" "$1" >"$2.tmp" && mv -f "$2.tmp" "$2" \
+        && sync && { pg_controldata -D "$3" 2>/dev/null || true; }' sh "$by" "$FENCE_FILE" "$DATA_DIR")" \
+        || fail "cannot write $FENCE_FILE into $(volume "$node")"
     log "fenced $node: $FENCE_FILE in $(volume "$node") names $by"
 }
 
-# checkpoint_lsn NODE: the last checkpoint of NODE's stopped cluster, when it was
+# checkpoint_lsn: the last checkpoint of the cluster fence just stopped, when it was
 # shut down cleanly (every WAL record it wrote was sent to a connected standby first).
 checkpoint_lsn() {
-    local control lsn
-    # shellcheck disable=SC2016 # expanded by the container's shell, from its arguments
-    control="$(on_volume "$1" 'pg_controldata -D "$1"' sh "$DATA_DIR")" || return 1
-    grep -q '^Database cluster state: *shut down$' <<<"$control" || return 1
-    lsn="$(sed -n 's/^Latest checkpoint location: *//p' <<<"$control")"
+    local lsn
+    grep -q '^Database cluster state: *shut down$' <<<"$FENCED_CONTROL" || return 1
+    lsn="$(sed -n 's/^Latest checkpoint location: *//p' <<<"$FENCED_CONTROL")"
     [[ "$lsn" =~ ^[0-9A-F]+/[0-9A-F]+$ ]] || return 1
     printf '%s\n' "$lsn"
 }
 
 # replayed_past NODE LSN: NODE (a standby) has replayed WAL beyond LSN.
 replayed_past() {
-    [[ "$(db_psql "$1" -v lsn="$2" <<'SQL' 2>/dev/null)" == t ]]
+    local answer
+    answer="$(db_psql "$1" -v lsn="$2" 2>/dev/null <<'SQL'
 SELECT pg_last_wal_replay_lsn() > :'lsn'::pg_lsn;
 SQL
+)" || return 1
+    [[ "$answer" == t ]]
 }
 
 # ensure_slot NODE: the physical slot a standby of NODE streams from.
@@ -170,9 +187,6 @@ SQL
 streaming() {
     [[ "$(db_psql "$1" -c 'SELECT status FROM pg_stat_wal_receiver' </dev/null 2>/dev/null)" == streaming ]]
 }
-
-# is_role NODE ROLE: db_role NODE is ROLE.
-is_role() { [[ "$(db_role "$1")" == "$2" ]]; }
 
 # wait_until SECONDS COMMAND...: COMMAND until it succeeds (0), or 1 after SECONDS.
 wait_until() {
@@ -210,7 +224,7 @@ log "promoting $new (standby), fencing $old ($old_role)"
 
 fence "$old" "$new"
 
-if lsn="$(checkpoint_lsn "$old")"; then
+if lsn="$(checkpoint_lsn)"; then
     log "$old was shut down cleanly at $lsn: waiting for $new to replay it"
     if ! wait_until 60 replayed_past "$new" "$lsn"; then
         ((switchover)) && fail "$new did not replay $old's last checkpoint $lsn: not promoted" \
@@ -227,7 +241,6 @@ fi
 promoted="$(db_psql "$new" -c 'SELECT pg_promote(true, 60)' </dev/null)" \
     || fail "pg_promote on $new failed"
 [[ "$promoted" == t ]] || fail "$new was not promoted within 60 s"
-wait_until 60 is_role "$new" primary || fail "$new still in recovery after pg_promote"
 ensure_slot "$new"
 log "done in $((SECONDS - started)) s: $new is the primary, $old is fenced" \
     "(reseed-replica.sh makes it the standby)"

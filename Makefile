@@ -77,4 +77,4 @@ images up down verify status logs: install-test
 test: lint unit check validate-tests stack-test
 
 clean:
-	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .infra-gen-cache

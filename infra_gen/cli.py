@@ -12,34 +12,60 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import commands
 from .artifacts import REGISTRY
-from .errors import DriftError, Problem, UserError, ValidationFailed, printable
+from .commands import select_environments as _environments
+from .completion import complete_env, complete_field
+from .errors import ToolMissingError, UserError, ValidationFailed, printable
+from .output import (
+    Format,
+    all_healthy,
+    artifacts_json,
+    progress_off_stdout,
+    rendered_json,
+    states_json,
+    write_json,
+)
 from .project import Project
-from .render import differences, read_tree, render_environment, write_file, write_trees
+from .render import differences, read_tree, render_environment, write_file
 from .topology import plan
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     help="Render every deployment artifact of a Docker stack from one typed model per environment.",
 )
 out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"infra-gen {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool | None, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.",
+    )] = None,
+) -> None:
+    """Render every deployment artifact of a Docker stack from one typed model per environment."""
+
 
 RootOption = Annotated[
     Path | None, typer.Option("--root", help="Project directory (default: found from the cwd upward).")
 ]
-EnvsArg = Annotated[list[str] | None, typer.Argument(help="Environment names.", show_default=False)]
+EnvsArg = Annotated[list[str] | None, typer.Argument(
+    help="Environment names.", show_default=False, autocompletion=complete_env,
+)]
 AllOption = Annotated[bool, typer.Option("--all", help="Every environment.")]
-
-
-def _environments(project: Project, names: list[str] | None, every: bool) -> list[str]:
-    if every or not names:
-        if not every:
-            raise UserError("name at least one environment, or use --all")
-        return project.environment_names
-    for name in names:
-        project.environment_path(name)
-    return names
+FormatOption = Annotated[Format, typer.Option(
+    "--format", case_sensitive=False, help="text for people, json for programs (README: shapes).",
+)]
 
 
 @app.command()
@@ -50,48 +76,52 @@ def render(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write to DIR/<env>/ instead of generated/<env>/.")
     ] = None,
+    fmt: FormatOption = Format.text,
 ) -> None:
     """Render environments into generated/<env>/ (all of them first, then written atomically)."""
-    project = Project.find(root)
-    names = _environments(project, envs, every)
-    # Render everything before writing anything: one bad environment writes nothing.
-    trees = {name: render_environment(project, name) for name in names}
-    target = out_dir or project.generated_dir
-    write_trees(target, trees)  # every environment, or none
+    trees, target = commands.render_trees(root, envs, every, out_dir)
+    if fmt is Format.json:
+        write_json(rendered_json(trees, target))
+        return
     for name, files in trees.items():
         out.print(f"rendered {name}: {len(files)} files in {target / name}", markup=False, emoji=False)
 
 
 @app.command()
-def check(root: RootOption = None) -> None:
+def check(root: RootOption = None, fmt: FormatOption = Format.text) -> None:
     """Exit 1, listing the files, when generated/ differs from a fresh render."""
-    project = Project.find(root)
-    stale: list[str] = []
-    for name in project.environment_names:
-        diff = differences(render_environment(project, name), read_tree(project.generated_dir / name))
-        stale += [f"generated/{name}/{path}" for path in diff]
+    names, stale = commands.stale_files(root)
+    if fmt is Format.json:
+        write_json({"up_to_date": not stale, "environments": names, "stale": stale})
     if stale:
-        raise DriftError(
-            [Problem("differs from a fresh render", file=path) for path in stale]
-            + [Problem("generated/ is stale: run `infra-gen render --all` (or `make render`)")]
-        )
-    out.print(f"generated/ is up to date ({len(project.environment_names)} environments)")
+        raise commands.drift_error(stale)
+    if fmt is Format.text:
+        out.print(f"generated/ is up to date ({len(names)} environments)")
 
 
 @app.command()
-def diff(env: Annotated[str, typer.Argument(help="Environment name.")], root: RootOption = None) -> None:
+def diff(
+    env: Annotated[str, typer.Argument(help="Environment name.", autocompletion=complete_env)],
+    root: RootOption = None,
+    fmt: FormatOption = Format.text,
+) -> None:
     """Unified diff of a fresh render against generated/<env>/ (exit 1 when they differ)."""
     project = Project.find(root)
     rendered = render_environment(project, env)
     on_disk = read_tree(project.generated_dir / env)
     changed = differences(rendered, on_disk)
+    patches: dict[str, str] = {}
     for path in changed:
         old = on_disk.get(path, b"").decode(errors="replace").splitlines(keepends=True)
         new = rendered[path].content.decode() if path in rendered else ""
-        sys.stdout.writelines(
+        patches[f"generated/{env}/{path}"] = "".join(
             difflib.unified_diff(old, new.splitlines(keepends=True),
                                  f"a/generated/{env}/{path}", f"b/generated/{env}/{path}")
         )
+    if fmt is Format.json:
+        write_json({"environment": env, "changed": list(patches), "diff": patches})
+    else:
+        sys.stdout.writelines(patches.values())
     if changed:
         raise typer.Exit(1)
 
@@ -113,22 +143,47 @@ def schema(
         sys.stdout.write(text)
 
 
+@app.command()
+def explain(
+    env: Annotated[str, typer.Argument(help="Environment name.", autocompletion=complete_env)],
+    field: Annotated[str, typer.Argument(
+        help="Dotted field path, e.g. postgres.max_connections.", autocompletion=complete_field,
+    )],
+    root: RootOption = None,
+    fmt: FormatOption = Format.text,
+) -> None:
+    """The effective value of FIELD in ENV and the file and line of the extends chain that set it."""
+    from .explain import explain as run_explain
+
+    found = run_explain(Project.find(root), env, field)
+    if fmt is Format.json:
+        write_json(found.as_json())
+    else:
+        sys.stdout.write("".join(f"{printable(line)}\n" for line in found.text()))
+
+
 @app.command("list")
-def list_(root: RootOption = None) -> None:
+def list_(root: RootOption = None, fmt: FormatOption = Format.text) -> None:
     """Environments and the artifacts each renders."""
     project = Project.find(root)
-    table = Table("environment", "artifact", "files")
+    rows: list[tuple[str, str, list[str]]] = []
     for name in project.environment_names:
         topo = plan(project.load(name))
         for kind in REGISTRY:
             paths = [o.path for o in kind.outputs(topo)]
             if paths:
-                table.add_row(name, kind.name, ", ".join(paths))
+                rows.append((name, kind.name, paths))
+    if fmt is Format.json:
+        write_json(artifacts_json(rows))
+        return
+    table = Table("environment", "artifact", "files")
+    for name, kind_name, paths in rows:
+        table.add_row(name, kind_name, ", ".join(paths))
     out.print(table)
 
 
 # -- the running stack (infra_gen/stack/) --------------------------------------
-StackEnvArg = Annotated[str, typer.Argument(help="Environment name.")]
+StackEnvArg = Annotated[str, typer.Argument(help="Environment name.", autocompletion=complete_env)]
 
 
 def _say(message: str) -> None:
@@ -157,13 +212,18 @@ def up(
         "--replace-stale-volumes",
         help="When secrets are new but data volumes exist, remove the volumes (data lost).",
     )] = False,
+    fmt: FormatOption = Format.text,
 ) -> None:
     """Start ENV: Docker, images, render, secrets, compose up --wait, migrations, URLs."""
     from . import stack
 
     st = stack.Stack.load(env, root)
-    timings = stack.up(st, _say, build=build, rerender=rerender,
-                       wait_timeout=wait_timeout, replace_stale_volumes=replace_stale_volumes)
+    with progress_off_stdout(fmt):
+        timings = stack.up(st, _say, build=build, rerender=rerender,
+                           wait_timeout=wait_timeout, replace_stale_volumes=replace_stale_volumes)
+    if fmt is Format.json:
+        write_json(states_json(env, st.status(), urls=st.topo.urls, seconds=timings))
+        return
     out.print(_status_table(st.status()))
     for name, url in st.topo.urls.items():
         out.print(f"  {name:<13} {url}")
@@ -191,6 +251,7 @@ def scale(
     reload: Annotated[bool, typer.Option(
         "--reload/--no-reload", help="Reload the load balancer once the replicas are healthy.",
     )] = True,
+    fmt: FormatOption = Format.text,
 ) -> None:
     """Run N replicas of GROUP in the running ENV, with no re-render, then reload nginx."""
     from . import stack
@@ -198,19 +259,26 @@ def scale(
     from .stack.scale import scale as run_scale
 
     st = stack.Stack.load(env, root)
-    timings = run_scale(st, parse_counts(st, counts), _say, reload=reload)
+    with progress_off_stdout(fmt):
+        timings = run_scale(st, parse_counts(st, counts), _say, reload=reload)
+    if fmt is Format.json:
+        write_json(states_json(env, st.status(), seconds=timings))
+        return
     out.print(_status_table(st.status()))
     out.print(", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
 
 
 @app.command()
-def status(env: StackEnvArg = "dev", root: RootOption = None) -> None:
+def status(env: StackEnvArg = "dev", root: RootOption = None, fmt: FormatOption = Format.text) -> None:
     """Every service and replica of ENV with its state and health (exit 1 unless all healthy)."""
     from . import stack
 
     states = stack.Stack.load(env, root).status()
-    out.print(_status_table(states))
-    if any(s.state != "running" or s.health not in ("healthy", "-") for s in states):
+    if fmt is Format.json:
+        write_json(states_json(env, states))
+    else:
+        out.print(_status_table(states))
+    if not all_healthy(states):
         raise typer.Exit(1)
 
 
@@ -247,19 +315,43 @@ def validate(
     generated: Annotated[
         bool, typer.Option("--generated", help="Check generated/<env>/ as it is, not a fresh render.")
     ] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: FormatOption = Format.text,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Run every check, even one whose inputs did not change (.infra-gen-cache/).",
+    )] = False,
 ) -> None:
-    """Run every semantic and real-tool check; exit 1 when one failed."""
+    """Run every semantic and real-tool check; exit 1 when one failed.
+
+    On a terminal a live bar shows the checks as they finish (never in CI or a pipe)."""
     from .validate import validate as run_validation
+    from .validate.progress import live
     from .validate.report import print_report
 
-    if fmt not in ("table", "json"):
-        raise UserError(f"--format must be table or json, not {fmt!r}")
     project = Project.find(root)
-    report = run_validation(project, _environments(project, envs, every), strict, generated)
-    print_report(report, fmt, out)
+    names = _environments(project, envs, every)
+    with live(err, ", ".join(names)) as observer:
+        report = run_validation(project, names, strict, generated, observer=observer,
+                                cache=True, reuse=not no_cache)
+    print_report(report, fmt.value, out)
     if not report.ok:
         raise ValidationFailed(f"{len(report.failed)} check(s) failed (see above)")
+
+
+@app.command()
+def doctor(fmt: FormatOption = Format.text) -> None:
+    """Every external tool validate runs: found or not, version, how to install it.
+
+    Exit 0 when every required tool is found, 1 when one is missing."""
+    from .doctor import diagnose
+
+    found = diagnose()
+    if fmt is Format.json:
+        write_json(found.as_json())
+    else:
+        found.print_table(out)
+    if not found.ok:
+        names = ", ".join(t.name for t in found.missing)
+        raise ToolMissingError(f"required tool(s) not found: {names} (install hints above)")
 
 
 def _click_errors() -> tuple[type[Exception], ...]:
@@ -274,6 +366,19 @@ def _click_errors() -> tuple[type[Exception], ...]:
 
 
 _CLICK_ERRORS = _click_errors()
+
+
+def _usage(argv: list[str]) -> str:
+    """The usage line of the command argv names, for the errors click raises without a
+    context (an option missing its value)."""
+    group = typer.main.get_command(app)
+    root = group.context_class(group, info_name="infra-gen")
+    commands = getattr(group, "commands", {})
+    name = next((a for a in argv if a in commands), None)
+    if name is None:
+        return group.get_usage(root)
+    command = commands[name]
+    return str(command.get_usage(command.context_class(command, info_name=name, parent=root)))
 
 
 def main() -> None:
@@ -293,12 +398,15 @@ def main() -> None:
     except typer.Abort:
         sys.exit(130)
     except _CLICK_ERRORS as exc:  # a usage error: bad option, missing argument
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.exit(2)  # bare `infra-gen`: the help is already printed, there is no error line
         # Its message may quote the argument as typed: escaped like a Problem.
         ctx = getattr(exc, "ctx", None)
-        if ctx is not None:
-            sys.stderr.write(ctx.get_usage() + "\n")
+        usage = ctx.get_usage() if ctx is not None else _usage(sys.argv[1:])
         format_message = getattr(exc, "format_message", None)
         message = format_message() if callable(format_message) else str(exc)
-        sys.stderr.write(f"error: {printable(message)}\n")
+        # pydantic-style prefix typer leaves on a bad enum choice.
+        message = message.replace("Value error, ", "")
+        sys.stderr.write(f"{usage}\nerror: {printable(message)}\n")
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

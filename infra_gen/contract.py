@@ -46,13 +46,28 @@ APT_TOOLS: dict[str, str] = {
 }
 """Program a check runs -> the Debian/Ubuntu package that ships it."""
 PIP_TOOLS: dict[str, str] = {"check-jsonschema": "check-jsonschema", "gixy": "gixy-ng"}
-"""Program a check runs -> the PyPI package that ships it (the test extra installs them)."""
+"""Program a check runs -> the PyPI package that ships it (the validate and test extras
+install them)."""
+DOCKER_TOOLS: dict[str, str] = {"docker": "docker.io", "docker compose": "docker-compose"}
+"""The Docker engine's CLI and its Compose v2 plugin -> the Debian 13 package (on Debian
+12, scripts/install-tools.sh takes them from trixie: bookworm's docker-compose is v1)."""
 HOST_DAEMONS = ("nginx", "prometheus", "prometheus-alertmanager")
 """Services the packages above start on install; only their binaries are wanted."""
 
 
 def apt_packages() -> list[str]:
     return list(dict.fromkeys(APT_TOOLS.values()))
+
+
+def install_hint(tool: str) -> str:
+    """How to install a tool validate runs, in the words a missing-tool message uses."""
+    if tool in PIP_TOOLS:
+        return f"pip install 'infra-gen[validate]' (or pip install {PIP_TOOLS[tool]})"
+    if tool in APT_TOOLS:
+        return f"apt-get install {APT_TOOLS[tool]} (or make tools)"
+    if tool in DOCKER_TOOLS:
+        return "Docker with Compose v2: apt-get install docker.io docker-compose (Debian 13; or make docker)"
+    return f"install {tool}"
 
 
 # -- what the reference app exposes (services/app/churn/**/metrics.py) ----------

@@ -91,8 +91,7 @@ def _read_yaml(path: Path) -> Document:
     shown = display_path(path)
     text = _read_text(path, shown)
     try:
-        _check_depth(text, shown)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text, shown)
     except yaml.reader.ReaderError as exc:
         char = chr(exc.character) if isinstance(exc.character, int) else exc.character
         message = f"invalid YAML: character {char!r} is not allowed"
@@ -119,11 +118,30 @@ def _read_yaml(path: Path) -> Document:
     return Document(data, converter.where)
 
 
-def _check_depth(text: str, shown: str) -> None:
+# libyaml parses an environment file about 10x faster than the pure-Python parser
+# (base.yaml: 25 -> 2 ms; 5,000 services: 5.7 -> 0.7 s) and keeps every node's line.
+# Its error messages differ from PyYAML's (and a reader error loses the character),
+# so a file it refuses is parsed again by the pure-Python loader, which words the
+# error the way the tests and the docs expect.
+_FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+
+
+def _compose(text: str, shown: str) -> yaml.Node | None:
+    if _FAST_LOADER is not None:
+        try:
+            _check_depth(text, shown, _FAST_LOADER)
+            return yaml.compose(text, Loader=_FAST_LOADER)
+        except (yaml.YAMLError, ConfigError, RecursionError):
+            pass  # worded by the pure-Python loader below
+    _check_depth(text, shown, yaml.SafeLoader)
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def _check_depth(text: str, shown: str, loader: type[yaml.SafeLoader]) -> None:
     """Refuse deep nesting from the event stream, before the (recursive) composer
     would run out of stack on it."""
     depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -286,6 +304,19 @@ def load_document(path: Path, _chain: tuple[Path, ...] = ()) -> Document:
         message = f"no environment file {parent_name!r} (known: {', '.join(known)})"
         raise ConfigError([Problem(message, shown, line, "extends")])
     return deep_merge(load_document(parent, (*_chain, path)), doc)
+
+
+def extends_chain(path: Path) -> list[tuple[Path, Document]]:
+    """Each file of path's extends chain, not merged, the root first (for explain, once
+    load_environment accepted the chain: a broken link ends the list)."""
+    chain: list[tuple[Path, Document]] = []
+    here: Path | None = path
+    while here and here.is_file() and len(chain) <= MAX_EXTENDS and here not in dict(chain):
+        doc = _read_yaml(here)
+        chain.append((here, doc))
+        parent = doc.data.get("extends")
+        here = here.with_name(f"{parent}.yaml") if isinstance(parent, str) else None
+    return chain[::-1]
 
 
 def load_environment(path: Path) -> Environment:

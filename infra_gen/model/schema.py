@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import functools
+import inspect
+import itertools
 import json
+import textwrap
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import StringConstraints
 
 from . import common, cron, environment, operations, platform, services
-from .common import EXTENDS_PATTERN, Doc
+from .common import EXTENDS_PATTERN, Doc, StrictModel
 from .environment import Environment
 
 
@@ -42,8 +46,43 @@ def _describe(node: Any) -> None:
             _describe(value)
 
 
+def _field_docstrings(cls: type) -> dict[str, str]:
+    """The docstring under each annotated attribute of a class body, by attribute name."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):  # no source (a class made at run time)
+        return {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    docs = {}
+    for node, after in itertools.pairwise(body):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)):
+            docs[node.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
+@functools.cache
+def document_fields() -> None:
+    """Field docstrings as descriptions, then every model rebuilt (base classes before the
+    models that hold them, the order they were defined in) so the schema carries them.
+    Done here, once, not at import: see StrictModel."""
+    def subclasses(cls: type[StrictModel]) -> list[type[StrictModel]]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    models = list(dict.fromkeys(subclasses(StrictModel)))
+    for model in models:
+        docs = _field_docstrings(model)
+        for name, info in model.model_fields.items():
+            if info.description is None and name in docs:
+                info.description = docs[name]
+    for model in models:
+        model.model_rebuild(force=True)
+
+
 def merged_schema() -> dict[str, Any]:
     """Schema of an environment once `extends` is merged: every required field present."""
+    document_fields()
     schema = Environment.model_json_schema(by_alias=True)
     _describe(schema)
     return schema

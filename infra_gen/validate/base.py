@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ..contract import install_hint
 from ..topology import Topology
 
 
@@ -119,6 +120,16 @@ class Check:
     """External programs it runs (skipped with the reason when one is missing)."""
     slow: bool = False
     """Needs Docker containers (run first, so the wall time overlaps the rest)."""
+    inputs: tuple[str, ...] = ("**",)
+    """The rendered files it reads (`**` every file, `dir/**`, or a glob): their bytes key
+    its cached result (validate/cache.py). tests/unit/test_validate_cache.py checks a run
+    reads nothing else."""
+    topology: bool = True
+    """Reads ctx.topo: the environment model keys its cached result too."""
+    versions: tuple[str, ...] = ()
+    """Programs it may run besides `tools` (optional ones): their versions key the result."""
+    images: Callable[[Context], tuple[str, ...]] | None = None
+    """Docker images it may run in: their ids key the result."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,8 @@ class Result:
     findings: tuple[Finding, ...] = ()
     reason: str = ""
     seconds: float = 0.0
+    cached: bool = False
+    """Served from the result cache (seconds is then the run that produced it)."""
 
     def messages(self) -> list[str]:
         if self.status is Status.skipped or (self.reason and not self.findings):
@@ -174,7 +187,7 @@ def run(argv: Sequence[str], timeout: float = 120, cwd: Path | None = None,
         input_text: str | None = None) -> ToolOutput:
     exe = venv_tool(argv[0])
     if exe is None:
-        raise Skip(f"{argv[0]} not installed — run make tools")
+        raise Skip(f"{argv[0]} not installed — {install_hint(argv[0])}")
     try:
         proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=timeout,
                               cwd=cwd, input=input_text, check=False)
@@ -186,7 +199,7 @@ def run(argv: Sequence[str], timeout: float = 120, cwd: Path | None = None,
 def docker_available() -> str | None:
     """None when the Docker daemon answers, else why not."""
     if shutil.which("docker") is None:
-        return "docker not installed — run make tools"
+        return f"docker not installed — {install_hint('docker')}"
     try:
         proc = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
                               capture_output=True, text=True, timeout=20, check=False)

@@ -77,6 +77,8 @@ def compose_config(ctx: Context) -> list[Finding]:
 
 
 CHECKS = (
-    Check("compose-spec schema", "compose", compose_schema, ("check-jsonschema",)),
+    Check("compose-spec schema", "compose", compose_schema, ("check-jsonschema",),
+          inputs=(COMPOSE, STACK)),
+    # `docker compose config` reads the project directory (.env, files a config: names).
     Check("docker compose config", "compose", compose_config, ("docker",)),
 )

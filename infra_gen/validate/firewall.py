@@ -197,5 +197,7 @@ def _drop_chains(iptables: str) -> set[str]:
 
 
 CHECKS = (
-    Check("ufw in a container", "firewall", ufw_container, ("docker",), slow=True),
+    Check("ufw in a container", "firewall", ufw_container, ("docker",), slow=True,
+          inputs=("firewall/**", *parse.COMPOSE_INPUTS), versions=parse.COMPOSE_VERSIONS,
+          images=lambda ctx: (IMAGE, "debian:bookworm-slim")),
 )

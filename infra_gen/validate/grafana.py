@@ -135,6 +135,7 @@ def panel_queries(ctx: Context) -> list[Finding]:
 
 
 CHECKS = (
-    Check("grafana provisioning", "grafana", provisioning),
-    Check("grafana queries (promtool)", "grafana", panel_queries, ("promtool",)),
+    Check("grafana provisioning", "grafana", provisioning, inputs=("grafana/**",)),
+    Check("grafana queries (promtool)", "grafana", panel_queries, ("promtool",),
+          inputs=("grafana/**",)),
 )

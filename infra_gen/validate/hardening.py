@@ -145,6 +145,8 @@ def hardened(ctx: Context) -> list[Finding]:
 
 
 CHECKS = (
-    Check("images pinned", "compose", images_pinned),
-    Check("services hardened", "compose", hardened),
+    Check("images pinned", "compose", images_pinned,
+          inputs=parse.COMPOSE_INPUTS, versions=parse.COMPOSE_VERSIONS),
+    Check("services hardened", "compose", hardened,
+          inputs=parse.COMPOSE_INPUTS, versions=parse.COMPOSE_VERSIONS),
 )

@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 
 from ..contract import NGINX_CONF as CONF
+from ..contract import install_hint
 from ..model import TlsMode
 from .base import (
     Check,
@@ -133,15 +134,19 @@ def _on_host(ctx: Context, tmp: Path) -> tuple[int, str]:
     return out.returncode, message
 
 
+def lb_image(ctx: Context) -> str:
+    return f"{ctx.topo.env.images.registry}/lb:{ctx.topo.env.images.tag}"
+
+
 _LINE = re.compile(r"in (?:/etc/nginx/|\S*/)nginx\.conf:(\d+)")
 
 
 def nginx_t(ctx: Context) -> list[Finding]:
     ctx.need(CONF)
-    image = f"{ctx.topo.env.images.registry}/lb:{ctx.topo.env.images.tag}"
+    image = lb_image(ctx)
     use_image = docker_available() is None and image_exists(image)
     if not use_image and venv_tool("nginx") is None:
-        raise Skip("nginx not installed — run make tools (or build the lb image)")
+        raise Skip(f"nginx not installed — {install_hint('nginx')} (or build the lb image)")
     with tempfile.TemporaryDirectory(prefix="nginx-t-") as tmpdir:
         tmp = Path(tmpdir)
         code, output = _in_lb_image(ctx, image, tmp) if use_image else _on_host(ctx, tmp)
@@ -195,6 +200,7 @@ ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
 """
 
 CHECKS = (
-    Check("nginx -t", "nginx", nginx_t),
-    Check("gixy-ng", "nginx", gixy, ("gixy",)),
+    Check("nginx -t", "nginx", nginx_t, inputs=("nginx/**",), versions=("docker", "nginx", "unshare"),
+          images=lambda ctx: (lb_image(ctx),)),
+    Check("gixy-ng", "nginx", gixy, ("gixy",), inputs=("nginx/**",), topology=False),
 )

@@ -23,6 +23,10 @@ PROMETHEUS = contract.PROMETHEUS_CONFIG
 ALERTMANAGER = contract.ALERTMANAGER_CONFIG
 ENV_EXAMPLE = contract.ENV_EXAMPLE
 UFW = contract.UFW
+# What a check reading the services reads: the compose files, and what
+# `docker compose config` (normalized_compose) would also read; its version.
+COMPOSE_INPUTS = (COMPOSE, STACK, ".env")
+COMPOSE_VERSIONS = ("docker",)
 
 
 _NORMALIZE = threading.Lock()

@@ -142,9 +142,15 @@ def test_coverage(ctx: Context) -> list[Finding]:
     return findings
 
 
+_READS_PROMETHEUS: dict[str, Any] = {"inputs": ("prometheus/**",), "topology": False}
+
 CHECKS = (
-    Check("promtool check config", "prometheus", check_config, ("promtool",)),
-    Check("promtool check rules", "prometheus", check_rules, ("promtool",)),
-    Check("promtool test rules", "prometheus", test_rules, ("promtool",)),
-    Check("rule test coverage", "prometheus", test_coverage),
+    Check("promtool check config", "prometheus", check_config, ("promtool",),
+          **_READS_PROMETHEUS),
+    Check("promtool check rules", "prometheus", check_rules, ("promtool",),
+          **_READS_PROMETHEUS),
+    Check("promtool test rules", "prometheus", test_rules, ("promtool",),
+          **_READS_PROMETHEUS),
+    Check("rule test coverage", "prometheus", test_coverage,
+          **_READS_PROMETHEUS),
 )

@@ -22,12 +22,15 @@ def print_report(report: Report, fmt: str, console: Console) -> None:
     for r in report.results:
         detail = "\n".join(escape(m) for m in r.messages())
         style = _STYLE[r.status]
-        table.add_row(r.env, r.artifact, r.check, f"[{style}]{r.status.value}[/{style}]", detail)
+        cached = " (cached)" if r.cached else ""
+        table.add_row(r.env, r.artifact, r.check, f"[{style}]{r.status.value}[/{style}]{cached}",
+                      detail)
     wide = Console(file=console.file, width=max(console.width, 200), highlight=False,
                    force_terminal=console.is_terminal)
     wide.print(table)
     counts = report.counts()
     console.print(
         f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped "
-        f"in {report.seconds:.1f}s" + (" (strict: a skip is a failure)" if report.strict else ""),
+        f"in {report.seconds:.1f}s" + (" (strict: a skip is a failure)" if report.strict else "")
+        + (f"; {report.cached} from cache (--no-cache runs every check)" if report.cached else ""),
         markup=False)

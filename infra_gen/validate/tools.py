@@ -79,8 +79,12 @@ def workflow_schema(ctx: Context) -> list[Finding]:
 
 
 CHECKS = (
-    Check("amtool check-config", "alertmanager", amtool, ("amtool",)),
-    Check("logrotate -d", "logrotate", logrotate, ("logrotate",)),
-    Check("shellcheck", "scripts", shellcheck, ("shellcheck",)),
-    Check("github-workflows schema", "ci", workflow_schema, ("check-jsonschema",)),
+    Check("amtool check-config", "alertmanager", amtool, ("amtool",), inputs=("alertmanager/**",),
+          topology=False),
+    Check("logrotate -d", "logrotate", logrotate, ("logrotate",), inputs=("logrotate/**",),
+          topology=False),
+    # Scripts are found by shebang anywhere in the tree.
+    Check("shellcheck", "scripts", shellcheck, ("shellcheck",), topology=False),
+    Check("github-workflows schema", "ci", workflow_schema, ("check-jsonschema",),
+          inputs=(WORKFLOW,), topology=False),
 )

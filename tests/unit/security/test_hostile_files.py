@@ -1,6 +1,6 @@
 """Hostile environment files (issue 8): each one is exit 2 with one located line.
 
-Every case goes through the real CLI entry point (infra_gen.cli.main) and must end
+Every case goes through the console script's entry point (infra_gen.entry.main) and must end
 with exit code 2, an `error: environments/hostile.yaml:LINE: FIELD: ...` line, no
 traceback, no raw control character on the terminal and nothing in generated/.
 The first block is the injection vectors found so far: each is refused by the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from infra_gen.cli import main
+from infra_gen.entry import main
 from infra_gen.errors import ConfigError
 from infra_gen.loader import load_document, load_environment
 from infra_gen.render import render_topology

@@ -4,7 +4,7 @@ or complete (identical to a fresh render), never partial.
 
 One shipped file of a copy of the project (environments/ and templates/) is
 replaced by a mutated one (mutators.py) and the CLI's own entry point runs in
-this process (`infra_gen.cli.main`, as the console script calls it), so
+this process (`infra_gen.entry.main`, the console script), so
 thousands of examples are affordable; a few run as real subprocesses too.
 """
 
@@ -27,7 +27,7 @@ import yaml
 from hypothesis import currently_in_test_context, event, given, note, settings
 from hypothesis import strategies as st
 
-from infra_gen import cli
+from infra_gen import entry
 from infra_gen.project import Project
 from infra_gen.render import read_tree, render_environment
 
@@ -81,7 +81,7 @@ def run_in_process(root: Path) -> tuple[int, str, str]:
     code: Any = 0
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), time_limit(TIME_LIMIT):
-            cli.main()
+            entry.main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
@@ -91,7 +91,7 @@ def run_in_process(root: Path) -> tuple[int, str, str]:
 
 def run_subprocess(root: Path) -> tuple[int, str, str]:
     result = subprocess.run(
-        [sys.executable, "-c", "from infra_gen.cli import main; main()", "render", "--all", "--root", str(root)],
+        [sys.executable, "-m", "infra_gen", "render", "--all", "--root", str(root)],
         capture_output=True, text=True, timeout=TIME_LIMIT * 3, check=False,
     )
     return result.returncode, result.stdout, result.stderr

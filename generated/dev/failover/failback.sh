@@ -125,9 +125,10 @@ fence() {
         --filter "label=com.docker.compose.service=$node")"
     if [[ -n "$ids" ]]; then
         # shellcheck disable=SC2086 # one id a line
-        docker stop --time 30 $ids >/dev/null || true
+        docker stop --time 30 $ids >/dev/null || log "docker stop $node: exit $?"
     fi
-    [[ -z "$(db_container "$node")" ]] || fail "$node is still running: not fenced"
+    # `docker stop` can return before Docker lists the container as stopped.
+    wait_until 40 stopped "$node" || fail "$node is still running: not fenced"
     # Written whole, then renamed: the entry point never reads half a host name.
     # shellcheck disable=SC2016 # expanded by the container's shell, from its arguments
     FENCED_CONTROL="$(on_volume "$node" 'printf "%s\n" "$1" >"$2.tmp" && mv -f "$2.tmp" "$2" \
@@ -135,6 +136,9 @@ fence() {
         || fail "cannot write $FENCE_FILE into $(volume "$node")"
     log "fenced $node: $FENCE_FILE in $(volume "$node") names $by"
 }
+
+# stopped NODE: no container of NODE runs.
+stopped() { [[ -z "$(db_container "$1")" ]]; }
 
 # checkpoint_lsn: the last checkpoint of the cluster fence just stopped, when it was
 # shut down cleanly (every WAL record it wrote was sent to a connected standby first).

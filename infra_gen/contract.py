@@ -28,6 +28,12 @@ UFW = "firewall/ufw.sh"
 CI_WORKFLOW = "ci/github-workflow.yml"
 GRAFANA_PROVISIONING = "grafana/provisioning"
 GRAFANA_DASHBOARDS = "grafana/dashboards/*.json"
+FAILOVER_DIR = "failover"
+"""failover.sh, reseed-replica.sh and failback.sh (environments with a replica)."""
+PG_FENCE_FILE = "infra-gen-fenced"
+"""Fence marker in a demoted primary's data directory: failover.sh writes it, the
+postgres image's entry point (services/postgres/entrypoint.sh) refuses to start that
+data and re-seeds it as a standby of the primary the file names."""
 
 # -- validation tools -----------------------------------------------------------
 APT_TOOLS: dict[str, str] = {

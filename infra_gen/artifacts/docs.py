@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..contract import ENV_EXAMPLE
+from ..contract import ENV_EXAMPLE, FAILOVER_DIR
 from ..escaping import Fragment, md_code, token
 from ..model import duration_seconds
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
 from ..topology.backups import backup_facts
+from ..topology.database import data_tier, failover_facts
 from .base import ArtifactKind, Output
 
 
@@ -130,39 +131,6 @@ def cron_interval(schedule: str) -> Fragment:
 
 
 @dataclass(frozen=True)
-class DataTier:
-    """Names the database and cache procedures act on, as the topology has them."""
-
-    primary: str
-    primary_volume: str
-    replica: str | None
-    replica_volume: str | None
-    slot: str | None
-    redis: str
-    redis_volume: str
-    exporters: tuple[str, ...]
-
-
-def _volume(topo: Topology, container: str) -> str:
-    named = [m.source for m in topo.container(container).mounts if m.named]
-    return f"{topo.compose_project}_{named[0]}"
-
-
-def data_tier(topo: Topology) -> DataTier:
-    primary = topo.of_kind("postgres")[0].name
-    repl = topo.replication
-    replica = repl.replica if repl else None
-    redis = topo.of_kind("redis")[0].name
-    exporters = tuple(c.name for c in topo.of_kind("postgres-exporter"))
-    return DataTier(
-        primary=primary, primary_volume=_volume(topo, primary),
-        replica=replica, replica_volume=_volume(topo, replica) if replica else None,
-        slot=repl.slot if repl else None, redis=redis, redis_volume=_volume(topo, redis),
-        exporters=exporters,
-    )
-
-
-@dataclass(frozen=True)
 class OneShot:
     """A run-once service (the migrations) and the services that wait for it."""
 
@@ -186,6 +154,8 @@ def outputs(topo: Topology) -> list[Output]:
     ctx = {
         "b": b,
         "db": data_tier(topo),
+        "f": failover_facts(topo),
+        "failover_dir": FAILOVER_DIR,
         "groups": groups(topo),
         "secret_users": secret_users(topo),
         "secrets_mount": SECRETS_MOUNT,

@@ -118,6 +118,18 @@ class Stack:
             raise StackError(f"psql in {service} failed: {result.stderr.strip()}")
         return result.stdout.strip()
 
+    def primary(self) -> str:
+        """The PostgreSQL service that answers as the primary now: after a failover
+        (failover/failover.sh) it is the other node; the planned one if none answers."""
+        nodes = [c.name for c in self.topo.of_kind("postgres", "postgres-replica")]
+        for node in nodes:
+            try:
+                if self.psql("SELECT pg_is_in_recovery()", service=node) == "f":
+                    return node
+            except StackError:
+                continue
+        return nodes[0]
+
     def ps(self) -> dict[str, list[dict[str, Any]]]:
         """docker compose ps: every container (running or not) of each service, by name."""
         result = self.compose("ps", "-a", "--format", "json", capture=True, timeout=60)

@@ -28,6 +28,10 @@ class BackupFacts:
     compose_project: str
     compose_file: str
     db_service: str
+    """The planned primary."""
+    db_nodes: tuple[str, ...]
+    """Every service that may be the primary (a failover swaps them), the planned one
+    first: the scripts dump from and restore into whichever answers as primary."""
     db_superuser: str
     """Role the scripts use inside the db container: the container's OS user,
     which PostgreSQL's local peer authentication maps to the superuser."""
@@ -66,6 +70,7 @@ def backup_facts(topo: Topology) -> BackupFacts:
         compose_project=topo.compose_project,
         compose_file=COMPOSE_FILE,
         db_service=db.name,
+        db_nodes=(db.name, topo.replication.replica) if topo.replication else (db.name,),
         db_superuser=db.user,
         database=pg.database,
         db_owner=pg.user,

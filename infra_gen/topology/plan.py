@@ -52,8 +52,12 @@ class _Planner:
     # -- the app -------------------------------------------------------------
     def db_env(self) -> tuple[tuple[str, str], ...]:
         pg = self.env.postgres
+        repl = self.replication
         return (
-            ("DATABASE_HOST", "postgres"),
+            # Both nodes where there is a replica: libpq tries them in turn and the app
+            # keeps the one that accepts writes (target_session_attrs=read-write), so a
+            # failover repoints the clients with no re-render (failover/failover.sh).
+            ("DATABASE_HOST", f"{repl.primary},{repl.replica}" if repl else "postgres"),
             ("DATABASE_PORT", str(PORTS["postgres"])),
             ("DATABASE_NAME", pg.database),
             ("DATABASE_USER", pg.user),
@@ -258,7 +262,9 @@ class _Planner:
                 name="postgres", kind="postgres",
                 image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
                 resources=pg.resources, networks=(BACKEND_NET,),
-                environment=(("POSTGRES_ROLE", "primary"), *common_env), secrets=secrets,
+                environment=(("POSTGRES_ROLE", "primary"),
+                             *((("PEER_HOST", repl.replica),) if repl else ()),
+                             *common_env), secrets=secrets,
                 mounts=(*conf, Mount("./postgres/init.sql", "/etc/infra-gen/init.sql"),
                         Mount("pgdata", "/var/lib/postgresql/data", False, True)),
                 healthcheck=check, stop_grace_period="60s",

@@ -9,6 +9,14 @@
 #   POSTGRES_ROLE=replica  first start: wait for PRIMARY_HOST, then
 #       pg_basebackup -R -S $REPLICATION_SLOT -X stream; then start as a standby.
 #
+# Fencing (either role): a data directory holding $FENCE_FILE was superseded by a
+# failover (failover/failover.sh writes the file, naming the new primary). It is
+# never started: it is replaced by a base backup of that primary and starts as its
+# standby, whatever POSTGRES_ROLE says. So no `compose up`, restart or recreation
+# can bring a demoted primary back read-write next to the promoted one. Nor is an
+# empty primary volume initialised while PEER_HOST (the other node) accepts
+# connections: that is a removed volume, not a first start.
+#
 # Secrets are read from *_FILE paths and never put on a command line: psql gets
 # them through its environment (\getenv), libpq through a 0600 PGPASSFILE.
 # Arguments are passed on to the postgres server.
@@ -23,6 +31,8 @@ PRIMARY_WAIT="${PRIMARY_WAIT_SECONDS:-300}"
 CONF_DIR=/etc/infra-gen
 INIT_MARK="$PGDATA/.infra-gen-initialized"
 INIT_SOCKET_DIR=/tmp/infra-gen-pg-init
+FENCE_FILE="$PGDATA/infra-gen-fenced"
+RESEED_DIR="$PGDATA/.infra-gen-reseed"
 PASSFILE=/tmp/infra-gen-pgpass
 
 log() { printf '%s postgres-entrypoint[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$ROLE" "$*" >&2; }
@@ -136,30 +146,56 @@ SQL
     log "initialisation done"
 }
 
-init_replica() {
-    require PRIMARY_HOST REPLICATION_USER REPLICATION_PASSWORD_FILE REPLICATION_SLOT
-    local deadline=$((SECONDS + PRIMARY_WAIT)) attempt
-    log "waiting for the primary $PRIMARY_HOST:$PRIMARY_PORT (at most ${PRIMARY_WAIT} s)"
+# base_backup HOST DIR: a standby's copy of HOST in the empty directory DIR.
+base_backup() {
+    local host="$1" dir="$2" deadline=$((SECONDS + PRIMARY_WAIT)) attempt
+    require REPLICATION_USER REPLICATION_PASSWORD_FILE REPLICATION_SLOT
+    log "waiting for the primary $host:$PRIMARY_PORT (at most ${PRIMARY_WAIT} s)"
     # A bare TCP connect: the primary listens on TCP only once its initialisation
     # is complete, and an empty connection is not logged (pg_isready would be,
     # as a connection that pg_hba.conf refuses).
-    until (exec 3<>"/dev/tcp/$PRIMARY_HOST/$PRIMARY_PORT") 2>/dev/null; do
-        ((SECONDS < deadline)) || die "primary $PRIMARY_HOST:$PRIMARY_PORT not ready after ${PRIMARY_WAIT} s"
+    until (exec 3<>"/dev/tcp/$host/$PRIMARY_PORT") 2>/dev/null; do
+        ((SECONDS < deadline)) || die "primary $host:$PRIMARY_PORT not ready after ${PRIMARY_WAIT} s"
         sleep 2
     done
     for attempt in 1 2 3 4 5; do
-        log "pg_basebackup from $PRIMARY_HOST (slot $REPLICATION_SLOT), attempt $attempt"
-        if pg_basebackup --pgdata="$PGDATA" --host="$PRIMARY_HOST" --port="$PRIMARY_PORT" \
+        log "pg_basebackup from $host (slot $REPLICATION_SLOT), attempt $attempt"
+        if pg_basebackup --pgdata="$dir" --host="$host" --port="$PRIMARY_PORT" \
             --username="$REPLICATION_USER" --no-password --write-recovery-conf \
             --slot="$REPLICATION_SLOT" --wal-method=stream --checkpoint=fast; then
-            : >"$INIT_MARK"
+            : >"$dir/${INIT_MARK##*/}"
             log "base backup done"
             return 0
         fi
-        find "$PGDATA" -mindepth 1 -maxdepth 1 ! -name lost+found -exec rm -rf {} +
+        find "$dir" -mindepth 1 -maxdepth 1 ! -name lost+found -exec rm -rf {} +
         sleep 5
     done
     die "pg_basebackup failed"
+}
+
+init_replica() {
+    require PRIMARY_HOST
+    base_backup "$PRIMARY_HOST" "$PGDATA"
+}
+
+# reseed HOST: replace the fenced data directory with a standby's copy of HOST. The
+# copy is made beside the old data and swapped in; the fence goes last, so a crash
+# anywhere leaves a fenced directory that is re-seeded at the next start, never one
+# that could start read-write (the copy needs as much room again as the data).
+reseed() {
+    local host="$1"
+    log "fenced: this data was superseded by $host (failover); it is not started," \
+        "it is replaced by a copy of $host and runs as its standby"
+    rm -rf "$RESEED_DIR"
+    mkdir -m 0700 "$RESEED_DIR"
+    base_backup "$host" "$RESEED_DIR"
+    find "$PGDATA" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name "${RESEED_DIR##*/}" \
+        ! -name "${FENCE_FILE##*/}" -exec rm -rf {} +
+    find "$RESEED_DIR" -mindepth 1 -maxdepth 1 -exec mv -t "$PGDATA" {} +
+    rmdir "$RESEED_DIR"
+    [[ -f "$PGDATA/standby.signal" ]] || die "the copy of $host has no standby.signal"
+    rm -f "$FENCE_FILE"
+    log "re-seeded from $host: starting as its standby"
 }
 
 case "$ROLE" in
@@ -173,12 +209,29 @@ mkdir -p /tmp/postgresql
 chmod 2775 /tmp/postgresql
 
 if [[ "$ROLE" == replica ]]; then
-    # The WAL receiver reads the password from this file on every start.
     require REPLICATION_USER REPLICATION_PASSWORD_FILE
+fi
+if [[ -n "${REPLICATION_USER:-}" && -n "${REPLICATION_PASSWORD_FILE:-}" ]]; then
+    # The WAL receiver reads the password from this file on every start: a replica,
+    # or a primary that a failover turned into a standby.
     write_passfile "$REPLICATION_USER" "$(read_secret "$REPLICATION_PASSWORD_FILE")"
 fi
 
-if data_dir_empty; then
+if [[ -e "$FENCE_FILE" ]]; then
+    fenced_by="$(head -n 1 "$FENCE_FILE")"
+    [[ "$fenced_by" =~ ^[a-z0-9][a-z0-9._-]{0,252}$ ]] \
+        || die "$FENCE_FILE does not name a host: never starting this fenced data read-write"
+    reseed "$fenced_by"
+elif data_dir_empty; then
+    # An empty volume next to a running peer is a removed volume, not a first start
+    # (the replica starts after the primary): a new, empty primary there would take
+    # the writes the clients meant for the real one.
+    if [[ "$ROLE" == primary && -n "${PEER_HOST:-}" ]] \
+        && (exec 3<>"/dev/tcp/$PEER_HOST/$PORT") 2>/dev/null; then
+        die "$PGDATA is empty but $PEER_HOST accepts connections: not initialising a new," \
+            "empty primary next to it (failover/failover.sh fences this node, which then" \
+            "re-seeds from it)"
+    fi
     if [[ "$ROLE" == primary ]]; then init_primary; else init_replica; fi
 elif [[ ! -s "$PGDATA/PG_VERSION" ]]; then
     die "$PGDATA is neither empty nor a PostgreSQL data directory"

@@ -55,8 +55,10 @@ def test_backup_db_names(env: str) -> None:
     assert f"\nDEFAULT_COMPOSE_PROJECT=churn-prediction-{env}\n" in t
     assert 'COMPOSE_PROJECT="${COMPOSE_PROJECT:-$DEFAULT_COMPOSE_PROJECT}"' in t
     assert 'docker compose -p "$COMPOSE_PROJECT" -f "$COMPOSE_FILE" exec -T "$DB_SERVICE"' in t
-    assert "\nDEFAULT_DB_SERVICE=postgres\n" in t and "\nDEFAULT_DB_NAME=churn\n" in t
-    assert 'DB_SERVICE="${DB_SERVICE:-$DEFAULT_DB_SERVICE}"' in t
+    assert "\nDEFAULT_DB_NAME=churn\n" in t
+    # No fixed database service: the dump follows the primary (tests/unit/test_failover.py).
+    assert "DEFAULT_DB_SERVICE" not in t and 'DB_SERVICE="${DB_SERVICE:-}"' in t
+    assert "\nDB_NODES=(postgres postgres-replica)\n" in t
     assert 'DB_NAME="${DB_NAME:-$DEFAULT_DB_NAME}"' in t
     assert "\nDB_SUPERUSER=postgres\n" in t and 'pg_dump -U "$DB_SUPERUSER"' in t
     assert "\nDEFAULT_BACKUP_DIR=/var/backups/churn_prediction\n" in t

@@ -54,8 +54,10 @@ def test_runbook_names_every_group_and_the_real_commands(env: str) -> None:
     assert compose in text
     assert f"/opt/churn_prediction/{env}/backup/restore_db.sh --force \"$DUMP\" churn" in text
     assert "/var/backups/churn_prediction/db/churn_prediction_churn_" in text
-    assert "exec -T postgres-replica psql -U postgres -c 'SELECT pg_promote()'" in text
-    assert f"{t.compose_project}_backend-net" in text
+    # Failover is the generated scripts, not hand-typed steps (issue 10, point 4).
+    for script in ("failover.sh", "reseed-replica.sh", "failback.sh"):
+        assert f"`/opt/churn_prediction/{env}/failover/{script}`" in text, script
+    assert "pg_promote" not in text and "network connect" not in text
     for heading in ("Redis lost", "Load balancer lost", "Restore the ML model",
                     "Rotate a secret", "Recovery objectives"):
         assert heading in text

@@ -8,8 +8,9 @@
 # dumps older than $RETENTION_DAYS days. Logs to $LOG_DIR/backup_db.log; errors
 # also go to stderr (cron mails them).
 #
-# BACKUP_MODE=compose (default): pg_dump runs in the postgres container of the
-#   compose project $COMPOSE_PROJECT, as the local superuser (peer authentication).
+# BACKUP_MODE=compose (default): pg_dump runs in the container of whichever node is
+#   the primary now (postgres or postgres-replica; DB_SERVICE picks one) in the compose
+#   project $COMPOSE_PROJECT, as the local superuser (peer authentication).
 # BACKUP_MODE=direct: pg_dump on this host connects with the libpq variables
 #   PGHOST, PGPORT, PGUSER, PGPASSWORD or PGPASSFILE (or DB_PASSWORD_FILE, a file
 #   holding the password).
@@ -22,7 +23,6 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DEFAULT_BACKUP_DIR=/var/backups/churn_prediction
 DEFAULT_LOG_DIR=/var/log/churn_prediction/backup
 DEFAULT_COMPOSE_PROJECT=churn-prediction-dev
-DEFAULT_DB_SERVICE=postgres
 DEFAULT_DB_NAME=churn
 DEFAULT_DB_OWNER=churn
 DB_SUPERUSER=postgres
@@ -33,7 +33,8 @@ BACKUP_DIR="${BACKUP_DIR:-$DEFAULT_BACKUP_DIR}"
 LOG_DIR="${LOG_DIR:-$DEFAULT_LOG_DIR}"
 COMPOSE_PROJECT="${COMPOSE_PROJECT:-$DEFAULT_COMPOSE_PROJECT}"
 COMPOSE_FILE="${COMPOSE_FILE:-$SCRIPT_DIR/../compose.yaml}"
-DB_SERVICE="${DB_SERVICE:-$DEFAULT_DB_SERVICE}"
+# Empty: whichever node answers as the primary now (it follows a failover).
+DB_SERVICE="${DB_SERVICE:-}"
 DB_NAME="${DB_NAME:-$DEFAULT_DB_NAME}"
 RETENTION_DAYS="${RETENTION_DAYS:-7}"
 
@@ -53,6 +54,60 @@ fail() {
 }
 
 [[ "$RETENTION_DAYS" =~ ^[0-9]+$ ]] || fail "RETENTION_DAYS must be a number, got '$RETENTION_DAYS'"
+
+# The PostgreSQL services that may be the primary, the planned one first. Which one
+# is the primary now is asked of the servers (a failover swaps them), never assumed.
+DB_NODES=(postgres postgres-replica)
+
+# db_container NODE: the id of NODE's running container (none: NODE is down). Docker
+# itself, by compose's labels: a `docker compose` call costs a second on a busy host.
+db_container() {
+    docker ps -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT" \
+        --filter "label=com.docker.compose.service=$1" | head -n 1
+}
+
+# db_psql NODE [PSQL ARGS...]: psql as the local superuser in NODE's container
+# (SQL from -c or stdin); gives up after DB_TIMEOUT seconds (a hung node).
+db_psql() {
+    local node="$1" id
+    shift
+    id="$(db_container "$node")"
+    [[ -n "$id" ]] || { printf '%s is not running\n' "$node" >&2; return 1; }
+    timeout "${DB_TIMEOUT:-20}" docker exec -i "$id" \
+        psql -X -q -At -v ON_ERROR_STOP=1 -U "$DB_SUPERUSER" -d postgres "$@"
+}
+
+# db_role NODE: primary, standby or down (not running, or not answering).
+db_role() {
+    local answer
+    answer="$(db_psql "$1" -c 'SELECT pg_is_in_recovery()' </dev/null 2>/dev/null)" || answer=""
+    case "$answer" in
+        f) echo primary ;;
+        t) echo standby ;;
+        *) echo down ;;
+    esac
+}
+
+# db_primary: the one node that answers as a primary; fails on none, and on more
+# than one (split brain: never dump from or restore into either).
+db_primary() {
+    local node found=()
+    for node in "${DB_NODES[@]}"; do
+        if [[ "$(db_role "$node")" == primary ]]; then
+            found+=("$node")
+        fi
+    done
+
+    case "${#found[@]}" in
+        1) printf '%s\n' "${found[0]}" ;;
+        0) printf 'no PostgreSQL node answers as the primary (%s)\n' "${DB_NODES[*]}" >&2; return 1 ;;
+        *) printf 'more than one primary (%s): split brain\n' "${found[*]}" >&2; return 1 ;;
+    esac
+}
+
+if [[ "$BACKUP_MODE" == compose && -z "$DB_SERVICE" ]]; then
+    DB_SERVICE="$(db_primary 2>&1)" || fail "$DB_SERVICE"
+fi
 
 dump() {
     case "$BACKUP_MODE" in
@@ -78,7 +133,7 @@ final="$DUMP_DIR/${PREFIX}_${stamp}.sql.gz"
 tmp="$final.tmp"
 trap 'rm -f "$tmp"' EXIT
 
-log "dumping $DB_NAME ($BACKUP_MODE mode) to $final"
+log "dumping $DB_NAME ($BACKUP_MODE mode${DB_SERVICE:+, from $DB_SERVICE}) to $final"
 if ! dump | gzip -9 >"$tmp"; then
     fail "pg_dump of $DB_NAME failed"
 fi

@@ -11,8 +11,8 @@
 # (DROP DATABASE ... WITH (FORCE) disconnects its clients: stop the api and worker
 # services first) and is refused without --force.
 #
-# BACKUP_MODE=compose (default) runs psql in the postgres container as the local
-# superuser; BACKUP_MODE=direct runs psql here with PGHOST, PGPORT, PGUSER and
+# BACKUP_MODE=compose (default) runs psql as the local superuser in the container of
+# whichever node is the primary now (postgres or postgres-replica; DB_SERVICE picks one); BACKUP_MODE=direct runs psql here with PGHOST, PGPORT, PGUSER and
 # PGPASSWORD/PGPASSFILE (or DB_PASSWORD_FILE), as a role allowed to create databases.
 set -euo pipefail
 umask 077
@@ -22,7 +22,6 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # (without DEFAULT_) overrides each.
 DEFAULT_LOG_DIR=/var/log/churn_prediction/backup
 DEFAULT_COMPOSE_PROJECT=churn-prediction-staging
-DEFAULT_DB_SERVICE=postgres
 DEFAULT_DB_NAME=churn
 DEFAULT_DB_OWNER=churn
 DB_SUPERUSER=postgres
@@ -31,7 +30,8 @@ BACKUP_MODE="${BACKUP_MODE:-compose}"
 LOG_DIR="${LOG_DIR:-$DEFAULT_LOG_DIR}"
 COMPOSE_PROJECT="${COMPOSE_PROJECT:-$DEFAULT_COMPOSE_PROJECT}"
 COMPOSE_FILE="${COMPOSE_FILE:-$SCRIPT_DIR/../compose.yaml}"
-DB_SERVICE="${DB_SERVICE:-$DEFAULT_DB_SERVICE}"
+# Empty: whichever node answers as the primary now (it follows a failover).
+DB_SERVICE="${DB_SERVICE:-}"
 DB_NAME="${DB_NAME:-$DEFAULT_DB_NAME}"
 DB_OWNER="${DB_OWNER:-$DEFAULT_DB_OWNER}"
 
@@ -75,6 +75,59 @@ fi
 [[ -f "$dump" ]] || fail "no such dump: $dump"
 gzip -t "$dump" || fail "$dump is not a valid gzip file"
 
+# The PostgreSQL services that may be the primary, the planned one first. Which one
+# is the primary now is asked of the servers (a failover swaps them), never assumed.
+DB_NODES=(postgres postgres-replica)
+
+# db_container NODE: the id of NODE's running container (none: NODE is down). Docker
+# itself, by compose's labels: a `docker compose` call costs a second on a busy host.
+db_container() {
+    docker ps -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT" \
+        --filter "label=com.docker.compose.service=$1" | head -n 1
+}
+
+# db_psql NODE [PSQL ARGS...]: psql as the local superuser in NODE's container
+# (SQL from -c or stdin); gives up after DB_TIMEOUT seconds (a hung node).
+db_psql() {
+    local node="$1" id
+    shift
+    id="$(db_container "$node")"
+    [[ -n "$id" ]] || { printf '%s is not running\n' "$node" >&2; return 1; }
+    timeout "${DB_TIMEOUT:-20}" docker exec -i "$id" \
+        psql -X -q -At -v ON_ERROR_STOP=1 -U "$DB_SUPERUSER" -d postgres "$@"
+}
+
+# db_role NODE: primary, standby or down (not running, or not answering).
+db_role() {
+    local answer
+    answer="$(db_psql "$1" -c 'SELECT pg_is_in_recovery()' </dev/null 2>/dev/null)" || answer=""
+    case "$answer" in
+        f) echo primary ;;
+        t) echo standby ;;
+        *) echo down ;;
+    esac
+}
+
+# db_primary: the one node that answers as a primary; fails on none, and on more
+# than one (split brain: never dump from or restore into either).
+db_primary() {
+    local node found=()
+    for node in "${DB_NODES[@]}"; do
+        if [[ "$(db_role "$node")" == primary ]]; then
+            found+=("$node")
+        fi
+    done
+
+    case "${#found[@]}" in
+        1) printf '%s\n' "${found[0]}" ;;
+        0) printf 'no PostgreSQL node answers as the primary (%s)\n' "${DB_NODES[*]}" >&2; return 1 ;;
+        *) printf 'more than one primary (%s): split brain\n' "${found[*]}" >&2; return 1 ;;
+    esac
+}
+
+if [[ "$BACKUP_MODE" == compose && -z "$DB_SERVICE" ]]; then
+    DB_SERVICE="$(db_primary 2>&1)" || fail "$DB_SERVICE"
+fi
 if [[ "$BACKUP_MODE" == direct && -n "${DB_PASSWORD_FILE:-}" ]]; then
     PGPASSWORD="$(<"$DB_PASSWORD_FILE")"
     export PGPASSWORD
@@ -98,7 +151,7 @@ psql_on() {
     esac
 }
 
-log "recreating database $target (owner $DB_OWNER)"
+log "recreating database $target (owner $DB_OWNER${DB_SERVICE:+, on $DB_SERVICE})"
 psql_on postgres -v target="$target" -v owner="$DB_OWNER" <<'SQL' || fail "could not recreate $target"
 SET client_min_messages = warning;
 DROP DATABASE IF EXISTS :"target" WITH (FORCE);

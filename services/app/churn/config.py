@@ -96,6 +96,10 @@ class Config:
         from psycopg.conninfo import make_conninfo
 
         host = self.require("database_replica_host" if replica else "database_host")
+        # DATABASE_HOST may list several nodes (after a failover the primary is another
+        # one): libpq tries each and, for writes, keeps only one that is read-write, so
+        # a standby or a fenced old primary never takes a write.
+        attrs = {} if replica else {"target_session_attrs": "read-write"}
         return make_conninfo(
             host=host,
             port=self.database_port,
@@ -104,6 +108,7 @@ class Config:
             password=self.database_password,
             application_name="churn",
             connect_timeout=5,
+            **attrs,
         )
 
     def redis_url(self, db: int) -> str:

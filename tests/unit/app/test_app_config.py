@@ -42,6 +42,19 @@ def test_replica_conninfo_uses_replica_host(tmp_path: Path) -> None:
     assert "password=s3cret" in config.database_conninfo()
 
 
+def test_writes_go_only_to_a_read_write_node_of_the_list() -> None:
+    """DATABASE_HOST lists both PostgreSQL nodes (failover/failover.sh swaps them):
+    libpq tries each and keeps one that accepts writes; reads take any."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    config = Config(database_host="postgres,postgres-replica", database_name="churn",
+                    database_user="churn", database_replica_host="postgres-replica")
+    primary = conninfo_to_dict(config.database_conninfo())
+    assert primary["host"] == "postgres,postgres-replica"
+    assert primary["target_session_attrs"] == "read-write"
+    assert "target_session_attrs" not in conninfo_to_dict(config.database_conninfo(replica=True))
+
+
 def test_unreadable_secret_file_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY_FILE"):
         Config.from_env({"SECRET_KEY_FILE": "/nonexistent/secret"})

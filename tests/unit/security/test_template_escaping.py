@@ -50,6 +50,7 @@ YAML = _ctx("#", "to_yaml", "to_json")
 CONTEXTS: dict[str, Context] = {
     # Scripts run as root: values are shell words (sh) or asserted tokens.
     "backup/*.sh.j2": SHELL,
+    "failover/*.sh.j2": SHELL,
     "compose/deploy-stack.sh.j2": SHELL,
     "firewall/ufw.sh.j2": SHELL,
     "backup/crontab.j2": _ctx("#", "cron_schedule", "cron_command", "token"),

@@ -182,8 +182,10 @@ def outputs(topo: Topology) -> list[Output]:
         "pg_port": PORTS["postgres"],
         "app_groups": [g for g in groups(topo) if g.kind in ("api", "worker")],
         "ml_groups": [g for g in groups(topo) if g.kind == "ml"],
-        "redis_clients": sorted({c.name for c in topo.containers
-                                 if "redis_password" in c.secrets and c.kind != "redis"}),
+        "redis_clients": sorted({c.name for c in topo.containers if "redis_password" in c.secrets
+                                 and c.kind not in ("redis", "redis-replica", "redis-sentinel")}),
+        "ha": topo.redis_ha,
+        "sentinel_port": PORTS["redis-sentinel"],
     }
     return [
         Output(ENV_EXAMPLE, "docs/env.example.j2", ctx),

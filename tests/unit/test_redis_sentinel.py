@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from infra_gen.artifacts import alerts, datastores
 from infra_gen.artifacts.docs import outputs as docs_outputs
@@ -237,3 +238,19 @@ def test_runbook_redis_procedure(ha: bool) -> None:
     else:
         assert "Sentinel" not in section
         assert "up -d redis" in section
+
+
+# -- both modes rendered in generated/ ---------------------------------------------
+
+def test_generated_tree_shows_both_modes() -> None:
+    def services(env: str) -> dict[str, dict]:  # type: ignore[type-arg]
+        return dict(yaml.safe_load((ROOT / "generated" / env / "compose.yaml").read_text())[
+            "services"])
+
+    ha, one = services("dev"), services("dev-single")
+    assert {"redis", "redis-replica", *SENTINELS} <= set(ha)
+    assert "redis" in one and not {"redis-replica", *SENTINELS} & set(one)
+    assert ha["api"]["environment"]["REDIS_MASTER_NAME"] == "churn"
+    assert one["api"]["environment"]["REDIS_HOST"] == "redis"
+    assert sorted(p.name for p in (ROOT / "generated" / "dev-single" / "redis").iterdir()) == [
+        "redis.conf"]

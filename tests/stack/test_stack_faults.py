@@ -168,7 +168,10 @@ def test_killing_an_api_replica_fails_no_request_and_stalls_none(site, topo, sta
 
 # -- stop Redis -----------------------------------------------------------------------
 def test_redis_down_reads_succeed_and_predictions_get_a_fast_503(site, topo, stack, api_token):
-    redis = _members(topo, "redis")
+    # Every Redis server: with Sentinels, stopping the primary alone is a failover
+    # (test_stack_redis_failover.py), not an outage. The replica goes first (compose
+    # stops dependents first), so nothing is promoted.
+    redis = _members(topo, "redis") + _members(topo, "redis-replica")
     if not redis:
         cannot_run("no redis in this environment")
     paths = _read_paths(site, api_token)

@@ -32,7 +32,7 @@ from ..contract import (
     TASKS_SUCCEEDED,
 )
 from ..model import duration_seconds
-from ..topology import ScrapeJob, Topology
+from ..topology import PORTS, ScrapeJob, Topology
 from .scrape import instance_of
 
 
@@ -315,7 +315,8 @@ def _datastore_alerts(topo: Topology) -> list[Alert]:
             "replica go stale.",
             _gauge("pg_replication_slots_active", lab, 0, want),
             _gauge("pg_replication_slots_active", lab, 1, None)))
-    redis_jobs = topo.jobs_of_kind("redis-exporter")
+    redis_jobs, sentinel_jobs = topo.redis_jobs()
+    out += _redis_ha_alerts(topo, redis_jobs, sentinel_jobs)
     if redis_jobs:
         redis = [j.job for j in redis_jobs]
         out.append(_down(topo, "redis", "RedisDown", "redis_up", redis_jobs, "Redis"))
@@ -349,6 +350,57 @@ def _datastore_alerts(topo: Topology) -> list[Alert]:
     if lbs:
         out.append(_down(topo, "nginx", "NginxDown", "nginx_up", lbs, "nginx (the load balancer)"))
     return out
+
+
+def _redis_ha_alerts(topo: Topology, servers: list[ScrapeJob],
+                     sentinels: list[ScrapeJob]) -> list[Alert]:
+    """With Sentinels: a primary exists and is alone, it has a replica to promote, and
+    enough Sentinels see each other to elect the one that fails over."""
+    ha, env = topo.redis_ha, topo.env.name
+    if ha is None or not servers or not sentinels:
+        return []
+    info = f'redis_instance_info{{job=~"{"|".join(j.job for j in servers)}",role="master"}}'
+    a, b = ({"job": j.job, "instance": instance_of(j)} for j in servers[:2])
+
+    def role(labels: dict[str, str], value: str) -> tuple[str, str]:
+        return _sel("redis_instance_info", **labels, role=value), "1x40"
+
+    # Sentinel counts the others it sees; a failover needs a majority of all of them
+    # to elect its leader, and `quorum` of them to agree the primary is down.
+    need = max(ha.quorum, len(ha.sentinels) // 2 + 1)
+    sl = {**_first(topo, sentinels), "master_name": ha.master_name,
+          "master_address": f"{ha.primary}:{PORTS['redis']}"}
+    ok = f'redis_sentinel_master_ok_sentinels{{job="{sentinels[0].job}"}}'
+    replicas = f'redis_connected_slaves{{job=~"{"|".join(j.job for j in servers)}"}}'
+    return [
+        Alert("redis", "RedisNoPrimary", f"absent({info})", "30s", "critical",
+              f"no Redis primary ({env})",
+              f"Neither Redis server in {env} has been a primary for 30 seconds: the "
+              "Sentinels cannot fail over (see the runbook, Redis lost); the API answers "
+              "predictions 503 and the cache is off.",
+              Case((role(a, "slave"), role(b, "slave")), ({"role": "master"},)),
+              Case((role(a, "master"), role(b, "slave")), ())),
+        Alert("redis", "RedisSplitBrain", f"count({info}) > 1", "1m", "critical",
+              f"two Redis primaries ({env})",
+              f"Both Redis servers in {env} have answered as the primary for a minute: "
+              "writes go to either; the runbook (Redis lost) says which to keep.",
+              Case((role(a, "master"), role(b, "master")), ({},)),
+              Case((role(a, "master"), role(b, "slave")), ())),
+        Alert("redis", "RedisNoReplica", f"max({replicas}) < 1", "2m", "warning",
+              f"the Redis primary has no replica ({env})",
+              f"The Redis primary in {env} has had no connected replica for 2 minutes: "
+              "a failover would have nothing to promote.",
+              Case(((_sel("redis_connected_slaves", **a), "0x40"),), ({},)),
+              Case(((_sel("redis_connected_slaves", **a), "1x40"),), ())),
+        _down(topo, "redis", "RedisSentinelDown", "redis_up", sentinels, "Redis Sentinel"),
+        Alert("redis", "RedisSentinelQuorumLost", f"{ok} + 1 < {need}", "1m", "critical",
+              f"too few Redis Sentinels to fail over ({env})",
+              f"{{{{ $labels.instance }}}} in {env} sees fewer than {need} Sentinels "
+              "(itself included) for a minute: losing the Redis primary now would not "
+              "be followed by a failover.",
+              _gauge("redis_sentinel_master_ok_sentinels", sl, need - 2, sl),
+              _gauge("redis_sentinel_master_ok_sentinels", sl, len(ha.sentinels) - 1, None)),
+    ]
 
 
 def rule_groups(alerts: list[Alert]) -> dict[str, Any]:

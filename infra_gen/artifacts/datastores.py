@@ -2,9 +2,10 @@
 
 postgres/postgresql.conf, pg_hba.conf and init.sql are mounted read-only under
 /etc/infra-gen/ by the postgres containers (docs/contract.md); indexes.sql is
-applied by the one-shot migrate service after the app's migrations. redis/redis.conf is
-included by the redis image's entry point, which adds `requirepass` from the
-secret file: no password is ever written here.
+applied by the one-shot migrate service after the app's migrations. redis/<server>.conf is
+included by the redis image's entry point, which adds `requirepass` (and
+`masterauth`) from the secret file; redis/sentinel.conf is copied by it to a
+writable place, with the password added there: no password is ever written here.
 """
 
 from __future__ import annotations
@@ -119,30 +120,68 @@ def postgres_context(topo: Topology) -> dict[str, object]:
     }
 
 
-def redis_context(topo: Topology) -> dict[str, object]:
-    redis = topo.env.redis
+REDIS_SENTINEL_NEEDS = ("CONFIG",)
+"""Commands a Sentinel sends the servers it fails over: it reconfigures a replica in a
+MULTI of REPLICAOF and CONFIG REWRITE, and without CONFIG the whole transaction is
+refused (checked: the failover never completes). With Sentinels CONFIG stays; Redis 7
+keeps dir, dbfilename and the other protected settings out of CONFIG SET
+(enable-protected-configs no, the default), which closes the file-writing path."""
+
+
+def redis_context(topo: Topology, name: str = "redis") -> dict[str, object]:
+    """The context of one Redis server's configuration (its container's name)."""
+    redis, ha = topo.env.redis, topo.redis_ha
+    disabled = REDIS_DISABLED_COMMANDS if ha is None else tuple(
+        c for c in REDIS_DISABLED_COMMANDS if c not in REDIS_SENTINEL_NEEDS)
+    replica_of = None if ha is None or name == ha.primary else ha.primary
     return {
         "port": PORTS["redis"],
         "maxmemory": redis_memory(redis.maxmemory),
         "maxmemory_policy": redis.maxmemory_policy,
         "dir": REDIS_DATA_DIR,
-        "disabled_commands": REDIS_DISABLED_COMMANDS,
+        "disabled_commands": disabled,
+        "name": name,
+        # The planned role; the entry point overrides it with what the Sentinels say.
+        "replica_of": replica_of,
+        "planned_role": f"replica of {replica_of}" if replica_of else "primary",
+        "sentinel": ha is not None,
+    }
+
+
+def sentinel_context(topo: Topology) -> dict[str, object]:
+    ha = topo.redis_ha
+    assert ha is not None
+    return {
+        "port": PORTS["redis-sentinel"],
+        "master_name": ha.master_name,
+        "primary": ha.primary,
+        "redis_port": PORTS["redis"],
+        "quorum": ha.quorum,
+        "sentinels": len(ha.sentinels),
+        "down_after_ms": ha.down_after_ms,
+        "failover_timeout_ms": ha.failover_timeout_ms,
     }
 
 
 def outputs(topo: Topology) -> list[Output]:
     pg = postgres_context(topo)
-    return [
+    out = [
         Output("postgres/postgresql.conf", "postgres/postgresql.conf.j2", pg),
         Output("postgres/pg_hba.conf", "postgres/pg_hba.conf.j2", pg),
         Output("postgres/init.sql", "postgres/init.sql.j2", pg),
         Output("postgres/indexes.sql", "postgres/indexes.sql.j2", pg),
-        Output("redis/redis.conf", "redis/redis.conf.j2", redis_context(topo)),
     ]
+    ha = topo.redis_ha
+    for name in ha.nodes if ha else ("redis",):
+        out.append(Output(f"redis/{name}.conf", "redis/redis.conf.j2", redis_context(topo, name)))
+    if ha:
+        out.append(Output("redis/sentinel.conf", "redis/sentinel.conf.j2", sentinel_context(topo)))
+    return out
 
 
 ARTIFACT = ArtifactKind(
     "datastores",
-    "PostgreSQL (postgresql.conf, pg_hba.conf, init.sql, indexes.sql) and redis.conf",
+    "PostgreSQL (postgresql.conf, pg_hba.conf, init.sql, indexes.sql), redis.conf of each "
+    "Redis server and, with Sentinels, sentinel.conf",
     outputs,
 )

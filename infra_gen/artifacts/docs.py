@@ -178,8 +178,10 @@ def outputs(topo: Topology) -> list[Output]:
         "lb_name": topo.of_kind("lb")[0].name,
         "grace_api": max((duration_seconds(c.stop_grace_period) for c in topo.containers
                           if c.scalable), default=10),
-        "redis_clients": sorted({c.name for c in topo.containers
-                                 if "redis_password" in c.secrets and c.kind != "redis"}),
+        "redis_clients": sorted({c.name for c in topo.containers if "redis_password" in c.secrets
+                                 and c.kind not in ("redis", "redis-replica", "redis-sentinel")}),
+        "ha": topo.redis_ha,
+        "sentinel_port": PORTS["redis-sentinel"],
     }
     return [
         Output(ENV_EXAMPLE, "docs/env.example.j2", ctx),

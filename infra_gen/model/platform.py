@@ -23,6 +23,7 @@ from .common import (
     RedisPolicy,
     Resources,
     StrictModel,
+    duration_seconds,
     is_world,
     located,
 )
@@ -164,13 +165,44 @@ class Postgres(StrictModel):
     """CPU, memory and PID limits of each database container."""
 
 
+class RedisSentinel(StrictModel):
+    enabled: bool = False
+    """Run Redis as a primary, a replica and three Sentinels that promote the replica
+    when the primary is lost; the app finds the primary through the Sentinels. Off: one
+    Redis, no failover (the cache fails open, predictions answer 503 while it is down)."""
+    quorum: int = Field(default=2, ge=1, le=3)
+    """Sentinels (of the three) that must agree the primary is down before a failover
+    starts; a majority (2) must still elect the one that runs it, so 2 keeps one lost
+    Sentinel harmless and stops a single partitioned Sentinel from acting alone."""
+    down_after: Duration = "5s"
+    """How long the primary must not answer before a Sentinel calls it down: the larger
+    part of the time clients cannot enqueue after losing it."""
+    failover_timeout: Duration = "60s"
+    """Sentinel's failover-timeout: how long a started failover may take, and twice it
+    the wait before the same primary is failed over again."""
+
+    @model_validator(mode="after")
+    @located
+    def _failover_outlasts_detection(self) -> RedisSentinel:
+        if duration_seconds(self.failover_timeout) <= duration_seconds(self.down_after):
+            raise ValueError(
+                f"failover_timeout: {self.failover_timeout} must be longer than down_after "
+                f"({self.down_after}); a failover cannot finish before the primary is down")
+        if duration_seconds(self.down_after) < 1:
+            raise ValueError(f"down_after: {self.down_after} is shorter than 1s; Sentinel pings "
+                             "once a second, so the primary would be called down on one lost ping")
+        return self
+
+
 class Redis(StrictModel):
     maxmemory: MemorySize = "256M"
     """Memory ceiling of the cache/broker."""
     maxmemory_policy: RedisPolicy = RedisPolicy.noeviction
     """What Redis does at the ceiling; noeviction keeps Celery messages safe."""
     resources: Resources = Resources()
-    """CPU, memory and PID limits."""
+    """CPU, memory and PID limits of each Redis server (primary and replica)."""
+    sentinel: RedisSentinel = RedisSentinel()
+    """Primary, replica and three Sentinels (automatic failover), or one Redis."""
 
 
 class Images(StrictModel):

@@ -27,19 +27,20 @@ LB_PREFIX_PATHS: tuple[str, ...] = ("/.well-known/acme-challenge/",)
 INFRA_CONTAINERS: frozenset[str] = frozenset({
     "lb", "postgres", "postgres-replica", "redis", "prometheus", "alertmanager", "grafana",
     "fluentd", "postgres-exporter", "postgres-replica-exporter", "redis-exporter",
-    "nginx-exporter", "node-exporter", "migrate",
+    "nginx-exporter", "node-exporter", "migrate", "redis-replica", "redis-sentinel-1",
+    "redis-sentinel-2", "redis-sentinel-3", "redis-replica-exporter", "redis-sentinel-exporter",
 })
 """Compose service (and DNS) names of the stack's own containers."""
 
 RESERVED_SERVICE_NAMES: frozenset[str] = INFRA_CONTAINERS | {
     # Prometheus job names of the exporters (the container name without -exporter)
     # and of the monitoring containers: a service's scrape job is its own name.
-    "nginx", "node",
+    "nginx", "node", "redis-sentinel",
 }
 """Names an application service may not take: a container, DNS alias or scrape job
 of the stack's own already has it."""
 
-DATASTORE_PORTS: dict[str, int] = {"postgres": 5432, "redis": 6379}
+DATASTORE_PORTS: dict[str, int] = {"postgres": 5432, "redis": 6379, "redis-sentinel": 26379}
 """Host ports the firewall opens to the private network for the datastores."""
 
 

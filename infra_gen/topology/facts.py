@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..model import Environment, Resources, TlsMode
+from ..model import Environment, Resources, TlsMode, duration_seconds
 
 # The roles table owns the app's networks and users; re-exported for the platform.
 from ..model.roles import BACKEND_NET as BACKEND_NET
@@ -46,6 +46,7 @@ PORTS = {
     "lb_status": 8081,
     "postgres": 5432,
     "redis": 6379,
+    "redis-sentinel": 26379,
     "prometheus": 9090,
     "alertmanager": 9093,
     "grafana": 3000,
@@ -113,6 +114,45 @@ class Replication:
 
 
 @dataclass(frozen=True)
+class RedisHa:
+    """Redis with automatic failover (None on the topology of a single Redis)."""
+
+    master_name: str
+    """The name the Sentinels monitor the primary under (clients ask for it)."""
+    primary: str
+    """The container planned as the primary (a fresh stack starts it as one)."""
+    replica: str
+    """The container planned as its replica."""
+    sentinels: tuple[str, ...]
+    """The Sentinels' containers (three: a majority survives losing one)."""
+    quorum: int
+    down_after_ms: int
+    failover_timeout_ms: int
+
+    @property
+    def nodes(self) -> tuple[str, str]:
+        """The Redis servers, planned primary first."""
+        return self.primary, self.replica
+
+    def addresses(self, names: tuple[str, ...], port_key: str) -> str:
+        """host:port,host:port (the images' list variables)."""
+        return ",".join(f"{n}:{PORTS[port_key]}" for n in names)
+
+
+def redis_ha(env: Environment) -> RedisHa | None:
+    """The failover set of Redis the environment asks for, or None (one Redis)."""
+    s = env.redis.sentinel
+    if not s.enabled:
+        return None
+    return RedisHa(
+        master_name="churn", primary="redis", replica="redis-replica",
+        sentinels=tuple(f"redis-sentinel-{i}" for i in (1, 2, 3)), quorum=s.quorum,
+        down_after_ms=round(duration_seconds(s.down_after) * 1000),
+        failover_timeout_ms=round(duration_seconds(s.failover_timeout) * 1000),
+    )
+
+
+@dataclass(frozen=True)
 class Container:
     """One compose (and swarm) service: `replicas` containers run it, all answering
     to its name through Docker's DNS."""
@@ -120,7 +160,8 @@ class Container:
     name: str
     """Compose service name and DNS name (api); every replica answers to it."""
     kind: str
-    """frontend, api, worker, ml, lb, postgres, postgres-replica, redis, prometheus,
+    """frontend, api, worker, ml, lb, postgres, postgres-replica, redis, redis-replica,
+    redis-sentinel, prometheus,
     alertmanager, grafana, fluentd, or an exporter name."""
     image: str
     user: str
@@ -237,6 +278,8 @@ class Topology:
     urls: dict[str, str] = field(default_factory=dict)
     replication: Replication | None = None
     """PostgreSQL streaming replication; None when postgres.replicas is 0."""
+    redis_ha: RedisHa | None = None
+    """Redis primary, replica and Sentinels; None with a single Redis."""
     model_dir: str = ""
     """Where the ml service keeps its model (the backups archive it): the app's default
     unless the ml service's environment sets MODEL_DIR."""
@@ -276,6 +319,12 @@ class Topology:
         jobs = self.jobs_of_kind("postgres-exporter")
         primary = [j for j in jobs if j.watches and self.container(j.watches).kind == "postgres"]
         return jobs, primary[-1] if primary else None
+
+    def redis_jobs(self) -> tuple[list[ScrapeJob], list[ScrapeJob]]:
+        """(the exporter jobs of the Redis servers, those of the Sentinels)."""
+        jobs = [j for j in self.jobs_of_kind("redis-exporter") if j.watches]
+        sentinel = [j for j in jobs if self.container(j.watches or "").kind == "redis-sentinel"]
+        return [j for j in jobs if j not in sentinel], sentinel
 
     def route_prefix(self, kind: str) -> str:
         """The path the (one) container of this kind serves under ("" at /)."""

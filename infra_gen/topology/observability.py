@@ -20,6 +20,7 @@ from .facts import (
     Link,
     Mount,
     public_base_url,
+    redis_ha,
 )
 
 GRAFANA_PROVISIONING = ("datasources/prometheus.yml", "dashboards/provider.yml")
@@ -60,6 +61,11 @@ def _exporter(
     )
 
 
+def _job_of(target: str) -> str:
+    """redis-sentinel-1 -> redis-sentinel: the job is about the Sentinels, not one."""
+    return target.rsplit("-", 1)[0] if target[-1].isdigit() else target
+
+
 def exporters(env: Environment, image: ImageRef) -> list[Container]:
     """Redis and PostgreSQL do not speak the Prometheus format: their exporters do.
     One per database server, one for Redis, nginx and the host."""
@@ -75,12 +81,20 @@ def exporters(env: Environment, image: ImageRef) -> list[Container]:
         )
         for db in databases
     ]
-    out.append(_exporter(
-        image, "redis-exporter", "redis-exporter", (BACKEND_NET,),
-        (("REDIS_ADDR", f"redis://redis:{PORTS['redis']}"),
-         secret_env("REDIS_PASSWORD_FILE", "redis_password")),
-        ("redis_password",), "redis",
-    ))
+    # One exporter per Redis server, and with Sentinels one reading the first of them
+    # (its view of the primary and of how many Sentinels and replicas it sees).
+    ha = redis_ha(env)
+    redis_targets = [("redis", "redis")] if ha is None else [
+        *((node, "redis") for node in ha.nodes), (ha.sentinels[0], "redis-sentinel")]
+    out += [
+        _exporter(
+            image, f"{_job_of(target)}-exporter", "redis-exporter", (BACKEND_NET,),
+            (("REDIS_ADDR", f"redis://{target}:{PORTS[port]}"),
+             secret_env("REDIS_PASSWORD_FILE", "redis_password")),
+            ("redis_password",), target,
+        )
+        for target, port in redis_targets
+    ]
     out.append(_exporter(
         image, "nginx-exporter", "nginx-exporter", (FRONTEND_NET,),
         (("NGINX_STATUS_URI", f"http://lb:{PORTS['lb_status']}/nginx_status"),), target="lb",

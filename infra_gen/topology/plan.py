@@ -21,8 +21,10 @@ from .facts import (
     Topology,
     UpstreamPool,
     public_base_url,
+    redis_ha,
 )
 from .observability import exporters, http_check, monitoring, secret_env
+from .redis import redis_client, redis_servers
 
 MIGRATE = "migrate"
 """The one-shot migration service (compose and swarm service name)."""
@@ -45,6 +47,7 @@ class _Planner:
             user="replicator", slot="replica_1", password_secret="replication_password",
             primary="postgres", replica="postgres-replica",
         ) if env.postgres.replicas else None
+        self.redis_ha = redis_ha(env)
 
     def image(self, name: str) -> str:
         return f"{self.env.images.registry}/{name}:{self.image_tag}"
@@ -67,11 +70,7 @@ class _Planner:
     def app_services(self) -> None:
         env = self.env
         db_env = self.db_env()
-        redis_env = (
-            ("REDIS_HOST", "redis"),
-            ("REDIS_PORT", str(PORTS["redis"])),
-            secret_env("REDIS_PASSWORD_FILE", "redis_password"),
-        )
+        redis_env, redis_links, redis_depends = redis_client(self.redis_ha)
         ml_groups = [n for n in env.services if env.role_of(n) is Role.ml]
         ml_url = f"http://{ml_groups[0]}:{self.port_of(ml_groups[0])}" if ml_groups else ""
         for group, svc in env.services.items():
@@ -90,8 +89,8 @@ class _Planner:
                 ]
             if spec.datastores:
                 environment += [*db_env, *redis_env]
-                links += [Link("postgres", "SQL"), Link("redis", "cache + broker")]
-                depends += [("postgres", "service_healthy"), ("redis", "service_healthy"),
+                links += [Link("postgres", "SQL"), *redis_links]
+                depends += [("postgres", "service_healthy"), *redis_depends,
                             (MIGRATE, "service_completed_successfully")]
             if spec.reads_replica and self.replication:
                 environment.append(("DATABASE_REPLICA_HOST", self.replication.replica))
@@ -287,19 +286,7 @@ class _Planner:
                     tmpfs=("/tmp",),
                 )
             )
-        redis = self.env.redis
-        self.containers.append(
-            Container(
-                name="redis", kind="redis", image=self.image("redis"),
-                user="redis", port=PORTS["redis"], resources=redis.resources,
-                networks=(BACKEND_NET,),
-                environment=(secret_env("REDIS_PASSWORD_FILE", "redis_password"),),
-                secrets=("redis_password",),
-                mounts=(Mount("./redis/redis.conf", "/etc/infra-gen/redis.conf"),
-                        Mount("redisdata", "/var/lib/redis", False, True)),
-                healthcheck=Healthcheck(("CMD", "redis-healthcheck")),
-            )
-        )
+        self.containers += redis_servers(self.env, self.image)
 
     # -- derived facts --------------------------------------------------------
     def upstreams(self) -> tuple[UpstreamPool, ...]:
@@ -346,6 +333,9 @@ class _Planner:
             FirewallRule(PORTS["postgres"], fw.private_cidr, "postgresql, private network only"),
             FirewallRule(PORTS["redis"], fw.private_cidr, "redis, private network only"),
         ]
+        if self.redis_ha:
+            rules.append(FirewallRule(PORTS["redis-sentinel"], fw.private_cidr,
+                                      "redis sentinel, private network only"))
         return tuple(rules)
 
 
@@ -383,6 +373,7 @@ def plan(env: Environment) -> Topology:
         tls_certificate=cert,
         tls_key=key,
         replication=p.replication,
+        redis_ha=p.redis_ha,
         model_dir=p.model_dir(),
         urls={
             "site": f"{base}/",

@@ -140,7 +140,7 @@ def host_ports_unique(ctx: Context) -> list[Finding]:
     return out
 
 
-_PRIVATE_KINDS = ("postgres", "postgres-replica", "redis")
+_PRIVATE_KINDS = ("postgres", "postgres-replica", "redis", "redis-replica", "redis-sentinel")
 
 
 def _kind(ctx: Context, name: str) -> str:

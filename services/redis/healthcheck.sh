@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# Healthy when Redis answers an authenticated PING with PONG. The password
-# reaches redis-cli through REDISCLI_AUTH, never through its arguments.
+# Healthy when Redis (or the Sentinel, on REDIS_PORT) answers an authenticated
+# PING with PONG (redis-auth-cli: the password never on a command line).
 set -euo pipefail
-REDISCLI_AUTH="$(<"${REDIS_PASSWORD_FILE:?REDIS_PASSWORD_FILE must be set}")"
-export REDISCLI_AUTH
-reply="$(redis-cli --no-auth-warning -h 127.0.0.1 -p "${REDIS_PORT:-6379}" ping)"
+reply="$(redis-auth-cli ping)"
 [[ "$reply" == PONG ]] || { echo "redis: unexpected reply: $reply" >&2; exit 1; }
 exec echo PONG

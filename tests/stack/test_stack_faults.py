@@ -168,7 +168,10 @@ def test_killing_an_api_replica_fails_no_request_and_stalls_none(site, topo, sta
 
 # -- stop Redis -----------------------------------------------------------------------
 def test_redis_down_reads_succeed_and_predictions_get_a_fast_503(site, topo, stack, api_token):
-    redis = _members(topo, "redis")
+    # Every Redis server: with Sentinels, stopping the primary alone is a failover,
+    # not an outage. The replica is stopped first, on its own, so that nothing is
+    # promoted while the primary goes down.
+    redis = _members(topo, "redis-replica") + _members(topo, "redis")
     if not redis:
         cannot_run("no redis in this environment")
     paths = _read_paths(site, api_token)
@@ -177,7 +180,8 @@ def test_redis_down_reads_succeed_and_predictions_get_a_fast_503(site, topo, sta
     try:
         with paced_load(site, topo, paths) as load:
             time.sleep(1.0)
-            stack.compose("stop", "--timeout", "5", *redis, capture=True)
+            for server in redis:
+                stack.compose("stop", "--timeout", "5", server, capture=True)
             time.sleep(0.5)
 
             def predict(_: int) -> tuple[int, str | None, float]:
@@ -197,7 +201,7 @@ def test_redis_down_reads_succeed_and_predictions_get_a_fast_503(site, topo, sta
         assert all(code == 503 and after and took < 1.0 for code, after, took in refused), refused
         assert (ready.get("status"), ready.get("failed")) == ("degraded", ["redis"]), ready
     finally:
-        _restore(stack, *redis)
+        _restore(stack, *reversed(redis))
     # Back: predictions are taken again (the API reconnects on its own).
     took = _until(lambda: site.post("/api/predictions", json={"customer_id": customer_id},
                                     headers=auth).status_code == 202, 30, "predictions after redis")

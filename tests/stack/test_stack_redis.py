@@ -1,10 +1,11 @@
-"""Redis answers PING only with the password (from inside its container)."""
+"""Redis (servers and Sentinels) answers PING only with the password (from inside
+its container)."""
 
 from __future__ import annotations
 
 
 def test_ping_needs_the_password(topo, exec_in):
-    for c in topo.of_kind("redis"):
+    for c in topo.of_kind("redis", "redis-replica", "redis-sentinel"):
         no_auth = exec_in(c.name, "redis-cli", "-h", "127.0.0.1", "-p", str(c.port), "ping")
         assert "PONG" not in no_auth.stdout, "redis answers PING without a password"
         assert "NOAUTH" in no_auth.stdout + no_auth.stderr

@@ -60,7 +60,8 @@ def test_bad_input_exits_2_writes_nothing_and_prints_no_traceback(project: Path)
 def test_unknown_environment_is_a_user_error(project: Path) -> None:
     result = run("render", "qa", cwd=project)
     assert result.returncode == 2
-    assert "unknown environment 'qa'; expected one of: dev, prod, staging" in result.stderr
+    assert ("unknown environment 'qa'; expected one of: dev-ha, dev, prod, staging"
+            in result.stderr)
 
 
 def test_schema_documents_fields(project: Path) -> None:
@@ -75,7 +76,7 @@ def test_list_names_each_environments_artifacts(project: Path) -> None:
     result = run("list", cwd=project)
     assert result.returncode == 0
     assert "stack.yaml" in result.stdout  # prod only
-    assert result.stdout.count("compose.yaml") == 3
+    assert result.stdout.count("compose.yaml") == 4  # dev, dev-ha, staging, prod
 
 
 def test_schema_to_an_unwritable_place_is_one_line(project: Path) -> None:

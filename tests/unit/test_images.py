@@ -37,7 +37,7 @@ EXPOSED = {
     "lb": {"8080", "8443"},
     "frontend": {"8080"},
     "postgres": {"5432"},
-    "redis": {"6379"},
+    "redis": {"6379", "26379"},
     "prometheus": {"9090"},
     "alertmanager": {"9093"},
     "exporters": {"9100", "9113", "9121", "9187"},

@@ -97,10 +97,12 @@ rule allow any 443 'load balancer'
 rule allow 10.0.0.0/8 22 'ssh from the private network'
 rule allow 10.0.0.0/8 5432 'postgresql, private network only'
 rule allow 10.0.0.0/8 6379 'redis, private network only'
+rule allow 10.0.0.0/8 26379 'redis sentinel, private network only'
 rule route any 8080 'load balancer: host port 80 -> container port 8080'
 rule route any 8443 'load balancer: host port 443 -> container port 8443'
 rule route 10.0.0.0/8 5432 'postgresql, private network only (if ever published)'
 rule route 10.0.0.0/8 6379 'redis, private network only (if ever published)'
+rule route 10.0.0.0/8 26379 'redis sentinel, private network only (if ever published)'
 
 # ufw's words for rule i (`ufw "${words[@]}"`).
 rule_words() {

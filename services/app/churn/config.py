@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from churn.errors import ConfigError
@@ -38,6 +39,19 @@ def _int(environ: Mapping[str, str], variable: str, default: int) -> int:
         raise ConfigError(f"{variable} must be an integer, got {raw!r}") from exc
 
 
+def _addresses(environ: Mapping[str, str], variable: str) -> tuple[tuple[str, int], ...]:
+    """host:port,host:port -> ((host, port), ...); empty when unset."""
+    out = []
+    for item in (environ.get(variable) or "").split(","):
+        host, sep, port = item.strip().rpartition(":")
+        if not item.strip():
+            continue
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{variable} must be host:port[,host:port...], got {item!r}")
+        out.append((host, int(port)))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the three services read from their environment.
@@ -55,6 +69,10 @@ class Config:
     redis_host: str | None = None
     redis_port: int = 6379
     redis_password: str | None = None
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    """Sentinels that name the Redis primary (REDIS_SENTINELS: host:port,...); when
+    set, REDIS_HOST is not used: the primary is whichever server they name now."""
+    redis_master_name: str | None = None
     ml_url: str | None = None
     secret_key: str | None = None
     model_dir: str = DEFAULT_MODEL_DIR
@@ -75,6 +93,8 @@ class Config:
             redis_host=env.get("REDIS_HOST") or None,
             redis_port=_int(env, "REDIS_PORT", 6379),
             redis_password=_read_secret(env, "REDIS_PASSWORD_FILE"),
+            redis_sentinels=_addresses(env, "REDIS_SENTINELS"),
+            redis_master_name=env.get("REDIS_MASTER_NAME") or None,
             ml_url=(env.get("ML_URL") or "").rstrip("/") or None,
             secret_key=_read_secret(env, "SECRET_KEY_FILE"),
             model_dir=env.get("MODEL_DIR") or DEFAULT_MODEL_DIR,
@@ -111,15 +131,44 @@ class Config:
             **attrs,
         )
 
+    @property
+    def redis_configured(self) -> bool:
+        """Redis is reachable: through Sentinels, or at one fixed host."""
+        return bool(self.redis_sentinels or self.redis_host)
+
     def redis_url(self, db: int) -> str:
-        host = self.require("redis_host")
+        """The broker/backend URL: redis://, or with Sentinels one sentinel:// URL per
+        Sentinel joined by `;` (kombu's and Celery's form; the password in it is the
+        servers', the Sentinels' own goes in sentinel_kwargs)."""
         auth = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""
+        if self.redis_sentinels:
+            self.require("redis_master_name")
+            return ";".join(f"sentinel://{auth}{host}:{port}/{db}"
+                            for host, port in self.redis_sentinels)
+        host = self.require("redis_host")
         return f"redis://{auth}{host}:{self.redis_port}/{db}"
+
+    def sentinel_options(self) -> dict[str, Any]:
+        """Transport options that pick the primary through the Sentinels (Celery's
+        broker and result backend); empty without Sentinels."""
+        if not self.redis_sentinels:
+            return {}
+        return {"master_name": self.require("redis_master_name"),
+                "sentinel_kwargs": self.sentinel_kwargs()}
+
+    def sentinel_kwargs(self) -> dict[str, Any]:
+        """How to talk to a Sentinel: its password (the servers' one) and timeouts
+        short enough that a dead Sentinel costs half a second, then the next is asked."""
+        kwargs: dict[str, Any] = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+        if self.redis_password:
+            kwargs["password"] = self.redis_password
+        return kwargs
 
 
 _VARIABLE_OF_FIELD = {
     "database_password": "DATABASE_PASSWORD_FILE",
     "redis_password": "REDIS_PASSWORD_FILE",
+    "redis_master_name": "REDIS_MASTER_NAME",
     "secret_key": "SECRET_KEY_FILE",
     "ml_url": "ML_URL",
 }

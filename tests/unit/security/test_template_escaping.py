@@ -60,6 +60,7 @@ CONTEXTS: dict[str, Context] = {
     "nginx/*.j2": _ctx("#", "nginx_str", "nginx_location", "nginx_prefix_regex", "token"),
     "ssh/config.j2": _ctx("#", "ssh_value", "token"),
     "redis/redis.conf.j2": _ctx("#", "redis_value", "token"),
+    "redis/sentinel.conf.j2": _ctx("#", "redis_value", "token"),
     "logrotate/*.j2": _ctx("#", "logrotate_path", "token"),
     # YAML and JSON are dumped from data; text around the dump is comments only.
     "compose/compose.yaml.j2": YAML,

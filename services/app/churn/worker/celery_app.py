@@ -16,7 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.backends.redis import RedisBackend
+from celery.backends.redis import RedisBackend, SentinelBackend
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from churn.config import REDIS_BROKER_DB, Config
 
@@ -72,10 +74,27 @@ class PollingRedisBackend(RedisBackend):  # type: ignore[misc]
         return None
 
 
+class PollingSentinelBackend(SentinelBackend):  # type: ignore[misc]
+    """PollingRedisBackend's behaviour on the primary the Sentinels name."""
+
+    on_task_call = PollingRedisBackend.on_task_call
+
+
+def _with_sentinels(config: Config, options: dict[str, Any], *,
+                    fail_fast: bool = False) -> dict[str, Any]:
+    """Transport options plus, with Sentinels, the master name and their password;
+    with `fail_fast` (the API) a Sentinel that does not answer is not retried."""
+    sentinel = config.sentinel_options()
+    if sentinel and fail_fast:
+        sentinel["sentinel_kwargs"] = {**sentinel["sentinel_kwargs"],
+                                       "retry": Retry(NoBackoff(), 0)}
+    return {**options, **sentinel}
+
+
 def make_celery(config: Config, *, client: bool = False) -> Celery:
     """The worker's app, or with `client` the API's (publishes and polls, fails fast)."""
     app = Celery("churn")
-    if config.redis_host:
+    if config.redis_configured:
         url = config.redis_url(REDIS_BROKER_DB)
         app.conf.broker_url = url
         app.conf.result_backend = url
@@ -100,7 +119,7 @@ def make_celery(config: Config, *, client: bool = False) -> Celery:
         # on, and its ack fails).
         worker_cancel_long_running_tasks_on_connection_loss=True,
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
-        broker_transport_options={
+        broker_transport_options=_with_sentinels(config, {
             "socket_connect_timeout": 2,
             "socket_timeout": 5,
             "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
@@ -108,14 +127,20 @@ def make_celery(config: Config, *, client: bool = False) -> Celery:
             # seconds (10 x 10 by default: a killed worker's task waited 100 s more).
             "unacked_restore_interval": RESTORE_SWEEP_SECONDS,
             "unacked_restore_throttle": 1,
-        },
+        }),
+        result_backend_transport_options=config.sentinel_options(),
         redis_socket_connect_timeout=2,
         redis_socket_timeout=5,
     )
     if client:
         app.conf.update(_CLIENT_SETTINGS)
-        if config.redis_host:
+        app.conf.broker_transport_options = _with_sentinels(
+            config, _CLIENT_SETTINGS["broker_transport_options"], fail_fast=True)
+        app.conf.result_backend_transport_options = _with_sentinels(
+            config, _CLIENT_SETTINGS["result_backend_transport_options"], fail_fast=True)
+        if config.redis_configured:
             # "module:Class+url": Celery's form for a backend class of one's own.
-            backend = f"{PollingRedisBackend.__module__}:{PollingRedisBackend.__name__}"
+            cls = PollingSentinelBackend if config.redis_sentinels else PollingRedisBackend
+            backend = f"{cls.__module__}:{cls.__name__}"
             app.conf.result_backend = f"{backend}+{config.redis_url(REDIS_BROKER_DB)}"
     return app

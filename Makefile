@@ -69,6 +69,7 @@ validate-tests: install-test base-image
 	$(BIN)/pytest -q tests/validate
 
 include mk/stack.mk
+include mk/swarm.mk
 
 # The stack commands run from the venv (verify needs pytest-testinfra).
 images up down verify status logs: install-test

@@ -12,6 +12,7 @@ from .common import (
     EnvVarName,
     EnvVarValue,
     Identifier,
+    ImageTag,
     Port,
     Resources,
     Route,
@@ -94,6 +95,9 @@ class AppService(StrictModel):
     image: ImageRef | None = None
     """A service of your own: its image, pinned. Every artifact follows from this
     entry (nginx pool, scrape job, generic alert rules, dashboard row, compose)."""
+    tag: ImageTag | None = None
+    """Tag of this service's bundled image when not images.tag: a rolling update of
+    one service to another release (swarm updates it task by task)."""
     command: list[CommandArg] | None = None
     """Command of a service of your own (the image's default if unset)."""
     healthcheck: Healthcheck | None = None

@@ -39,8 +39,8 @@ class _Planner:
             primary="postgres", replica="postgres-replica",
         ) if env.postgres.replicas else None
 
-    def image(self, name: str) -> str:
-        return f"{self.env.images.registry}/{name}:{self.image_tag}"
+    def image(self, name: str, tag: str | None = None) -> str:
+        return f"{self.env.images.registry}/{name}:{tag or self.image_tag}"
 
     # -- the app -------------------------------------------------------------
     def app_services(self) -> None:
@@ -110,7 +110,7 @@ class _Planner:
                     kind=role.value if role is not None else "service",
                     replicas=svc.replicas,
                     scalable=True,
-                    image=spec.image_ref or self.image(spec.image),
+                    image=spec.image_ref or self.image(spec.image, svc.tag),
                     command=spec.command,
                     user=spec.user,
                     port=port,

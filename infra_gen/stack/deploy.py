@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import StackError, UserError
 from ..project import Project
-from ..topology.swarm import manager
+from ..topology.swarm import manager, placement
 from .compose import render_files
 from .docker import Say, docker_binary
 from .scale import MAX_REPLICAS, parse_assignments
@@ -179,3 +179,23 @@ def status(sw: Swarm) -> tuple[list[tuple[str, str, str, str]], bool]:
     healthy = all(v is not None and v.running == v.desired and v.desired > 0
                   for v in (views.get(c.name) for c in sw.topo.containers if c.replicas))
     return rows, healthy
+
+
+def drain(sw: Swarm, say: Say, alias: str, active: bool = False) -> float:
+    """Drain a node (its tasks move to the others) or make it active again; waits for
+    every service that may move, and reloads the lb. A service pinned to the node (its
+    volume is there) stays down while it is drained: the runbook says what to do."""
+    if alias not in sw.topo.env.deploy.nodes:
+        raise UserError(f"drain: {alias!r} is not a node of {sw.topo.name}; expected one of: "
+                        f"{', '.join(sw.topo.env.deploy.nodes)}")
+    pinned = {c.name for c in sw.topo.containers
+              if (p := placement(sw.topo.env, c)) is not None and p.pinned_to == alias}
+    before = sw.update_marks()
+    state = "active" if active else "drain"
+    sw.remote.docker("node", "update", "--availability", state, sw.node_id(alias))
+    say(f"{alias}: availability {state}" + (f" ({', '.join(sorted(pinned))} stay on it)"
+                                             if pinned and not active else ""))
+    movable = {c.name for c in sw.topo.containers if c.replicas} - (set() if active else pinned)
+    took = sw.wait(say, before, sw.timeout, groups=movable)
+    sw.reload_lb()
+    return took

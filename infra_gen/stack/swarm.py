@@ -141,6 +141,15 @@ class Swarm:
             self._aliases[hostname] = out or hostname
         return self._aliases[hostname]
 
+    def node_id(self, alias: str) -> str:
+        """The swarm node with label infra-gen.node=<alias>."""
+        out = self.remote.docker("node", "ls", "-q", "--filter",
+                                 f"node.label={NODE_LABEL}={alias}").stdout.split()
+        if len(out) != 1:
+            raise StackError(f"{len(out)} swarm nodes carry {NODE_LABEL}={alias} (deploy "
+                             "sets the labels)")
+        return out[0]
+
     def exec_in(self, task: Task, *command: str, stdin: str | None = None,
                 ) -> tuple[int, str, str]:
         """Run a command in a task's container, on its node (ssh through the bastion)."""

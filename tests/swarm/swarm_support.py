@@ -144,8 +144,13 @@ def api_images(sw: Swarm) -> set[str]:
     return {line.split("@")[0] for line in out.split()}
 
 
-def deploy(sw: Swarm, push: bool = False) -> dict[str, float]:
+def push(sw: Swarm) -> None:
+    """Push the variant's images (before the clock of a deploy starts)."""
+    ops.push(sw, quiet, REGISTRY_VIA)
+
+
+def deploy(sw: Swarm) -> dict[str, float]:
     try:
-        return ops.deploy(sw, quiet, push_images=push, push_via=REGISTRY_VIA)
+        return ops.deploy(sw, quiet)
     finally:
         sw.remote.close()

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from swarm_support import api_images, deploy, load, quiet, swarm, tag_image, variant
+from swarm_support import api_images, deploy, load, push, quiet, swarm, tag_image, variant
 
 from infra_gen.errors import StackError
 from infra_gen.stack import deploy as ops
@@ -65,9 +65,10 @@ def test_rolling_update_of_the_api_has_no_failed_request(sw: Swarm, tmp_path: Pa
     tag = f"{VERSION}-roll"
     tag_image(VERSION, tag)
     new = swarm(variant(tmp_path, tag))
+    push(new)
     with load(sw) as lo:
         t0 = time.monotonic()
-        deploy(new, push=True)
+        deploy(new)
         took = time.monotonic() - t0
         time.sleep(3)
     FIGURES["rolling update of api"] = (f"{took:.1f} s, {len(lo.failed)}/{len(lo.results)} "
@@ -81,10 +82,11 @@ def test_broken_release_rolls_back_and_the_old_one_serves(sw: Swarm, tmp_path: P
     broken = f"{VERSION}-broken"
     tag_image(VERSION, broken, broken=True)
     bad = swarm(variant(tmp_path, broken))
+    push(bad)
     with load(sw) as lo:
         t0 = time.monotonic()
         with pytest.raises(StackError) as info:
-            deploy(bad, push=True)
+            deploy(bad)
         took = time.monotonic() - t0
         time.sleep(3)
     message = str(info.value)
@@ -93,4 +95,21 @@ def test_broken_release_rolls_back_and_the_old_one_serves(sw: Swarm, tmp_path: P
                                              f"{len(lo.results)} failed, {lo.retried} resent "
                                              "after a reload")
     assert api_images(sw) == {f"{sw.topo.env.images.registry}/app:{good}"}
+    assert not lo.failed, lo.failed[:5]
+
+
+def test_draining_an_app_node_moves_its_tasks_with_no_failed_request(sw: Swarm) -> None:
+    node = "node-3"  # app + db (the replica, pinned: it waits for the node to return)
+    with load(sw) as lo:
+        t0 = time.monotonic()
+        try:
+            ops.drain(sw, quiet, node)
+            took = time.monotonic() - t0
+            moved = {t.service for t in sw.tasks() if t.running and t.node == node}
+            time.sleep(3)
+        finally:
+            ops.drain(sw, quiet, node, active=True)
+    FIGURES[f"drain {node}"] = (f"{took:.1f} s, {len(lo.failed)}/{len(lo.results)} failed, "
+                                f"{lo.retried} resent after a reload")
+    assert not moved, f"still on {node}: {moved}"
     assert not lo.failed, lo.failed[:5]

@@ -14,6 +14,7 @@ from ..contract import ENV_EXAMPLE
 from ..escaping import Fragment, md_code, token
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
 from ..topology.backups import backup_facts
+from ..topology.swarm import placement
 from .base import ArtifactKind, Output
 
 
@@ -160,6 +161,18 @@ def data_tier(topo: Topology) -> DataTier:
     )
 
 
+def pinned_services(topo: Topology) -> list[tuple[str, str, str]]:
+    """(service, node, volumes) of every swarm service that cannot move: its data is on
+    that node's disk."""
+    out = []
+    for c in topo.containers:
+        where = placement(topo.env, c)
+        if where is not None and where.pinned_to:
+            vols = ", ".join(m.source for m in c.mounts if m.named)
+            out.append((c.name, where.pinned_to, vols))
+    return out
+
+
 def outputs(topo: Topology) -> list[Output]:
     b = backup_facts(topo)
     ctx = {
@@ -184,6 +197,7 @@ def outputs(topo: Topology) -> list[Output]:
         "ml_groups": [g for g in groups(topo) if g.kind == "ml"],
         "redis_clients": sorted({c.name for c in topo.containers
                                  if "redis_password" in c.secrets and c.kind != "redis"}),
+        "pinned": pinned_services(topo),
     }
     return [
         Output(ENV_EXAMPLE, "docs/env.example.j2", ctx),

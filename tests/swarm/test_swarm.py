@@ -5,6 +5,7 @@ Runs in file order (each test starts from what the previous one left)."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -22,7 +23,8 @@ FIGURES: dict[str, str] = {}
 @pytest.fixture(scope="module", autouse=True)
 def _figures() -> object:
     yield
-    print("\nswarm figures: " + "; ".join(f"{k} {v}" for k, v in FIGURES.items()))
+    # One line benchmarks/swarm.py reads.
+    print("\nSWARM_FIGURES " + json.dumps(FIGURES))
 
 
 def test_deploy_converges_with_placement_from_the_model(sw: Swarm) -> None:

@@ -141,6 +141,8 @@ class AppService(StrictModel):
     def _own_image_fields(self) -> AppService:
         own = ("command", "healthcheck", "secrets", "volumes", "depends_on", "user",
                "capabilities", "read_only")
+        if self.tag == "latest":
+            raise ValueError("tag: must be a release, not latest")
         if self.image is None:
             given = [f for f in own if getattr(self, f) not in (None, [], False)]
             if given:
@@ -148,6 +150,8 @@ class AppService(StrictModel):
             return self
         if self.role is not None:
             raise ValueError("role: a service with its own image has no role")
+        if self.tag is not None:
+            raise ValueError("tag: a service with its own image pins it in image")
         if self.image.rsplit("/", 1)[-1].split("@")[0].endswith(":latest"):
             raise ValueError(f"image: {self.image!r} must be pinned, not latest")
         for field in ("healthcheck", "user"):

@@ -73,6 +73,12 @@ BAD_NODES = [
      "deploy.nodes.n3.roles[0]: expected 'edge', 'app' or 'db', got 'database'"),
     ("unknown key", SWARM.replace("[db]}", "[db], labels: {x: y}}"),
      "deploy.nodes.n3.labels: unknown field"),
+    ("tag with an own image",
+     SWARM + "services:\n  billing: {image: acme/billing:1.0, tag: '2.0', user: '1000',"
+             " healthcheck: {command: ['true']}}\n",
+     "services.billing.tag: a service with its own image pins it in image"),
+    ("latest tag of one service", SWARM + "services:\n  api: {tag: latest}\n",
+     "services.api.tag: must be a release, not latest"),
     ("monitor longer than timeout",
      SWARM.replace("  swarm: true", "  swarm: true\n  update: {monitor: 5m, timeout: 1m}"),
      "deploy.update.monitor: 5m must be shorter than timeout 1m"),

@@ -59,8 +59,19 @@ else
     log "starting dockerd (log: $LOG)"
     mkdir -p "$(dirname "$LOG")"
     printf '=== %s start-docker.sh: dockerd %s\n' "$(date -u +%FT%TZ)" "${args[*]}" >>"$LOG"
-    # A session of its own, so that it outlives this script and its make.
-    setsid dockerd "${args[@]}" </dev/null >>"$LOG" 2>&1 &
+    # A session of its own, so that it outlives this script and its make; and no
+    # descriptor but the log: a daemon that inherited this script's lock (fd 9) or a
+    # caller's (`flock FILE make up`) would hold it for as long as it runs, and every
+    # later start-docker.sh or flock on that file would wait for ever.
+    (
+        for fd in /proc/"$BASHPID"/fd/*; do
+            fd="${fd##*/}"
+            if [[ "$fd" =~ ^[0-9]+$ ]] && (( fd > 2 )); then
+                eval "exec ${fd}>&-"
+            fi
+        done
+        exec setsid dockerd "${args[@]}" </dev/null >>"$LOG" 2>&1
+    ) &
     pid=$!
 fi
 

@@ -28,5 +28,5 @@ swarm-status: install
 # up, images, tests/swarm (deploy, scale, rolling update, broken image), down.
 swarm-test: install-test ## the whole swarm test under $(SWARM_LOCK)
 	flock $(SWARM_LOCK) bash -c '$(MAKE) --no-print-directory swarm-up swarm-images && \
-	  { $(VENV)/bin/pytest -q tests/swarm; rc=$$?; }; \
+	  { $(VENV)/bin/pytest -q -s tests/swarm; rc=$$?; }; \
 	  $(MAKE) --no-print-directory swarm-down; exit $$rc'

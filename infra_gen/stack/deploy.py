@@ -114,6 +114,7 @@ def rollback(sw: Swarm, say: Say, group: str | None = None) -> float:
         raise UserError(f"rollback: {group!r} is not a service of {sw.topo.name}; expected one "
                         f"of: {', '.join(sorted(known))}")
     groups = [group] if group else sorted(known)
+    before = sw.update_marks()
     done = []
     for g in groups:
         result = sw.remote.docker("service", "rollback", "--detach", sw.full(g), check=False)
@@ -124,23 +125,8 @@ def rollback(sw: Swarm, say: Say, group: str | None = None) -> float:
     if not done:
         raise StackError("nothing to roll back (no service has a previous version)")
     say(f"rolling back {', '.join(done)}")
-    return _wait_rollback(sw, say, set(done))
-
-
-def _wait_rollback(sw: Swarm, say: Say, groups: set[str]) -> float:
-    t0 = time.monotonic()
-    while True:
-        views = {g: v for g, v in sw.services().items() if g in groups}
-        if all(v.update in ("rollback_completed", "") and v.running == v.desired
-               for v in views.values()):
-            sw.reload_lb()
-            return time.monotonic() - t0
-        if any(v.update == "rollback_paused" for v in views.values()):
-            raise StackError("rollback paused: " + "; ".join(
-                f"{g}: {v.update_message}" for g, v in views.items()))
-        if time.monotonic() - t0 > sw.timeout:
-            raise StackError(f"rollback not finished after {sw.timeout:.0f} s")
-        time.sleep(2)
+    # Reloads the lb as tasks change, like a deploy; waits for the rollback to begin.
+    return sw.wait(say, before, sw.timeout, groups=set(done), rolling_back=True)
 
 
 def scale(sw: Swarm, say: Say, assignments: list[str]) -> float:

@@ -30,7 +30,8 @@ from .remote import Remote
 
 POLL = 2.0
 """Seconds between two looks at the services while waiting."""
-SETTLED = ("completed", "rollback_completed", "paused", "rollback_paused")
+ROLLBACK_GRACE = 15.0
+"""Seconds a requested rollback may take to show in UpdateStatus."""
 
 
 @dataclass(frozen=True)
@@ -200,9 +201,10 @@ class Swarm:
         say(f"node labels set on {len(node_labels(self.topo.env))} nodes")
 
     def wait(self, say: Say, before: dict[str, tuple[str, str]], timeout: float,
-             groups: set[str] | None = None) -> float:
+             groups: set[str] | None = None, rolling_back: bool = False) -> float:
         """Until every service (of groups) converged; reloads the lb as tasks change.
-        Returns the seconds it took; a rollback or the timeout is a StackError."""
+        Returns the seconds it took; a rollback (unless rolling_back: one was asked
+        for) or the timeout is a StackError."""
         t0 = time.monotonic()
         shown: dict[str, str] = {}
         seen: frozenset[str] = frozenset()
@@ -221,12 +223,20 @@ class Swarm:
                 if shown.get(g) != line:
                     say(f"{g}: {line}")
                     shown[g] = line
+                failed = ("rollback_paused", "paused") if rolling_back else (
+                    "rollback_completed", "rollback_paused", "paused")
                 if (v.update, v.update_started) != before.get(g, ("", "")) and \
-                        v.update in ("rollback_completed", "rollback_paused", "paused"):
+                        v.update in failed:
                     raise StackError(f"{g}: update failed and was rolled back ({v.update}): "
                                      f"{v.update_message or 'no message'}"
                                      + self._task_errors(g))
-            if views and all(v.converged for v in views.values()) and not pending_reload:
+            # A rollback to an identical spec never shows as started: give up waiting
+            # for it after a few polls.
+            started = not rolling_back or time.monotonic() - t0 > ROLLBACK_GRACE or all(
+                (v.update, v.update_started) != before.get(g, ("", ""))
+                for g, v in views.items())
+            if views and started and all(v.converged for v in views.values()) \
+                    and not pending_reload:
                 return time.monotonic() - t0
             if time.monotonic() - t0 > timeout:
                 late = [g for g, v in views.items() if not v.converged]

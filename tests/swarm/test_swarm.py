@@ -79,8 +79,23 @@ def test_rolling_update_of_the_api_has_no_failed_request(sw: Swarm, tmp_path: Pa
     assert not lo.failed, lo.failed[:5]
 
 
+def test_rollback_command_returns_to_the_previous_release(sw: Swarm) -> None:
+    with load(sw) as lo:
+        t0 = time.monotonic()
+        try:
+            ops.rollback(sw, quiet, "api")
+        finally:
+            sw.remote.close()
+        took = time.monotonic() - t0
+        time.sleep(3)
+    FIGURES["infra-gen rollback api"] = (f"{took:.1f} s, {len(lo.failed)}/{len(lo.results)} "
+                                         f"failed, {lo.retried} resent after a reload")
+    assert api_images(sw) == {f"{sw.topo.env.images.registry}/app:{VERSION}"}
+    assert not lo.failed, lo.failed[:5]
+
+
 def test_broken_release_rolls_back_and_the_old_one_serves(sw: Swarm, tmp_path: Path) -> None:
-    good = f"{VERSION}-roll"
+    good = VERSION
     broken = f"{VERSION}-broken"
     tag_image(VERSION, broken, broken=True)
     bad = swarm(variant(tmp_path, broken))

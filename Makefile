@@ -74,11 +74,13 @@ package-test: install-test base-image
 	$(BIN)/pytest -q tests/package
 
 include mk/stack.mk
+include mk/swarm.mk
 
 # The stack commands run from the venv (verify needs pytest-testinfra).
 images up down verify status logs: install-test
 
-# The whole suite, in the order a failure is cheapest to find.
+# The whole suite, in the order a failure is cheapest to find. The three-node swarm
+# (`make swarm-test`, about 21 min from nothing on 2 cores) is a target of its own.
 test: lint unit check validate-tests package-test stack-test
 
 clean:

@@ -283,6 +283,11 @@ def scale(
 ) -> None:
     """Run N replicas of GROUP in the running ENV, with no re-render, then reload nginx."""
     from . import stack
+    from .stack import deploy as swarm
+
+    if swarm.on_swarm(env, root):
+        _swarm_scale(env, counts, root)
+        return
     from .stack.scale import parse_counts
     from .stack.scale import scale as run_scale
 
@@ -300,6 +305,11 @@ def scale(
 def status(env: StackEnvArg = "dev", root: RootOption = None, fmt: FormatOption = Format.text) -> None:
     """Every service and replica of ENV with its state and health (exit 1 unless all healthy)."""
     from . import stack
+    from .stack import deploy as swarm
+
+    if swarm.on_swarm(env, root):
+        _swarm_status(env, root)
+        return
 
     states = stack.Stack.load(env, root).status()
     if fmt is Format.json:
@@ -330,6 +340,94 @@ def verify(ctx: typer.Context, env: StackEnvArg = "dev", root: RootOption = None
     from . import stack
 
     raise typer.Exit(stack.verify(stack.Stack.load(env, root), ctx.args))
+
+
+# -- a swarm environment (deploy.nodes): infra_gen/stack/deploy.py ------------------
+def _swarm(env: str, root: Path | None):  # type: ignore[no-untyped-def]
+    from .stack.swarm import Swarm
+
+    return Swarm.load(env, root)
+
+
+@app.command()
+def deploy(
+    env: StackEnvArg,
+    root: RootOption = None,
+    push: Annotated[bool, typer.Option("--push", help="Push the images built here first.")] = False,
+    push_via: Annotated[str | None, typer.Option(
+        "--push-via", help="HOST:PORT where this machine reaches images.registry's registry.",
+    )] = None,
+    migrations: Annotated[bool, typer.Option(
+        "--migrate/--no-migrate", help="Run the database migrations once converged.",
+    )] = True,
+) -> None:
+    """Deploy ENV to its swarm over SSH through the bastion; wait until converged and healthy."""
+    from .stack import deploy as ops
+
+    sw = _swarm(env, root)
+    try:
+        timings = ops.deploy(sw, _say, push, push_via, migrations)
+    finally:
+        sw.remote.close()
+    out.print(f"{env} deployed ({', '.join(f'{k} {v:.1f} s' for k, v in timings.items())})")
+
+
+@app.command()
+def rollback(
+    env: StackEnvArg,
+    group: Annotated[str | None, typer.Argument(help="One service (default: every one).")] = None,
+    root: RootOption = None,
+) -> None:
+    """Roll ENV's services (or GROUP) back to their previous version on the swarm."""
+    from .stack import deploy as ops
+
+    sw = _swarm(env, root)
+    try:
+        took = ops.rollback(sw, _say, group)
+    finally:
+        sw.remote.close()
+    out.print(f"rolled back in {took:.1f} s")
+
+
+@app.command()
+def push(
+    env: StackEnvArg,
+    root: RootOption = None,
+    via: Annotated[str | None, typer.Option(
+        "--via", help="HOST:PORT where this machine reaches images.registry's registry.",
+    )] = None,
+) -> None:
+    """Push the images built here to ENV's registry (images.registry)."""
+    from .stack import deploy as ops
+
+    ops.push(_swarm(env, root), _say, via)
+
+
+def _swarm_scale(env: str, counts: list[str], root: Path | None) -> None:
+    from .stack import deploy as ops
+
+    sw = _swarm(env, root)
+    try:
+        took = ops.scale(sw, _say, counts)
+    finally:
+        sw.remote.close()
+    out.print(f"scaled in {took:.1f} s")
+
+
+def _swarm_status(env: str, root: Path | None) -> None:
+    from .stack import deploy as ops
+
+    sw = _swarm(env, root)
+    try:
+        rows, healthy = ops.status(sw)
+    finally:
+        sw.remote.close()
+    table = Table("service", "replicas", "update", "tasks (node: state)")
+    for service, replicas, update, tasks in rows:
+        table.add_row(service, replicas, update, tasks)
+    out.print(table)
+    if not healthy:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -49,7 +49,8 @@ for name in "${one_shot[@]}"; do
     version_before[$name]="$(docker service inspect --format '{{.Version.Index}}' "${stack}_${name}" 2>/dev/null || true)"
     tasks_before[$name]=" $(docker service ps -q --no-trunc "${stack}_${name}" 2>/dev/null | tr '\n' ' ')"
 done
-docker stack deploy --prune -c stack.yaml "$stack"
+# Extra options (infra-gen deploy adds --with-registry-auth) come first.
+docker stack deploy --prune "$@" -c stack.yaml "$stack"
 for name in "${one_shot[@]}"; do
     service="${stack}_${name}"
     version="$(docker service inspect --format '{{.Version.Index}}' "$service")"

@@ -21,6 +21,7 @@ from ..topology import (
     Published,
     Topology,
 )
+from ..topology.swarm import placement
 from .base import ArtifactKind, Output
 
 # Docker's own log files rotate too; this keeps a runaway service from filling the disk.
@@ -146,6 +147,30 @@ def _port(p: Published, swarm: bool) -> dict[str, Any]:
     return port
 
 
+def swarm_policies(c: Container, topo: Topology) -> dict[str, Any]:
+    """placement, update_config and rollback_config of one swarm service."""
+    policy = topo.env.deploy.update
+    # A second task cannot share a data volume or a host-mode port.
+    order = "stop-first" if c.published or any(m.named for m in c.mounts) else "start-first"
+    roll = {"parallelism": 1, "delay": policy.delay, "order": order, "monitor": policy.monitor}
+    out: dict[str, Any] = {
+        "update_config": {**roll, "failure_action": "rollback", "max_failure_ratio": 0},
+        # A rollback that fails too stops where it is, for a person to look at.
+        "rollback_config": {**roll, "failure_action": "pause"},
+    }
+    where = placement(topo.env, c)
+    if where is not None:
+        spec: dict[str, Any] = {"constraints": list(where.constraints)}
+        if where.spread:
+            spec["preferences"] = [{"spread": where.spread}]
+        if where.max_replicas_per_node:
+            spec["max_replicas_per_node"] = where.max_replicas_per_node
+        out["placement"] = spec
+        if where.replicas is not None:
+            out["replicas"] = where.replicas
+    return out
+
+
 def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
     """One compose service; the keys every hardened service carries come first."""
     svc: dict[str, Any] = {"image": c.image}
@@ -218,13 +243,7 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
             "endpoint_mode": topo.env.deploy.endpoint_mode.value,
             **deploy,
             "restart_policy": {"condition": "any", "delay": "5s", "max_attempts": 10},
-            "update_config": {
-                "parallelism": 1,
-                # A second task cannot share a data volume or a host-mode port.
-                "order": "stop-first" if c.published or any(m.named for m in c.mounts)
-                else "start-first",
-                "failure_action": "rollback",
-            },
+            **swarm_policies(c, topo),
         }
         if c.one_shot:
             # Swarm ignores depends_on: the task runs once per deploy and is never

@@ -16,6 +16,7 @@ from ..model import duration_seconds
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
 from ..topology.backups import backup_facts
 from ..topology.database import data_tier, failover_facts
+from ..topology.swarm import placement
 from .base import ArtifactKind, Output
 
 
@@ -149,6 +150,18 @@ def one_shot(topo: Topology) -> list[OneShot]:
     ]
 
 
+def pinned_services(topo: Topology) -> list[tuple[str, str, str]]:
+    """(service, node, volumes) of every swarm service that cannot move: its data is on
+    that node's disk."""
+    out = []
+    for c in topo.containers:
+        where = placement(topo.env, c)
+        if where is not None and where.pinned_to:
+            vols = ", ".join(m.source for m in c.mounts if m.named)
+            out.append((c.name, where.pinned_to, vols))
+    return out
+
+
 def outputs(topo: Topology) -> list[Output]:
     b = backup_facts(topo)
     ctx = {
@@ -182,6 +195,7 @@ def outputs(topo: Topology) -> list[Output]:
                                  and c.kind not in ("redis", "redis-replica", "redis-sentinel")}),
         "ha": topo.redis_ha,
         "sentinel_port": PORTS["redis-sentinel"],
+        "pinned": pinned_services(topo),
     }
     return [
         Output(ENV_EXAMPLE, "docs/env.example.j2", ctx),

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 from pydantic import Field, PrivateAttr, StringConstraints, model_validator
 
-from .common import Doc, DomainName, Identifier, SecretsDir, StrictModel, located
+from .common import Doc, DomainName, Identifier, SecretsDir, SshAlias, StrictModel, located
 from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
 from .overrides import Overrides
 from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
 from .reserved import DATASTORE_PORTS, RESERVED_SERVICE_NAMES, route_collision
 from .roles import ROLE_SPECS
 from .services import AppService, Role
+from .swarm import NodeRole, SwarmNode, UpdatePolicy
 
 _PROJECT_NAME = r"^[a-z][a-z0-9_]{0,40}$"
 ProjectName = Annotated[
@@ -51,6 +52,13 @@ class Deploy(StrictModel):
     secrets_dir: SecretsDir = "../../.secrets/{env}"
     """Directory holding one file per secret, relative to generated/<env>/ or
     absolute; {env} is replaced by the environment name. Never committed."""
+    nodes: dict[SshAlias, SwarmNode] = Field(default={}, max_length=100)
+    """Swarm nodes by their ssh.hosts alias, with their roles: rendered as node labels
+    and placement constraints in stack.yaml. Empty: no placement (any node runs
+    anything, and volumes stay wherever a task first ran)."""
+    update: UpdatePolicy = UpdatePolicy()
+    """Rolling updates and rollbacks on swarm: one task at a time, watched, rolled
+    back on failure."""
 
 
 GitRepository = Annotated[
@@ -116,6 +124,34 @@ class Environment(StrictModel):
     _places: dict[tuple[str | int, ...], tuple[str, int]] = PrivateAttr(default_factory=dict)
     """Where each value under overrides was written (file, line), set by the loader:
     a patch that does not apply is reported at its line."""
+
+    @model_validator(mode="after")
+    @located
+    def _nodes_are_a_cluster(self) -> Environment:
+        nodes = self.deploy.nodes
+        if not nodes:
+            return self
+        if not self.deploy.swarm:
+            raise ValueError("deploy.nodes: only for a swarm (set deploy.swarm: true)")
+        for alias in nodes:
+            if alias not in self.ssh.hosts:
+                raise ValueError(f"deploy.nodes.{alias}: not an ssh.hosts alias (deploy reaches "
+                                 f"each node through the bastion; known: "
+                                 f"{', '.join(sorted(self.ssh.hosts)) or 'none'})")
+        managers = [a for a, n in nodes.items() if n.manager]
+        if len(managers) % 2 == 0:
+            raise ValueError(f"deploy.nodes: {len(managers)} managers; swarm needs an odd "
+                             "number (1, 3, 5) for a Raft majority (set manager: true)")
+        for role in NodeRole:
+            if not [a for a, n in nodes.items() if role in n.roles]:
+                raise ValueError(f"deploy.nodes: no node has role {role.value} (every "
+                                 f"{role.value} service would stay pending)")
+        db = [a for a, n in nodes.items() if NodeRole.db in n.roles]
+        if self.postgres.replicas and len(db) < 2:
+            raise ValueError(f"deploy.nodes: postgres.replicas is {self.postgres.replicas}: the "
+                             "replica needs a second db node (one node losing both copies is "
+                             "no replica)")
+        return self
 
     def role_of(self, service: str) -> Role | None:
         """The role of a service: explicit, or its name when that names a role; None for

@@ -12,6 +12,7 @@ from .common import (
     EnvVarName,
     EnvVarValue,
     Identifier,
+    ImageTag,
     Justification,
     Port,
     Resources,
@@ -95,6 +96,9 @@ class AppService(StrictModel):
     image: ImageRef | None = None
     """A service of your own: its image, pinned. Every artifact follows from this
     entry (nginx pool, scrape job, generic alert rules, dashboard row, compose)."""
+    tag: ImageTag | None = None
+    """Tag of this service's bundled image when not images.tag: a rolling update of
+    one service to another release (swarm updates it task by task)."""
     command: list[CommandArg] | None = None
     """Command of a service of your own (the image's default if unset)."""
     healthcheck: Healthcheck | None = None
@@ -142,6 +146,8 @@ class AppService(StrictModel):
     def _own_image_fields(self) -> AppService:
         own = ("command", "healthcheck", "secrets", "volumes", "depends_on", "user",
                "capabilities", "tmpfs")
+        if self.tag == "latest":
+            raise ValueError("tag: must be a release, not latest")
         if self.image is None:
             given = [f for f in own if getattr(self, f) not in (None, [], False)]
             if given:
@@ -149,6 +155,8 @@ class AppService(StrictModel):
             return self
         if self.role is not None:
             raise ValueError("role: a service with its own image has no role")
+        if self.tag is not None:
+            raise ValueError("tag: a service with its own image pins it in image")
         if self.image.rsplit("/", 1)[-1].split("@")[0].endswith(":latest"):
             raise ValueError(f"image: {self.image!r} must be pinned, not latest")
         for field in ("healthcheck", "user"):

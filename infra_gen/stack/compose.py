@@ -182,14 +182,19 @@ def build_images(stack: Stack, say: Say) -> None:
 
 
 def render(stack: Stack, say: Say) -> None:
+    render_files(stack.project, stack.topo, stack.env_dir, say)
+
+
+def render_files(project: Project, topo: Topology, env_dir: Path, say: Say) -> None:
+    """Render the environment into generated/<env>/ (compose up and swarm deploy)."""
     try:
-        files = render_topology(stack.topo, stack.project.templates_dir)
+        files = render_topology(topo, project.templates_dir)
     except InfraGenError as exc:
         if isinstance(exc, StackError):
             raise
-        raise StackError(f"rendering {stack.name} failed: {exc}") from exc
-    write_tree(stack.env_dir, files)
-    say(f"rendered {stack.name}: {len(files)} files in {stack.env_dir}")
+        raise StackError(f"rendering {topo.name} failed: {exc}") from exc
+    write_tree(env_dir, files)
+    say(f"rendered {topo.name}: {len(files)} files in {env_dir}")
 
 
 def _missing_mounts(stack: Stack) -> list[str]:

@@ -24,7 +24,13 @@ MAX_REPLICAS = 50
 
 def parse_counts(stack: Stack, assignments: list[str]) -> dict[str, int]:
     """GROUP=N arguments -> {group: N}; only app services scale."""
-    scalable = [c.name for c in stack.containers if c.scalable]
+    return parse_assignments(assignments, [c.name for c in stack.containers if c.scalable],
+                             stack.name, MAX_REPLICAS)
+
+
+def parse_assignments(assignments: list[str], scalable: list[str], env: str,
+                      most: int) -> dict[str, int]:
+    """GROUP=N arguments -> {group: N} (compose and swarm)."""
     counts: dict[str, int] = {}
     for arg in assignments:
         m = _ASSIGNMENT.match(arg)
@@ -32,10 +38,10 @@ def parse_counts(stack: Stack, assignments: list[str]) -> dict[str, int]:
             raise UserError(f"scale: {arg!r}: expected GROUP=N (e.g. api=4)")
         group, count = m.group(1), int(m.group(2))
         if group not in scalable:
-            raise UserError(f"scale: {group!r} is not an app service of {stack.name}; "
+            raise UserError(f"scale: {group!r} is not an app service of {env}; "
                             f"expected one of: {', '.join(scalable)}")
-        if count > MAX_REPLICAS:
-            raise UserError(f"scale: {group}={count}: at most {MAX_REPLICAS} replicas")
+        if count > most:
+            raise UserError(f"scale: {group}={count}: at most {most} replicas")
         counts[group] = count
     if not counts:
         raise UserError("scale: name at least one GROUP=N")

@@ -49,8 +49,8 @@ class _Planner:
         ) if env.postgres.replicas else None
         self.redis_ha = redis_ha(env)
 
-    def image(self, name: str) -> str:
-        return f"{self.env.images.registry}/{name}:{self.image_tag}"
+    def image(self, name: str, tag: str | None = None) -> str:
+        return f"{self.env.images.registry}/{name}:{tag or self.image_tag}"
 
     # -- the app -------------------------------------------------------------
     def db_env(self) -> tuple[tuple[str, str], ...]:
@@ -124,7 +124,7 @@ class _Planner:
                     kind=role.value if role is not None else "service",
                     replicas=svc.replicas,
                     scalable=True,
-                    image=spec.image_ref or self.image(spec.image),
+                    image=spec.image_ref or self.image(spec.image, svc.tag),
                     command=spec.command,
                     user=spec.user,
                     port=port,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import compose, firewall, grafana, hardening, nginx, prometheus, semantic, tools
+from . import compose, firewall, grafana, hardening, nginx, prometheus, semantic, swarm, tools
 from .base import Check
 
 CHECKS: tuple[Check, ...] = (
@@ -14,4 +14,5 @@ CHECKS: tuple[Check, ...] = (
     *firewall.CHECKS,
     *grafana.CHECKS,
     *semantic.CHECKS,
+    *swarm.CHECKS,
 )

@@ -52,6 +52,12 @@ BAD_USAGE: dict[str, list[tuple[list[str], str]]] = {
     "verify": [NO_ROOT_VALUE],
     "validate": [UNKNOWN, NO_ROOT_VALUE, BAD_FORMAT],
     "doctor": [UNKNOWN, BAD_FORMAT, (["dev"], "unexpected extra argument(s) (dev)")],
+    "deploy": [UNKNOWN, ([], "Missing argument 'env'"), NO_ROOT_VALUE,
+               (["prod", "--push-via"], "Option '--push-via' requires an argument")],
+    "rollback": [UNKNOWN, ([], "Missing argument 'env'"),
+                 (["prod", "api", "worker"], "unexpected extra argument(s) (worker)")],
+    "push": [UNKNOWN, ([], "Missing argument 'env'"),
+             (["prod", "--via"], "Option '--via' requires an argument")],
     "init": [UNKNOWN, (["a", "b"], "unexpected extra argument(s) (b)"),
              (["--force=yes"], "Option '--force' does not take a value")],
 }
@@ -163,7 +169,7 @@ def test_install_and_show_completion_work(tmp_path: Path) -> None:
     ("infra-gen render --a", "2", ["--all"]),
     ("infra-gen validate --format ", "3", ["text", "json"]),
     # environment names and explain's field paths come from the project (here: this repository)
-    ("infra-gen render ", "2", ["dev", "prod", "staging"]),
+    ("infra-gen render ", "2", ["dev-ha", "dev", "prod", "staging", "swarm"]),
     ("infra-gen status p", "2", ["prod"]),
     ("infra-gen explain dev postgres.max", "3", ["postgres.max_connections"]),
     ("infra-gen explain prod services.", "3", ["services.frontend", "services.api", "services.worker",
@@ -229,7 +235,7 @@ def test_json_shapes_hold_values(
     monkeypatch.chdir(project)
     _, out, _ = run_cli(capfd, monkeypatch, "render", "--all", "--out", str(tmp_path), "--format", "json")
     rendered = json.loads(out)["rendered"]
-    assert [r["environment"] for r in rendered] == ["dev", "prod", "staging"]
+    assert [r["environment"] for r in rendered] == ["dev-ha", "dev", "prod", "staging", "swarm"]
     for r in rendered:
         on_disk = [p for p in (tmp_path / r["environment"]).rglob("*") if p.is_file()]
         assert r["files"] == len(on_disk) and r["directory"] == str(tmp_path / r["environment"])

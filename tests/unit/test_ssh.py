@@ -41,7 +41,7 @@ def test_dev_has_no_bastion_and_no_config() -> None:
     ("env", "bastion", "hosts"),
     [
         ("prod", "bastion.example.com",
-         {"app-1": "10.0.1.10", "app-2": "10.0.1.11", "db-1": "10.0.2.10"}),
+         {"app-1": "10.0.1.10", "app-2": "10.0.1.11", "db-1": "10.0.2.10", "db-2": "10.0.2.11"}),
         ("staging", "bastion.staging.churn.example.com",
          {"app-1": "10.0.1.10", "db-1": "10.0.2.10"}),
     ],

@@ -1,0 +1,132 @@
+"""The stack on a real three-node swarm, deployed over SSH through the bastion:
+placement from the model, scale under load, a rolling update under load with no
+failed request, and a broken release rolled back by swarm with the old one serving.
+Runs in file order (each test starts from what the previous one left)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from swarm_support import api_images, deploy, load, push, quiet, swarm, tag_image, variant
+
+from infra_gen.errors import StackError
+from infra_gen.stack import deploy as ops
+from infra_gen.stack.swarm import Swarm
+
+VERSION = (Path(__file__).resolve().parents[2] / "VERSION").read_text().strip()
+FIGURES: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _figures() -> object:
+    yield
+    # One line benchmarks/swarm.py reads.
+    print("\nSWARM_FIGURES " + json.dumps(FIGURES))
+
+
+def test_deploy_converges_with_placement_from_the_model(sw: Swarm) -> None:
+    t0 = time.monotonic()
+    timings = deploy(sw)
+    FIGURES["deploy to converged"] = f"{timings['converged']:.1f} s"
+    FIGURES["deploy total"] = f"{time.monotonic() - t0:.1f} s"
+    rows, healthy = ops.status(sw)
+    assert healthy, rows
+    where = {t.service: set() for t in sw.tasks()}
+    for t in sw.tasks():
+        if t.running:
+            where[t.service].add(t.node)
+    assert where["postgres"] == {"node-2"}
+    assert where["postgres-replica"] == {"node-3"}
+    assert where["lb"] == {"node-1"}
+    assert len(where["api"]) == 2, where["api"]  # spread over two app nodes
+
+
+def test_scale_api_takes_traffic_with_no_failed_request(sw: Swarm) -> None:
+    planned = sw.topo.container("api").replicas
+    with load(sw) as lo:
+        t0 = time.monotonic()
+        ops.scale(sw, quiet, [f"api={planned + 1}"])
+        deadline = time.monotonic() + 30
+        new = f"{sw.full('api')}-{planned + 1}"
+        while new not in lo.served_by(t0):
+            assert time.monotonic() < deadline, f"{new} took no traffic in 30 s"
+            time.sleep(0.5)
+        took = time.monotonic() - t0
+        ops.scale(sw, quiet, [f"api={planned}"])
+        time.sleep(3)
+    FIGURES["scale api +1 (then back)"] = (f"new task served after {took:.1f} s, "
+                                           f"{len(lo.failed)}/{len(lo.results)} failed, "
+                                           f"{lo.retried} resent after a reload")
+    assert not lo.failed, lo.failed[:5]
+
+
+def test_rolling_update_of_the_api_has_no_failed_request(sw: Swarm, tmp_path: Path) -> None:
+    tag = f"{VERSION}-roll"
+    tag_image(VERSION, tag)
+    new = swarm(variant(tmp_path, tag))
+    push(new)
+    with load(sw) as lo:
+        t0 = time.monotonic()
+        deploy(new)
+        took = time.monotonic() - t0
+        time.sleep(3)
+    FIGURES["rolling update of api"] = (f"{took:.1f} s, {len(lo.failed)}/{len(lo.results)} "
+                                        f"failed, {lo.retried} resent after a reload")
+    assert api_images(sw) == {f"{sw.topo.env.images.registry}/app:{tag}"}
+    assert not lo.failed, lo.failed[:5]
+
+
+def test_rollback_command_returns_to_the_previous_release(sw: Swarm) -> None:
+    with load(sw) as lo:
+        t0 = time.monotonic()
+        try:
+            ops.rollback(sw, quiet, "api")
+        finally:
+            sw.remote.close()
+        took = time.monotonic() - t0
+        time.sleep(3)
+    FIGURES["infra-gen rollback api"] = (f"{took:.1f} s, {len(lo.failed)}/{len(lo.results)} "
+                                         f"failed, {lo.retried} resent after a reload")
+    assert api_images(sw) == {f"{sw.topo.env.images.registry}/app:{VERSION}"}
+    assert not lo.failed, lo.failed[:5]
+
+
+def test_broken_release_rolls_back_and_the_old_one_serves(sw: Swarm, tmp_path: Path) -> None:
+    good = VERSION
+    broken = f"{VERSION}-broken"
+    tag_image(VERSION, broken, broken=True)
+    bad = swarm(variant(tmp_path, broken))
+    push(bad)
+    with load(sw) as lo:
+        t0 = time.monotonic()
+        with pytest.raises(StackError) as info:
+            deploy(bad)
+        took = time.monotonic() - t0
+        time.sleep(3)
+    message = str(info.value)
+    assert message.startswith("api: update failed and was rolled back"), message
+    FIGURES["broken release rolled back"] = (f"{took:.1f} s, {len(lo.failed)}/"
+                                             f"{len(lo.results)} failed, {lo.retried} resent "
+                                             "after a reload")
+    assert api_images(sw) == {f"{sw.topo.env.images.registry}/app:{good}"}
+    assert not lo.failed, lo.failed[:5]
+
+
+def test_draining_an_app_node_moves_its_tasks_with_no_failed_request(sw: Swarm) -> None:
+    node = "node-3"  # app + db (the replica, pinned: it waits for the node to return)
+    with load(sw) as lo:
+        t0 = time.monotonic()
+        try:
+            ops.drain(sw, quiet, node)
+            took = time.monotonic() - t0
+            moved = {t.service for t in sw.tasks() if t.running and t.node == node}
+            time.sleep(3)
+        finally:
+            ops.drain(sw, quiet, node, active=True)
+    FIGURES[f"drain {node}"] = (f"{took:.1f} s, {len(lo.failed)}/{len(lo.results)} failed, "
+                                f"{lo.retried} resent after a reload")
+    assert not moved, f"still on {node}: {moved}"
+    assert not lo.failed, lo.failed[:5]

@@ -175,10 +175,21 @@ def _elapsed(start: float) -> str:
 
 
 def build_images(stack: Stack, say: Say) -> None:
+    if not builds_images(stack.project.root):
+        # A project of your own (infra-gen init): the images are the ones the model
+        # names, built and pushed by your own pipeline; compose pulls what is missing.
+        say("this project builds no images (no scripts/build-images.sh): using the images "
+            "the model names")
+        return
     # build-images.sh provides debian:bookworm-slim first (pulled, or made with
     # debootstrap where no registry answers), then builds with the layer cache.
     say("building the images (scripts/build-images.sh; cached layers are reused)")
     run_script(stack.project.root, "build-images.sh")
+
+
+def builds_images(root: Path) -> bool:
+    """This repository builds the bundled images; a user's project does not."""
+    return (root / "scripts" / "build-images.sh").is_file()
 
 
 def render(stack: Stack, say: Say) -> None:
@@ -326,7 +337,7 @@ def up(stack: Stack, say: Say, build: bool = True, rerender: bool = True,
     if absent:
         raise StackError("files the containers mount are missing (an artifact not rendered?): "
                          + "; ".join(absent))
-    missing = _missing_images(stack)
+    missing = _missing_images(stack) if builds_images(stack.project.root) else []
     if missing:
         raise StackError(f"images missing: {', '.join(missing)} (run `make images`)")
     say(f"docker compose up -d --wait ({len(stack.containers)} containers, "

@@ -72,6 +72,10 @@ def run_script(root: Path, name: str, *args: str, env: dict[str, str] | None = N
     """Run scripts/NAME with its output shown; a failure is a StackError."""
     script = root / "scripts" / name
     if not script.is_file():
+        # A project of your own has none of this repository's scripts: Docker is yours
+        # to install and start.
+        if name in ("install-tools.sh", "start-docker.sh"):
+            raise StackError(f"Docker is not ready and {root} has no scripts/{name}: {INSTALL_HINT}")
         raise StackError(f"{script} is missing")
     code = subprocess.run(
         ["bash", str(script), *args], cwd=root, check=False,

@@ -9,6 +9,7 @@ swarm ignores (build:, depends_on) is left in the file without its replacement.
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any
 
 from ..model.swarm import NodeRole
@@ -106,11 +107,26 @@ def published_on_edge(ctx: Context) -> list[Finding]:
     return out
 
 
+DEPLOY_SCRIPT = "deploy-stack.sh"
+_ONE_SHOT = re.compile(r"^one_shot=\((.*)\)$", re.M)
+
+
+def _run_by_deploy_script(ctx: Context) -> set[str]:
+    """The run-once services deploy-stack.sh starts after `docker stack deploy` and
+    waits for (the migrations): on swarm that step replaces their ordering."""
+    if not ctx.exists(DEPLOY_SCRIPT):
+        return set()
+    found = _ONE_SHOT.search(ctx.text(DEPLOY_SCRIPT))
+    return set(shlex.split(found.group(1))) if found else set()
+
+
 def nothing_swarm_ignores(ctx: Context) -> list[Finding]:
     """No build: (swarm pulls, never builds) and no depends_on (swarm ignores it): a
     service that waits for another on one host restarts until it is up on swarm
-    (restart_policy any) and has a healthcheck, so a deploy waits for it."""
+    (restart_policy any) and has a healthcheck, so a deploy waits for it; a run-once
+    service (restart_policy none) is run by deploy-stack.sh after the deploy instead."""
     svcs = _stack(ctx)
+    run_once = _run_by_deploy_script(ctx)
     ctx.need(COMPOSE)
     composed = parse.services(ctx, COMPOSE)
     out = []
@@ -123,6 +139,8 @@ def nothing_swarm_ignores(ctx: Context) -> list[Finding]:
                                    parse.service_line(ctx, name, key, STACK)))
         if (composed.get(name) or {}).get("depends_on"):
             restart = ((svc.get("deploy") or {}).get("restart_policy") or {}).get("condition")
+            if restart == "none" and name in run_once:
+                continue
             if restart not in ("any", "on-failure") or not svc.get("healthcheck"):
                 out.append(finding(ctx, f"services.{name}: waits for "
                                         f"{sorted(composed[name]['depends_on'])} in compose.yaml; "

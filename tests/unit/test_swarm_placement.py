@@ -218,7 +218,10 @@ STACK_MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
      "services.lb.depends_on: swarm ignores it"),
     ("dependent without restart", "nothing swarm ignores",
      _svc(lambda s: s["api"]["deploy"]["restart_policy"].__setitem__("condition", "none")),
-     "services.api: waits for ['postgres', 'redis'] in compose.yaml; on swarm it needs"),
+     "services.api: waits for ['migrate', 'postgres', 'redis'] in compose.yaml; on swarm it needs"),
+    ("run-once service the deploy script does not run", "nothing swarm ignores",
+     sub("deploy-stack.sh", r"^one_shot=\(migrate\)$", "one_shot=()"),
+     "services.migrate: waits for ['postgres'] in compose.yaml; on swarm it needs"),
 ]
 
 

@@ -38,7 +38,8 @@ one_shot=(migrate)
 declare -A version_before tasks_before
 for name in "${one_shot[@]}"; do
     version_before[$name]="$(docker service inspect --format '{{.Version.Index}}' "${stack}_${name}" 2>/dev/null || true)"
-    tasks_before[$name]=" $(docker service ps -q --no-trunc "${stack}_${name}" 2>/dev/null | tr '\n' ' ')"
+    # On a first deploy the service does not exist yet: no tasks (not an error).
+    tasks_before[$name]=" $({ docker service ps -q --no-trunc "${stack}_${name}" 2>/dev/null || true; } | tr '\n' ' ')"
 done
 # Extra options (infra-gen deploy adds --with-registry-auth) come first.
 docker stack deploy --prune "$@" -c stack.yaml "$stack"

@@ -30,7 +30,7 @@ def test_the_app_waits_for_the_migrations(env: str) -> None:
     topo = plan(PROJECT.load(env))
     assert one_shot_services(topo) == ["migrate"]
     m = topo.container("migrate")
-    assert m.read_only and "/tmp" in m.tmpfs and m.user.split(":")[0] != "0"
+    assert m.writable_root is None and "/tmp" in m.tmpfs and m.user.split(":")[0] != "0"
     assert ("postgres", "service_healthy") in m.depends_on
     assert m.command[:1] == ("migrate",) and "--indexes" in m.command
     # The index file it is given is the one it mounts.

@@ -4,20 +4,45 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from churn.config import Config
 from churn.errors import ConfigError
 from churn.logs import configure_logging
 
+if TYPE_CHECKING:
+    import psycopg
+
 log = logging.getLogger("churn")
 
 
-def _migrate(args: argparse.Namespace, config: Config) -> int:
+MIGRATE_WAIT_SECONDS = 120.0
+"""How long `migrate` waits for the database to accept connections (MIGRATE_WAIT)."""
+
+
+def connect_when_ready(conninfo: str, wait: float, pause: float = 2.0) -> psycopg.Connection[Any]:
+    """The database once it accepts connections. Compose starts the migrations after
+    the database is healthy, but a swarm deploy starts every service at once (no
+    depends_on), so a refused or unresolvable database is retried for `wait` seconds."""
     import psycopg
 
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return psycopg.connect(conninfo, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.info("database not ready (%s): trying again", str(exc).strip().splitlines()[0])
+            time.sleep(pause)
+
+
+def _migrate(args: argparse.Namespace, config: Config) -> int:
     from churn.store.migrations import apply_indexes, apply_migrations
 
     indexes_sql = None
@@ -27,7 +52,8 @@ def _migrate(args: argparse.Namespace, config: Config) -> int:
         except OSError as exc:
             print(f"churn: cannot read {args.indexes}: {exc.strerror}", file=sys.stderr)
             return 2
-    with psycopg.connect(config.database_conninfo()) as conn:
+    wait = float(os.environ.get("MIGRATE_WAIT", MIGRATE_WAIT_SECONDS))
+    with connect_when_ready(config.database_conninfo(), wait) as conn:
         applied = apply_migrations(conn)
         created = apply_indexes(conn, indexes_sql) if indexes_sql is not None else []
     # One line, the last one of the container's log: infra-gen up repeats it.

@@ -50,12 +50,13 @@ def _environments(project: str) -> dict[str, str]:
             "api": {"replicas": 1, "resources": {"limits": {"cpus": 0.5, "memory": "512M"}}},
         },
         "alerting": {
-            "route": {"receiver": "team"},
-            "receivers": [{"name": "team", "email": {
-                "to": f"team@{host}.example.com", "from": f"alertmanager@{host}.example.com",
-                "smarthost": "smtp.example.com:587", "auth_username": f"alertmanager@{host}.example.com",
+            "smtp": {
+                "from": f"alertmanager@{host}.example.com", "smarthost": "smtp.example.com:587",
+                "auth_username": f"alertmanager@{host}.example.com",
                 "auth_password_secret": "smtp_password",
-            }}],
+            },
+            "route": {"receiver": "team"},
+            "receivers": [{"name": "team", "email": {"to": f"team@{host}.example.com"}}],
         },
         "firewall": {"public_ports": [80, 443], "private_cidr": "10.0.0.0/8"},
         "ci": {"infra_gen_repository": INFRA_GEN_REPOSITORY},

@@ -151,9 +151,12 @@ def nothing_swarm_ignores(ctx: Context) -> list[Finding]:
 
 
 CHECKS = (
-    Check("placement names node labels", "compose", placement_names_labels),
-    Check("stack ports host mode on edge", "compose", published_on_edge),
-    Check("nothing swarm ignores", "compose", nothing_swarm_ignores),
+    Check("placement names node labels", "compose", placement_names_labels,
+          inputs=parse.COMPOSE_INPUTS, versions=parse.COMPOSE_VERSIONS),
+    Check("stack ports host mode on edge", "compose", published_on_edge,
+          inputs=(*parse.COMPOSE_INPUTS, parse.UFW), versions=parse.COMPOSE_VERSIONS),
+    Check("nothing swarm ignores", "compose", nothing_swarm_ignores,
+          inputs=(*parse.COMPOSE_INPUTS, DEPLOY_SCRIPT), versions=parse.COMPOSE_VERSIONS),
 )
 
 __all__ = ["CHECKS", "NODE_LABEL"]

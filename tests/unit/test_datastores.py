@@ -46,9 +46,10 @@ def settings(text: str) -> dict[str, str]:
 def test_outputs() -> None:
     assert sorted(files("dev")) == [
         "postgres/indexes.sql", "postgres/init.sql", "postgres/pg_hba.conf",
-        "postgres/postgresql.conf", "redis/redis-replica.conf", "redis/redis.conf",
-        "redis/sentinel.conf",
+        "postgres/postgresql.conf", "redis/redis.conf",
     ]
+    assert sorted(files("dev-ha"))[-3:] == [
+        "redis/redis-replica.conf", "redis/redis.conf", "redis/sentinel.conf"]
 
 
 @pytest.mark.parametrize("name", ENVS)

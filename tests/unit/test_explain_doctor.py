@@ -59,8 +59,8 @@ def base_line(project: Path, text: str, after: str = "") -> int:
     ("postgres.max_connections", {"value": 150, "source": "file", "file": "environments/_mid.yaml",
                                   "line": 6, "overrides": []}),
     # set in base.yaml only
-    ("postgres.version", {"value": 15, "source": "file", "file": "environments/base.yaml",
-                          "line": ("base.yaml", "  version: 15"), "overrides": []}),
+    ("postgres.replicas", {"value": 1, "source": "file", "file": "environments/base.yaml",
+                           "line": ("base.yaml", "  replicas: 1", "postgres:"), "overrides": []}),
     # no file sets it: the model's default, with the field's docstring
     ("redis.maxmemory_policy", {"source": "default", "file": None, "line": None}),
     # the loader sets it from the file name
@@ -85,7 +85,7 @@ def test_explain_names_the_file_and_line_that_set_a_field(
                         for f, n in value]  # type: ignore[attr-defined]
             assert got["overrides"] == expected
         elif key == "line" and isinstance(value, tuple):
-            assert got["line"] == base_line(project, value[1])
+            assert got["line"] == base_line(project, value[1], *value[2:])
         else:
             assert got[key] == value, (key, got)
     if got["source"] == "default":
@@ -138,7 +138,8 @@ def test_explain_unknown_environment(
 ) -> None:
     monkeypatch.chdir(project)
     code, _, err = run_cli(capfd, monkeypatch, "explain", "qq", "name")
-    assert code == 2 and err.startswith("error: unknown environment 'qq'; expected one of: dev, prod, qa")
+    assert code == 2 and err.startswith(
+        "error: unknown environment 'qq'; expected one of: dev-ha, dev, prod, qa, staging, swarm")
 
 
 # -- doctor --------------------------------------------------------------------

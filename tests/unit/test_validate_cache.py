@@ -102,7 +102,9 @@ READERS = {
                      "services hardened", "upstreams are services", "scrape targets are services",
                      "compose self-contained", "host ports unique", "datastores unpublished",
                      "ufw ports = lb ports", "ufw in a container", "stop_grace_period > graceful",
-                     "shellcheck", "secrets in env.example", "log sink reachable"},
+                     "shellcheck", "secrets in env.example", "log sink reachable",
+                     "placement names node labels", "stack ports host mode on edge",
+                     "nothing swarm ignores"},
     "ci/github-workflow.yml": {"github-workflows schema", "docker compose config", "shellcheck",
                                "secrets in env.example"},
     # MANIFEST restates the other files' hashes: no check reads it.

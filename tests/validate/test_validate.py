@@ -138,11 +138,13 @@ def test_tool_check_catches(prod: Path, tmp_path: Path, check: str,
 
 
 def test_every_tool_check_has_a_mutation() -> None:
-    """A check that cannot fail is a defect (semantic ones: tests/unit/test_semantic.py)."""
+    """A check that cannot fail is a defect (semantic ones: tests/unit/test_semantic.py;
+    the stack.yaml ones: tests/unit/test_swarm_placement.py)."""
     from infra_gen.validate.hardening import CHECKS as HARDENING
     from infra_gen.validate.semantic import CHECKS as SEMANTIC
+    from infra_gen.validate.swarm import CHECKS as SWARM
 
-    semantic = {c.name for c in (*SEMANTIC, *HARDENING)}
+    semantic = {c.name for c in (*SEMANTIC, *HARDENING, *SWARM)}
     assert {c.name for c in CHECKS} - semantic <= {m[1] for m in MUTATIONS}
 
 

@@ -42,7 +42,6 @@ SERVICE = """\
     metrics: {port: 9101, path: /internal/metrics}
     healthcheck: {path: /healthz}
     user: "20001:20001"
-    read_only: true
     depends_on: [redis]
 """
 

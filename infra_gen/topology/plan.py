@@ -253,7 +253,9 @@ class _Planner:
         )
         check = Healthcheck(
             ("CMD", "pg_isready", "-h", "127.0.0.1", "-U", pg.user, "-d", pg.database),
-            start_period="60s",
+            # A fenced old primary re-seeds itself (pg_basebackup) before it answers:
+            # slow on a loaded host, and not a failure (failover/failover.sh).
+            start_period="180s",
         )
         secrets = ("postgres_password", *((repl.password_secret,) if repl else ()))
         self.containers.append(

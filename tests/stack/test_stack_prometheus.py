@@ -203,7 +203,9 @@ def test_dashboard_queries_accepted_and_return_data(prom, stack, inspect, topo, 
     # A rate needs two samples of a series: wait while Prometheus is young, and
     # for series born from the end-to-end checks (first task, first prediction).
     interval = duration_seconds(topo.env.monitoring.scrape_interval)
-    deadline = time.monotonic() + max(2.5 * interval + 5,
+    # At least a minute: the primed drift figure reaches a gauge at the ML service's
+    # next refresh and Prometheus at its next scrape, later on a loaded host.
+    deadline = time.monotonic() + max(2.5 * interval + 5, 60,
                                       SCRAPE_WAIT - _prometheus_age(inspect, topo))
     pending = queries
     while True:

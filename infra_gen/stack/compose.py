@@ -101,8 +101,33 @@ class Stack:
             raise StackError(
                 f"docker compose {' '.join(args[:3])} failed (exit {result.returncode})"
                 + (f": {' / '.join(detail)}" if detail else "")
+                + (self.why_unhealthy() if "--wait" in args else "")
             )
         return result
+
+    def why_unhealthy(self, log_lines: int = 8) -> str:
+        """Each container that is not running healthy, with its last health probe
+        output and log lines: why `up --wait` gave up, before anything removes it."""
+        report = []
+        one_shot = set(one_shot_services(self.topo))
+        for s in self.status():
+            healthy = s.state == "running" and s.health in ("healthy", "-")
+            if healthy or s.container == "-" or s.service in one_shot:
+                continue
+            probe = subprocess.run(
+                [docker_binary(), "inspect", "--format",
+                 "{{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}"
+                 " (exit {{.State.ExitCode}}, restarts {{.RestartCount}})", s.container],
+                capture_output=True, text=True, check=False, timeout=30,
+            ).stdout.strip().splitlines()[-1:]
+            logs = subprocess.run(
+                [docker_binary(), "logs", "--tail", str(log_lines), s.container],
+                capture_output=True, text=True, check=False, timeout=30,
+            )
+            tail = (logs.stdout + logs.stderr).strip().splitlines()
+            report.append(f"\n  {s.container}: {s.state} {s.health}; probe: "
+                          + " ".join(probe) + "".join(f"\n    {line}" for line in tail))
+        return "".join(report)
 
     def exec(self, service: str, *command: str, stdin: str | None = None,
              user: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:

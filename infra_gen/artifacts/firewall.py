@@ -42,11 +42,12 @@ class UfwRule:
     source: str
     """"any" or a CIDR."""
     comment: str
+    proto: str = "tcp"
 
 
 def host_rules(topo: Topology) -> list[UfwRule]:
     """`ufw allow` rules: traffic to the host itself."""
-    return [UfwRule(r.port, _source(r.source), r.comment) for r in topo.firewall_rules]
+    return [UfwRule(r.port, _source(r.source), r.comment, r.proto) for r in topo.firewall_rules]
 
 
 def _source(source: object) -> str:
@@ -74,7 +75,7 @@ def route_rules(topo: Topology) -> list[UfwRule]:
             port, comment = r.port, f"{r.comment} (if ever published)"
         else:
             continue
-        rule = UfwRule(port, _source(r.source), comment)
+        rule = UfwRule(port, _source(r.source), comment, r.proto)
         if rule not in out:
             out.append(rule)
     return out
@@ -103,6 +104,8 @@ def rule_problems(rule: UfwRule) -> list[str]:
             out.append(f"firewall.private_cidr: {exc}")
     if not 1 <= rule.port <= 65535:
         out.append(f"firewall: port {rule.port} is outside 1-65535")
+    if rule.proto not in ("tcp", "udp"):
+        out.append(f"firewall: protocol {rule.proto!r} of port {rule.port} is not tcp or udp")
     if not COMMENT.match(rule.comment):
         out.append(f"firewall: rule comment {rule.comment!r} has characters outside "
                    f"{COMMENT.pattern}")
@@ -128,17 +131,23 @@ def checked_network(value: str) -> str:
 
 @dataclass(frozen=True)
 class ScriptRule:
-    """One `rule KIND SOURCE PORT COMMENT` line of ufw.sh (the template shell-quotes it)."""
+    """One `rule KIND SOURCE PORT[/udp] COMMENT` line of ufw.sh (the template shell-quotes it)."""
 
     kind: str
     """allow (to the host) or route (forwarded to a container)."""
     source: str
     port: int
     comment: str
+    proto: str = "tcp"
+
+    @property
+    def port_word(self) -> str:
+        """PORT for tcp (ufw.sh's default), PORT/udp otherwise."""
+        return str(self.port) if self.proto == "tcp" else f"{self.port}/{self.proto}"
 
 
 def script_rules(host: list[UfwRule], route: list[UfwRule]) -> list[ScriptRule]:
-    return [ScriptRule(kind, r.source, r.port, r.comment)
+    return [ScriptRule(kind, r.source, r.port, r.comment, r.proto)
             for kind, rules in (("allow", host), ("route", route)) for r in rules]
 
 

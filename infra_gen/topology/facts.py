@@ -57,6 +57,9 @@ PORTS = {
     "mail-sink": 2525,
     "mail-sink-api": 8025,
 }
+SWARM_PORTS = ((2377, "tcp", "cluster management"), (7946, "tcp", "node gossip"),
+               (7946, "udp", "node gossip"), (4789, "udp", "overlay VXLAN"))
+"""(port, protocol, use) of what the nodes of a swarm must reach on each other."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,8 @@ class FirewallRule:
     source: str | None
     """None: anyone; else the CIDR allowed."""
     comment: str
+    proto: str = "tcp"
+    """tcp or udp."""
 
 
 @dataclass(frozen=True)

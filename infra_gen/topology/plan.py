@@ -10,6 +10,7 @@ from .facts import (
     FRONTEND_NET,
     NGINX_UID,
     PORTS,
+    SWARM_PORTS,
     Container,
     FirewallRule,
     Healthcheck,
@@ -338,6 +339,12 @@ class _Planner:
         if self.redis_ha:
             rules.append(FirewallRule(PORTS["redis-sentinel"], fw.private_cidr,
                                       "redis sentinel, private network only"))
+        if self.env.deploy.swarm:
+            # Between the swarm's nodes only: the managers' Raft and API (2377), the
+            # gossip of node state (7946, both), the overlay networks' VXLAN (4789).
+            rules += [FirewallRule(port, fw.private_cidr, f"swarm {what}, private network only",
+                                   proto)
+                      for port, proto, what in SWARM_PORTS]
         return tuple(rules)
 
 

@@ -106,12 +106,12 @@ class _Failed(Exception):
     pass
 
 
-_RULE = re.compile(r"^(?P<port>\d+)/tcp\s+(?P<action>ALLOW|DENY|REJECT|LIMIT)\s+(?P<dir>IN|FWD|OUT)?"
+_RULE = re.compile(r"^(?P<port>\d+)/(?P<proto>tcp|udp)\s+(?P<action>ALLOW|DENY|REJECT|LIMIT)\s+(?P<dir>IN|FWD|OUT)?"
                    r"\s+(?P<source>\S+)")
 
 
-def status_rules(status: str) -> set[tuple[str, int, str]]:
-    """(IN|FWD, port, source) of every IPv4 ALLOW rule in `ufw status verbose`."""
+def status_rules(status: str) -> set[tuple[str, int, str, str]]:
+    """(IN|FWD, port, proto, source) of every IPv4 ALLOW rule in `ufw status verbose`."""
     rules = set()
     for line in status.splitlines():
         if "(v6)" in line:
@@ -119,23 +119,23 @@ def status_rules(status: str) -> set[tuple[str, int, str]]:
         m = _RULE.match(line.strip())
         if m and m.group("action") == "ALLOW":
             source = "any" if m.group("source") == "Anywhere" else m.group("source")
-            rules.add((m.group("dir") or "IN", int(m.group("port")), source))
+            rules.add((m.group("dir") or "IN", int(m.group("port")), m.group("proto"), source))
     return rules
 
 
-def expected_rules(ctx: Context) -> set[tuple[str, int, str]]:
+def expected_rules(ctx: Context) -> set[tuple[str, int, str, str]]:
     _, lb = next(((n, s) for n, s in parse.services(ctx).items()
                   if n in {c.name for c in ctx.topo.of_kind("lb")}), ("", {}))
     published = parse.published(lb)
-    want = {("IN", p.published, "any") for p in published}
-    want |= {("FWD", p.target, "any") for p in published}
+    want = {("IN", p.published, "tcp", "any") for p in published}
+    want |= {("FWD", p.target, "tcp", "any") for p in published}
     cidr = str(ctx.topo.env.firewall.private_cidr)
     listening = {c.port for c in ctx.topo.containers if c.port is not None}
     for rule in ctx.topo.firewall_rules:
         if rule.source is not None:
-            want.add(("IN", rule.port, cidr))
+            want.add(("IN", rule.port, rule.proto, cidr))
             if rule.port in listening:
-                want.add(("FWD", rule.port, cidr))
+                want.add(("FWD", rule.port, rule.proto, cidr))
     return want
 
 
@@ -151,10 +151,10 @@ def ufw_container(ctx: Context) -> list[Finding]:
     if not re.search(r"Default:\s*deny \(incoming\)", status):
         out.append(Finding("ufw status shows no `Default: deny (incoming)`", UFW))
     have, want = status_rules(status), expected_rules(ctx)
-    for d, port, src in sorted(want - have):
-        out.append(Finding(f"ufw status verbose lacks {port}/tcp ALLOW {d} from {src}", UFW))
-    for d, port, src in sorted(have - want):
-        out.append(Finding(f"ufw status verbose has an unintended rule {port}/tcp ALLOW {d} "
+    for d, port, proto, src in sorted(want - have):
+        out.append(Finding(f"ufw status verbose lacks {port}/{proto} ALLOW {d} from {src}", UFW))
+    for d, port, proto, src in sorted(have - want):
+        out.append(Finding(f"ufw status verbose has an unintended rule {port}/{proto} ALLOW {d} "
                            f"from {src}", UFW))
     out += docker_user_findings(iptables)
     out += rollback_findings(rollback)

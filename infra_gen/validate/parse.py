@@ -246,6 +246,7 @@ def ufw_rules(ctx: Context) -> list[UfwRule]:
         r = _RULE.match(line)
         if r:
             src, port_word = (r.group(g).strip("'\"") for g in ("source", "port"))
+            port_word = port_word.removesuffix("/udp")
             if port_word.isdigit():
                 out.append(UfwRule(int(port_word), None if src == "any" else src, i,
                                    r.group("kind") == "route"))

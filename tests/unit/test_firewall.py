@@ -101,6 +101,11 @@ def test_rules(env: str, public: list[int], container_ports: list[int]) -> None:
                      (5432, "postgresql, private network only"),
                      (6379, "redis, private network only"), *sentinel]
     ]
+    # prod runs on a swarm: its nodes reach each other's cluster ports, tcp and udp.
+    if env == "prod":
+        expected += [f"rule allow 10.0.0.0/8 {p} 'swarm {c}, private network only'"
+                     for p, c in [("2377", "cluster management"), ("7946", "node gossip"),
+                                  ("7946/udp", "node gossip"), ("4789/udp", "overlay VXLAN")]]
     assert allows == expected
     routes = [re.match(r"rule route (\S+) (\d+) ", r).groups()  # type: ignore[union-attr]
               for r in commands(text, "rule route ")]
@@ -213,3 +218,29 @@ def test_script_refuses_a_bad_rule_before_touching_ufw(
     assert proc.returncode == 2, proc.stderr
     assert expected in proc.stderr and "nothing was changed" in proc.stderr
     assert not (tmp_path / "calls").exists(), (tmp_path / "calls").read_text()
+
+
+@pytest.mark.parametrize(("port", "recorded"), [
+    ("7946", "7946 tcp"), ("7946/udp", "7946 udp"), ("4789/udp", "4789 udp"),
+    ("7946/sctp", None), ("7946/", None), ("/udp", None), ("0/udp", None), ("70000/udp", None),
+    ("7946/tcp", None), ("7946/udp/udp", None),
+])
+def test_script_rule_takes_a_port_with_an_optional_udp(port: str, recorded: str | None) -> None:
+    """`rule` records PORT as tcp and PORT/udp as udp, and refuses any other suffix
+    before anything changes."""
+    text = rendered("prod")
+    functions = "die() { echo \"$*\" >&2; exit 2; }\n" + "".join(
+        _bash_function(text, name) for name in ("ipv4_network", "rule"))
+    proc = subprocess.run(
+        ["bash", "-c", functions + 'KINDS=() SOURCES=() PORTS=() PROTOS=() COMMENTS=() count=0\n'
+         'rule allow 10.0.0.0/8 "$1" swarm && echo "${PORTS[0]} ${PROTOS[0]}"', "bash", port],
+        capture_output=True, text=True, check=False)
+    if recorded is None:
+        assert proc.returncode == 2 and "is not 1-65535" in proc.stderr, proc
+    else:
+        assert proc.returncode == 0 and proc.stdout.strip() == recorded, proc
+
+
+def test_artifact_refuses_a_protocol_other_than_tcp_or_udp() -> None:
+    with pytest.raises(ConfigError, match="protocol 'sctp' of port 7946 is not tcp or udp"):
+        firewall.checked([firewall.UfwRule(7946, "10.0.0.0/8", "x", "sctp")])

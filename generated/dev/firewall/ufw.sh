@@ -72,22 +72,25 @@ ipv4_network() {
     (( (ip & host) == 0 ))
 }
 
-# rule allow|route SOURCE PORT COMMENT: check one rule and record it (nothing applied yet).
-KINDS=() SOURCES=() PORTS=() COMMENTS=()
+# rule allow|route SOURCE PORT[/udp] COMMENT: check one rule and record it (nothing applied
+# yet); a port without /udp is tcp.
+KINDS=() SOURCES=() PORTS=() PROTOS=() COMMENTS=()
 count=0
 rule() {
     local where="rule ${count} ($*)"
     count=$((count + 1))
-    [[ $# -eq 4 ]] || die "$where: expected allow|route SOURCE PORT COMMENT; nothing was changed"
+    [[ $# -eq 4 ]] || die "$where: expected allow|route SOURCE PORT[/udp] COMMENT; nothing was changed"
     [[ "$1" == allow || "$1" == route ]] || die "$where: kind must be allow or route; nothing was changed"
     [[ "$2" == any ]] || ipv4_network "$2" \
         || die "$where: source '$2' is not an IPv4 network a.b.c.d/len with the host bits zero; nothing was changed"
-    if ! [[ "$3" =~ ^[1-9][0-9]{0,4}$ ]] || (( $3 > 65535 )); then
-        die "$where: port '$3' is not 1-65535; nothing was changed"
+    local port="${3%/udp}" proto=tcp
+    [[ "$port" == "$3" ]] || proto=udp
+    if ! [[ "$port" =~ ^[1-9][0-9]{0,4}$ ]] || (( port > 65535 )); then
+        die "$where: port '$3' is not 1-65535 (or 1-65535/udp); nothing was changed"
     fi
     [[ "$4" =~ ^[A-Za-z0-9\ ,.:\(\)_/\>+-]{1,120}$ ]] \
         || die "$where: comment has characters outside [A-Za-z0-9 ,.:()_/>+-]; nothing was changed"
-    KINDS+=("$1") SOURCES+=("$2") PORTS+=("$3") COMMENTS+=("$4")
+    KINDS+=("$1") SOURCES+=("$2") PORTS+=("$port") PROTOS+=("$proto") COMMENTS+=("$4")
 }
 
 # 1. The rules: traffic to the host (allow), and traffic Docker forwards to containers
@@ -106,7 +109,7 @@ rule route 10.0.0.0/8 6379 'redis, private network only (if ever published)'
 rule_words() {
     words=()
     [[ "${KINDS[$1]}" == route ]] && words+=(route)
-    words+=(allow proto tcp from "${SOURCES[$1]}" to any port "${PORTS[$1]}" comment "${COMMENTS[$1]}")
+    words+=(allow proto "${PROTOS[$1]}" from "${SOURCES[$1]}" to any port "${PORTS[$1]}" comment "${COMMENTS[$1]}")
 }
 
 # 2. ufw itself accepts every rule (`--dry-run` changes nothing).

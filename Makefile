@@ -77,11 +77,11 @@ include mk/stack.mk
 include mk/swarm.mk
 
 # The stack commands run from the venv (verify needs pytest-testinfra).
-images up down verify status logs: install-test
+images up down verify status logs stack-test-ha: install-test
 
 # The whole suite, in the order a failure is cheapest to find. The three-node swarm
 # (`make swarm-test`, about 21 min from nothing on 2 cores) is a target of its own.
-test: lint unit check validate-tests package-test stack-test
+test: lint unit check validate-tests package-test stack-test stack-test-ha
 
 clean:
 	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .infra-gen-cache

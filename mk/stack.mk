@@ -4,7 +4,7 @@ ENV ?= dev
 VENV ?= .venv
 INFRA_GEN ?= $(VENV)/bin/infra-gen
 
-.PHONY: images up down verify status logs stack-test
+.PHONY: images up down verify status logs stack-test stack-test-ha
 
 images: ## build every image (cached layers reused; base image made first where none can be pulled)
 	scripts/build-images.sh
@@ -30,3 +30,10 @@ stack-test: ## up, verify, then down whatever verify said (exit status of up/ver
 	@$(MAKE) --no-print-directory up ENV=$(ENV) UP_FLAGS=--replace-stale-volumes && \
 	  { $(MAKE) --no-print-directory verify ENV=$(ENV); rc=$$?; } || rc=$$?; \
 	  $(MAKE) --no-print-directory down ENV=$(ENV); exit $$rc
+
+# dev-ha is dev with a Redis replica and three Sentinels (same ports: after dev is
+# down): its own stack, for the tests only Sentinels make possible (`redis_ha`).
+stack-test-ha: ## up dev-ha, the Redis failover test under load, down
+	@$(MAKE) --no-print-directory up ENV=dev-ha UP_FLAGS=--replace-stale-volumes && \
+	  { $(INFRA_GEN) verify dev-ha -m redis_ha; rc=$$?; } || rc=$$?; \
+	  $(MAKE) --no-print-directory down ENV=dev-ha; exit $$rc

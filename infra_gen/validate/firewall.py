@@ -106,8 +106,8 @@ class _Failed(Exception):
     pass
 
 
-_RULE = re.compile(r"^(?P<port>\d+)/(?P<proto>tcp|udp)\s+(?P<action>ALLOW|DENY|REJECT|LIMIT)\s+(?P<dir>IN|FWD|OUT)?"
-                   r"\s+(?P<source>\S+)")
+_RULE = re.compile(r"^(?P<port>\d+)/(?P<proto>tcp|udp)\s+(?P<action>ALLOW|DENY|REJECT|LIMIT)"
+                   r"\s+(?P<dir>IN|FWD|OUT)?\s+(?P<source>\S+)")
 
 
 def status_rules(status: str) -> set[tuple[str, int, str, str]]:

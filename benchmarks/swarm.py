@@ -1,7 +1,7 @@
 """Swarm figures (not a test): python benchmarks/swarm.py
 
 Needs the cluster of `make swarm-up swarm-images` (hold /work/swarm.lock). Runs the
-scenarios of tests/swarm in order -- deploy, scale api +1 and back, a rolling update of
+scenarios of tests/swarm in order -- deploy, scale api to 5 and back, a rolling update of
 the API image, a broken release, draining an app node, all under paced load through
 the load balancer (10 GETs/s, under the rate limit) -- and prints:
 

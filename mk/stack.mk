@@ -35,5 +35,5 @@ stack-test: ## up, verify, then down whatever verify said (exit status of up/ver
 # down): its own stack, for the tests only Sentinels make possible (`redis_ha`).
 stack-test-ha: ## up dev-ha, the Redis failover test under load, down
 	@$(MAKE) --no-print-directory up ENV=dev-ha UP_FLAGS=--replace-stale-volumes && \
-	  { $(INFRA_GEN) verify dev-ha -m redis_ha; rc=$$?; } || rc=$$?; \
+	  { $(INFRA_GEN) verify dev-ha -m redis_ha -rP; rc=$$?; } || rc=$$?; \
 	  $(MAKE) --no-print-directory down ENV=dev-ha; exit $$rc

@@ -91,7 +91,7 @@ class _Planner:
             if spec.datastores:
                 environment += [*db_env, *redis_env]
                 links += [Link("postgres", "SQL"), *redis_links]
-                depends += [("postgres", "service_healthy"), *redis_depends,
+                depends += [("postgres", self.database_condition()), *redis_depends,
                             (MIGRATE, "service_completed_successfully")]
             if spec.reads_replica and self.replication:
                 environment.append(("DATABASE_REPLICA_HOST", self.replication.replica))
@@ -148,6 +148,17 @@ class _Planner:
                 )
             )
 
+    def database_condition(self) -> str:
+        """What starting after the planned PostgreSQL primary means. Healthy, for a lone
+        database. Only started when there is a replica: a failover swaps the roles, and
+        the planned primary may then be a fenced node that re-seeds from the other one
+        before it answers; waiting for it to be healthy would hold the new primary (and
+        the API) back from starting, forever. Each waits for a primary by itself: the
+        replica's base backup for its primary's port, migrate up to MIGRATE_WAIT for a
+        node that takes writes (DATABASE_HOST lists both), the API and the workers for
+        migrate."""
+        return "service_started" if self.replication else "service_healthy"
+
     def migrations(self) -> None:
         """The one-shot migration service: the app's schema migrations, then the
         environment's indexes, before anything that uses the database starts."""
@@ -159,7 +170,7 @@ class _Planner:
                 environment=(("LOG_LEVEL", "info"), *self.db_env()),
                 secrets=("postgres_password",),
                 mounts=(Mount("./postgres/indexes.sql", MIGRATE_INDEXES),),
-                depends_on=(("postgres", "service_healthy"),),
+                depends_on=(("postgres", self.database_condition()),),
                 # Nothing to probe in a run-once container: the image's check says so.
                 healthcheck=Healthcheck(("CMD", "app-entrypoint", "healthcheck")),
                 one_shot=True,
@@ -284,7 +295,7 @@ class _Planner:
                     links=(Link(repl.primary, "replication"),),
                     secrets=secrets,
                     mounts=(*conf, Mount("pgreplica", "/var/lib/postgresql/data", False, True)),
-                    depends_on=((repl.primary, "service_healthy"),),
+                    depends_on=((repl.primary, self.database_condition()),),
                     healthcheck=check, stop_grace_period="60s",
                     tmpfs=("/tmp",),
                 )

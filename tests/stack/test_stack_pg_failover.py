@@ -171,7 +171,9 @@ def test_failover_under_writes_loses_no_acknowledged_write_and_fences_the_old_pr
 
         # `compose up` (what `make up` runs) brings the old primary back only as a
         # read-only standby of the new one: no split brain.
-        stack.compose("up", "-d", "--wait", "--wait-timeout", "240", capture=True)
+        up = stack.compose("up", "-d", "--wait", "--wait-timeout", "240", capture=True)
+        print("compose up after the failover: " + " / ".join(
+            ln.strip() for ln in up.stderr.splitlines() if "Recreate" in ln or "Start" in ln))
         assert stack.psql("SELECT pg_is_in_recovery()", service=old) == "t"
         assert stack.psql("SELECT pg_is_in_recovery()", service=new) == "f"
         probe = stack.exec(old, "psql", "-X", "-d", topo.env.postgres.database, "-c",

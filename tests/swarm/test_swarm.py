@@ -34,7 +34,7 @@ def test_deploy_converges_with_placement_from_the_model(sw: Swarm) -> None:
     FIGURES["deploy total"] = f"{time.monotonic() - t0:.1f} s"
     rows, healthy = ops.status(sw)
     assert healthy, rows
-    where = {t.service: set() for t in sw.tasks()}
+    where: dict[str, set[str]] = {t.service: set() for t in sw.tasks()}
     for t in sw.tasks():
         if t.running:
             where[t.service].add(t.node)
@@ -44,22 +44,44 @@ def test_deploy_converges_with_placement_from_the_model(sw: Swarm) -> None:
     assert len(where["api"]) == 2, where["api"]  # spread over two app nodes
 
 
-def test_scale_api_takes_traffic_with_no_failed_request(sw: Swarm) -> None:
+def _scraped_api_targets(sw: Swarm) -> set[str]:
+    """Addresses of the API targets Prometheus scrapes with health "up" now."""
+    prom = next((t for t in sw.tasks() if t.service == sw.full("prometheus") and t.running), None)
+    assert prom is not None, "no running prometheus task"
+    rc, out, err = sw.exec_in(prom, "curl", "-fsS", "--max-time", "5",
+                              "http://127.0.0.1:9090/api/v1/targets?state=active")
+    assert rc == 0, err
+    return {t["labels"]["instance"] for t in json.loads(out)["data"]["activeTargets"]
+            if t["labels"]["job"] == "api" and t["health"] == "up"}
+
+
+def test_scale_api_to_5_takes_traffic_and_is_scraped_with_no_failed_request(sw: Swarm) -> None:
     planned = sw.topo.container("api").replicas
+    target = max(5, planned + 1)
+    assert len(_scraped_api_targets(sw)) == planned
     with load(sw) as lo:
         t0 = time.monotonic()
-        ops.scale(sw, quiet, [f"api={planned + 1}"])
-        deadline = time.monotonic() + 30
-        new = f"{sw.full('api')}-{planned + 1}"
-        while new not in lo.served_by(t0):
-            assert time.monotonic() < deadline, f"{new} took no traffic in 30 s"
-            time.sleep(0.5)
-        took = time.monotonic() - t0
-        ops.scale(sw, quiet, [f"api={planned}"])
+        try:
+            ops.scale(sw, quiet, [f"api={target}"])
+            new = {f"{sw.full('api')}-{slot}" for slot in range(planned + 1, target + 1)}
+            deadline = time.monotonic() + 60
+            while not new <= lo.served_by(t0):
+                assert time.monotonic() < deadline, \
+                    f"{sorted(new - lo.served_by(t0))} took no traffic in 60 s"
+                time.sleep(0.5)
+            served = time.monotonic() - t0
+            # Prometheus finds the new tasks by DNS (tasks.api): no re-render, no reload.
+            while len(_scraped_api_targets(sw)) != target:
+                assert time.monotonic() < deadline + 30, \
+                    f"Prometheus scrapes {sorted(_scraped_api_targets(sw))}, not {target} API tasks"
+                time.sleep(1)
+            scraped = time.monotonic() - t0
+        finally:
+            ops.scale(sw, quiet, [f"api={planned}"])
         time.sleep(3)
-    FIGURES["scale api +1 (then back)"] = (f"new task served after {took:.1f} s, "
-                                           f"{len(lo.failed)}/{len(lo.results)} failed, "
-                                           f"{lo.retried} resent after a reload")
+    FIGURES[f"scale api {planned} -> {target} (then back)"] = (
+        f"every new task served after {served:.1f} s, scraped after {scraped:.1f} s, "
+        f"{len(lo.failed)}/{len(lo.results)} failed, {lo.retried} resent after a reload")
     assert not lo.failed, lo.failed[:5]
 
 

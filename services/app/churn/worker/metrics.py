@@ -14,6 +14,7 @@ from celery import signals
 from prometheus_client import Counter, Histogram, start_http_server
 
 from churn.config import Config
+from churn.error_tracking import init_error_tracking
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,12 @@ def _on_failure(sender: Any = None, **_: Any) -> None:
 @signals.task_retry.connect
 def _on_retry(sender: Any = None, **_: Any) -> None:
     TASKS_RETRIED.labels(_name(sender)).inc()
+
+
+@signals.celeryd_init.connect
+def _start_error_tracking(**_: Any) -> None:
+    # Before the worker's pool starts: the SDK's Celery integration wraps the tasks.
+    init_error_tracking("worker")
 
 
 @signals.worker_init.connect

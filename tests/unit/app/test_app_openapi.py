@@ -139,3 +139,35 @@ def test_real_responses_match_the_document(api: Any, store: InMemoryStore,
     _validate(document, "/api/customers", "post", 422, bad.json)
     _validate(document, item, "get", 404, api.get("/api/customers/999999").json)
     _validate(document, "/api/customers", "post", 401, api.post("/api/customers", json={}).json)
+
+
+def test_generated_requests_never_get_a_500(config: Config, api_services: ApiServices) -> None:
+    """schemathesis in process (the app on its fakes): valid and invalid requests from
+    the document, none answered 5xx. tests/stack/test_stack_openapi.py does it live."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+
+    app = create_app(config, services=api_services)
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @settings(max_examples=10, deadline=None, database=None, derandomize=True,
+                      phases=[Phase.explicit, Phase.generate],
+                      suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def call(case: Any) -> None:
+                response = case.call(headers=AUTH)
+                if response.status_code >= 500:
+                    failures.append(f"{case.method} {case.path}: {response.status_code} "
+                                    f"{case.path_parameters} {case.query} {case.body!r}")
+
+            try:
+                call()
+            except Unsatisfiable:
+                assert mode is GenerationMode.NEGATIVE, operation.label
+    assert not failures, "\n".join(failures[:10])

@@ -25,7 +25,9 @@ import zlib
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
+
+from churn.sink_http import SinkApi
 
 log = logging.getLogger("churn.errorsink")
 
@@ -122,53 +124,31 @@ class Events:
 
 
 def handler(events: Events) -> type[BaseHTTPRequestHandler]:
-    class Api(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
+    class Api(SinkApi):
+        list_path, list_key = "/events", "events"
+
+        def items(self, since: float) -> list[dict[str, Any]]:
+            return events.since(since)
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             match = _ENVELOPE_PATH.match(urlsplit(self.path).path)
             if match is None:
-                self._json(404, {"error": "not found"})
+                self.send_json(404, {"error": "not found"})
                 return
             length = int(self.headers.get("Content-Length") or 0)
             if not 0 < length <= MAX_BODY:
-                self._json(413 if length else 400, {"error": "body: empty or too large"})
+                self.send_json(413 if length else 400, {"error": "body: empty or too large"})
                 return
             try:
                 body = decompress(self.rfile.read(length),
                                   self.headers.get("Content-Encoding", ""))
                 kept = events.add(match["project"], body[: MAX_BODY * 10])
             except (EnvelopeError, OSError, zlib.error) as exc:
-                self._json(400, {"error": str(exc)})
+                self.send_json(400, {"error": str(exc)})
                 return
             if kept:
                 log.info("%d event(s) for project %s", kept, match["project"])
-            self._json(200, {})
-
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            if url.path == "/healthz":
-                self._send(200, b"ok\n", "text/plain")
-            elif url.path == "/events":
-                try:
-                    since = float(parse_qs(url.query).get("since", ["0"])[0])
-                except ValueError:
-                    self._json(400, {"error": "since: expected seconds"})
-                    return
-                self._json(200, {"events": events.since(since)})
-            else:
-                self._json(404, {"error": "not found"})
-
-        def _json(self, status: int, body: dict[str, Any]) -> None:
-            self._send(status, json.dumps(body).encode() + b"\n", "application/json")
-
-        def _send(self, status: int, body: bytes, kind: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # the health check polls every few seconds
+            self.send_json(200, {})
 
     return Api
 

@@ -135,3 +135,34 @@ def test_envelopes_parse_with_and_without_item_lengths() -> None:
     events = Events()
     assert events.add("7", body) == 1
     assert events.since(0)[0]["release"] == "1.0"
+
+
+def test_the_sinks_http_side(sink: tuple[Events, int]) -> None:
+    import gzip
+    import json
+    import urllib.error
+    import urllib.request
+
+    _, port = sink
+    base = f"http://127.0.0.1:{port}"
+    envelope = (b'{}\n{"type":"event"}\n'
+                b'{"event_id":"abc","release":"2.0","environment":"qa","level":"error",'
+                b'"exception":{"values":[{"type":"KeyError","value":"x"}]}}\n')
+    post = urllib.request.Request(f"{base}/api/5/envelope/", data=gzip.compress(envelope),
+                                  headers={"Content-Encoding": "gzip"}, method="POST")
+    with urllib.request.urlopen(post, timeout=5) as r:
+        assert r.status == 200
+    with urllib.request.urlopen(f"{base}/events?since=0", timeout=5) as r:
+        [event] = json.loads(r.read())["events"]
+    assert event["id"] == "abc" and event["project"] == "5"
+    assert (event["release"], event["environment"]) == ("2.0", "qa")
+    assert event["exceptions"] == [{"type": "KeyError", "value": "x"}]
+    with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
+        assert r.read() == b"ok\n"
+    for url, data, status in [(f"{base}/events?since=soon", None, 400),
+                              (f"{base}/nothing", None, 404),
+                              (f"{base}/api/5/envelope/", b"not json\n", 400),
+                              (f"{base}/api/x/envelope/", envelope, 404)]:
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=5)
+        assert info.value.code == status, url

@@ -56,9 +56,17 @@ def init_error_tracking(service: str, environ: Mapping[str, str] | None = None) 
         # Never the DSN itself in the message: it holds the project's key.
         raise ConfigError(f"SENTRY_DSN_FILE: not a valid DSN ({exc.__class__.__name__})") from exc
     sentry_sdk.set_tag("service", service)
-    log.info("error tracking on (release %s, environment %s)",
-             env.get("SENTRY_RELEASE") or "-", env.get("SENTRY_ENVIRONMENT") or "-")
+    log.info("%s", status())
     return True
+
+
+def status() -> str:
+    """What this process's SDK client is set to: one line for the logs."""
+    client = sentry_sdk.get_client()
+    if not client.is_active():
+        return "error tracking off"
+    return (f"error tracking on (release {client.options.get('release') or '-'}, "
+            f"environment {client.options.get('environment') or '-'})")
 
 
 def report(exc: BaseException) -> None:

@@ -14,7 +14,7 @@ import sentry_sdk
 from churn.api import create_app
 from churn.api.services import ApiServices
 from churn.config import Config
-from churn.error_tracking import init_error_tracking
+from churn.error_tracking import init_error_tracking, status
 from churn.errors import ConfigError
 from churn.errorsink import Events, parse_envelope, serve
 
@@ -57,6 +57,7 @@ def _wait_for_events(events: Events, count: int = 1) -> list[dict[str, Any]]:
 def test_without_a_dsn_nothing_is_initialised() -> None:
     assert init_error_tracking("api", {}) is False
     assert not sentry_sdk.get_client().is_active()
+    assert status() == "error tracking off"
     assert init_error_tracking("api", {"SENTRY_RELEASE": "1.0", "SENTRY_DSN_FILE": ""}) is False
     assert not sentry_sdk.get_client().is_active()
 
@@ -72,6 +73,7 @@ def test_a_dsn_file_initialises_with_release_and_environment(tmp_path: Path,
     assert client.options["release"] == "0.4.2"
     assert client.options["environment"] == "staging"
     assert not client.options.get("send_default_pii")
+    assert status() == "error tracking on (release 0.4.2, environment staging)"
     try:
         raise ValueError("boom")
     except ValueError as exc:
@@ -159,10 +161,10 @@ def test_the_sinks_http_side(sink: tuple[Events, int]) -> None:
     assert event["exceptions"] == [{"type": "KeyError", "value": "x"}]
     with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
         assert r.read() == b"ok\n"
-    for url, data, status in [(f"{base}/events?since=soon", None, 400),
+    for url, data, code in [(f"{base}/events?since=soon", None, 400),
                               (f"{base}/nothing", None, 404),
                               (f"{base}/api/5/envelope/", b"not json\n", 400),
                               (f"{base}/api/x/envelope/", envelope, 404)]:
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=5)
-        assert info.value.code == status, url
+        assert info.value.code == code, url

@@ -15,6 +15,7 @@ from prometheus_client import Counter, Histogram, start_http_server
 
 from churn.config import Config
 from churn.error_tracking import init_error_tracking
+from churn.error_tracking import status as error_tracking_status
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,12 @@ def _on_retry(sender: Any = None, **_: Any) -> None:
 def _start_error_tracking(**_: Any) -> None:
     # Before the worker's pool starts: the SDK's Celery integration wraps the tasks.
     init_error_tracking("worker")
+
+
+@signals.worker_ready.connect
+def _report_error_tracking(**_: Any) -> None:
+    # celeryd_init runs before Celery sets up logging: say it once logs are written.
+    log.info("%s", error_tracking_status())
 
 
 @signals.worker_init.connect

@@ -70,10 +70,17 @@ def compose_command(topo: Topology) -> Fragment:
                     f"-f {token(b.host_dir)}/{token(b.compose_file)}")
 
 
+DERIVED_SECRET_STEP = "written by `infra-gen up` (the error sink's DSN): nothing to rotate"
+PROVIDED_DSN_STEP = ("create a new key for the Sentry project, write its DSN to the file, then "
+                     "revoke the old key")
+
+
 def secret_steps(topo: Topology) -> dict[str, Fragment]:
     b = backup_facts(topo)
+    steps = {**SECRET_STEPS, **dict.fromkeys(topo.provided_secrets, PROVIDED_DSN_STEP),
+             **{name: DERIVED_SECRET_STEP for name, _ in topo.derived_secrets}}
     return {
-        s: Fragment(SECRET_STEPS.get(s, "write the file").format(
+        s: Fragment(steps.get(s, "write the file").format(
             compose=compose_command(topo), superuser=token(b.db_superuser),
             owner=token(b.db_owner)))
         for s in topo.secrets

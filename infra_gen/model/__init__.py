@@ -2,6 +2,7 @@
 
 from .common import Duration, Resources, duration_seconds
 from .environment import Deploy, Environment
+from .error_tracking import ErrorTracking
 from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
 from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
 from .services import AppService, Metrics, Role
@@ -13,6 +14,7 @@ __all__ = [
     "Deploy",
     "Duration",
     "Environment",
+    "ErrorTracking",
     "Firewall",
     "Images",
     "LoadBalancer",

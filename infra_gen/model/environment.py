@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, PrivateAttr, StringConstraints, model_validator
 
 from .common import Doc, DomainName, Identifier, SecretsDir, SshAlias, StrictModel, located
+from .error_tracking import ErrorTracking
 from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
 from .overrides import Overrides
 from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
@@ -109,6 +110,8 @@ class Environment(StrictModel):
     """UFW rules of the host."""
     backups: Backups = Backups()
     """Database dumps and model archives, with retention."""
+    error_tracking: ErrorTracking = ErrorTracking()
+    """Unhandled errors of the app reported to a Sentry-protocol server (or a sink)."""
     ssh: Ssh = Ssh()
     """SSH access through a bastion."""
     images: Images = Images()

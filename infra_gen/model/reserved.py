@@ -36,9 +36,17 @@ RESERVED_SERVICE_NAMES: frozenset[str] = INFRA_CONTAINERS | {
     # Prometheus job names of the exporters (the container name without -exporter)
     # and of the monitoring containers: a service's scrape job is its own name.
     "nginx", "node", "redis-sentinel",
+    # The sinks some environments run instead of a mail server or a Sentry server.
+    "mail-sink", "error-sink",
 }
 """Names an application service may not take: a container, DNS alias or scrape job
 of the stack's own already has it."""
+
+STACK_SECRETS: frozenset[str] = frozenset({
+    "postgres_password", "replication_password", "redis_password", "secret_key", "api_token",
+})
+"""Secret files the stack creates with random values (and `up`'s API token): a secret
+the user provides may not take their names."""
 
 DATASTORE_PORTS: dict[str, int] = {"postgres": 5432, "redis": 6379, "redis-sentinel": 26379}
 """Host ports the firewall opens to the private network for the datastores."""

@@ -52,6 +52,10 @@ class RoleSpec:
     """Health check command, when there is no health_path."""
     own_secrets: tuple[str, ...] = ()
     """Secrets a service of your own names."""
+    reports_errors: bool = False
+    """Reports unhandled errors where error_tracking is on (the app's sentry-sdk)."""
+    test_error_route: bool = False
+    """Serves the test-only error route where error_tracking.test_error_route is on."""
     tmpfs: tuple[str, ...] = ("/tmp",)
     """Where the image writes (an in-memory tmpfs each): the root filesystem is read-only."""
 
@@ -82,10 +86,12 @@ ROLE_SPECS: dict[Role, RoleSpec] = {
                             (FRONTEND_NET,), "/"),
     Role.api: RoleSpec("app", ("api",), 8000, 8000, True, "/health/", APP_UID,
                        (FRONTEND_NET, BACKEND_NET), "/api/", gunicorn=True, datastores=True,
-                       reads_replica=True, alerts=("http",), dashboard=("http",)),
+                       reads_replica=True, alerts=("http",), dashboard=("http",),
+                       reports_errors=True, test_error_route=True),
     Role.worker: RoleSpec("app", ("worker",), None, 8888, False, None, APP_UID,
                           (BACKEND_NET,), None, datastores=True, celery=True,
-                          alerts=("tasks",), dashboard=("tasks",)),
+                          alerts=("tasks",), dashboard=("tasks",), reports_errors=True),
     Role.ml: RoleSpec("app", ("ml",), 5000, 5000, True, "/health", APP_UID,
-                      (BACKEND_NET,), None, gunicorn=True, alerts=("ml",), dashboard=("ml",)),
+                      (BACKEND_NET,), None, gunicorn=True, alerts=("ml",), dashboard=("ml",),
+                      reports_errors=True),
 }

@@ -75,14 +75,32 @@ def _write(path: Path, content: str | bytes, mode: int = FILE_MODE) -> None:
 
 
 def ensure_secrets(topo: Topology, directory: Path) -> list[str]:
-    """Create every secret the topology declares that is missing; return the new names."""
+    """Create every secret the topology declares that is missing (random values; the
+    derived ones with their content); return the new names. A secret only the user can
+    give (a Sentry DSN) that is missing is an error, never made up."""
     _make_dir(directory)
     if directory.parent.name == ".secrets":
         # <repo>/.secrets/ itself: no other host user traverses it.
         os.chmod(directory.parent, DIR_MODE)
+    missing = [name for name in topo.provided_secrets
+               if not (directory / name).is_file() or (directory / name).stat().st_size == 0]
+    if missing:
+        raise StackError(f"secret {missing[0]} is missing: write it to {directory / missing[0]} "
+                         "(error_tracking.dsn_secret: your Sentry project's DSN), or set "
+                         "error_tracking.sink: true")
     created = []
+    derived = dict(topo.derived_secrets)
     for name in topo.secrets:
         path = directory / name
+        if name in derived:
+            if not path.is_file() or path.read_text().strip() != derived[name]:
+                _write(path, derived[name] + "\n")
+                created.append(name)
+            os.chmod(path, FILE_MODE)
+            continue
+        if name in topo.provided_secrets:
+            os.chmod(path, FILE_MODE)
+            continue
         if path.is_file() and path.stat().st_size > 0:
             os.chmod(path, FILE_MODE)
             continue

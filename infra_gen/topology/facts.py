@@ -56,6 +56,7 @@ PORTS = {
     "node-exporter": 9100,
     "mail-sink": 2525,
     "mail-sink-api": 8025,
+    "error-sink": 8030,
 }
 SWARM_PORTS = ((2377, "tcp", "cluster management"), (7946, "tcp", "node gossip"),
                (7946, "udp", "node gossip"), (4789, "udp", "overlay VXLAN"))
@@ -288,6 +289,12 @@ class Topology:
     model_dir: str = ""
     """Where the ml service keeps its model (the backups archive it): the app's default
     unless the ml service's environment sets MODEL_DIR."""
+    derived_secrets: tuple[tuple[str, str], ...] = ()
+    """Secrets whose content the stack writes itself rather than a random value (the
+    error sink's DSN): (name, content); `up` rewrites a file that differs."""
+    provided_secrets: tuple[str, ...] = ()
+    """Secrets only the user can give (a real Sentry DSN): `up` and `deploy` refuse to
+    start while one is missing, and never make one up."""
     grafana_dashboards_dir: str = GRAFANA_DASHBOARDS_DIR
     """Where Grafana reads the dashboards mounted into it (its provider's path)."""
 

@@ -129,6 +129,26 @@ def mail_sink(image: ImageRef) -> Container:
     )
 
 
+ERROR_SINK_PROJECT = 1
+"""The project id in the sink's DSN (the sink accepts any)."""
+
+
+def error_sink(image: ImageRef) -> Container:
+    """A stand-in for a Sentry server from the app image (`error_tracking.sink`): it
+    accepts the services' envelopes and lists their events (GET /events)."""
+    port = PORTS["error-sink"]
+    return Container(
+        name="error-sink", kind="error-sink", image=image("app"), command=("error-sink",),
+        user=APP_UID, port=port, resources=SMALL, networks=(BACKEND_NET,),
+        environment=(("PORT", str(port)),), healthcheck=http_check(port, "/healthz"),
+    )
+
+
+def error_sink_dsn(sink: Container) -> str:
+    """The DSN of the stack's error sink (its key is no secret: the sink checks none)."""
+    return f"http://infra-gen@{sink.name}:{sink.port}/{ERROR_SINK_PROJECT}"
+
+
 def monitoring(env: Environment, image: ImageRef) -> list[Container]:
     """Prometheus and Alertmanager; Grafana and fluentd where the environment enables them."""
     out: list[Container] = []

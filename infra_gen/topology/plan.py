@@ -24,13 +24,22 @@ from .facts import (
     public_base_url,
     redis_ha,
 )
-from .observability import exporters, http_check, monitoring, secret_env
+from .observability import (
+    error_sink,
+    error_sink_dsn,
+    exporters,
+    http_check,
+    monitoring,
+    secret_env,
+)
 from .redis import redis_client, redis_servers
 
 MIGRATE = "migrate"
 """The one-shot migration service (compose and swarm service name)."""
 MIGRATE_INDEXES = "/etc/infra-gen/indexes.sql"
 """Where the migration service reads postgres/indexes.sql."""
+ERROR_SINK = "error-sink"
+"""The error sink's service name (error_tracking.sink)."""
 MIGRATE_RESOURCES = Resources(limits=ResourceAmounts(cpus=0.5, memory="256M"), pids=64)
 
 APP_MODEL_DIR = "/opt/churn/model"
@@ -105,6 +114,20 @@ class _Planner:
                 links += [Link(ml, "predictions") for ml in ml_groups[:1] if ml != group]
                 depends += [(ml, "service_healthy") for ml in ml_groups
                             if env.services[ml].replicas]
+            secrets = spec.secrets
+            track = env.error_tracking
+            if track.enabled and spec.reports_errors:
+                environment += [
+                    secret_env("SENTRY_DSN_FILE", track.dsn_secret),
+                    ("SENTRY_RELEASE", svc.tag or self.image_tag),
+                    ("SENTRY_ENVIRONMENT", env.name),
+                    ("SENTRY_SAMPLE_RATE", f"{track.sample_rate:g}"),
+                ]
+                if track.test_error_route and spec.test_error_route:
+                    environment.append(("TEST_ERROR_ROUTE", "1"))
+                secrets = tuple(sorted({*secrets, track.dsn_secret}))
+                if track.sink:
+                    links.append(Link(ERROR_SINK, "error events"))
             environment += sorted(svc.environment.items())
             depends += [(d, "service_healthy") for d in svc.depends_on]
             if spec.health_path and port:
@@ -133,7 +156,7 @@ class _Planner:
                     resources=svc.resources,
                     networks=spec.networks,
                     environment=tuple(environment),
-                    secrets=spec.secrets,
+                    secrets=secrets,
                     depends_on=tuple(depends),
                     healthcheck=check,
                     # Longer than the graceful timeout, so in-flight requests finish.
@@ -369,6 +392,13 @@ def plan(env: Environment) -> Topology:
     p.load_balancer(upstreams)
     p.containers += exporters(env, p.image)
     p.containers += monitoring(env, p.image)
+    track = env.error_tracking
+    derived: tuple[tuple[str, str], ...] = ()
+    if track.enabled and track.sink:
+        sink = error_sink(p.image)
+        assert sink.name == ERROR_SINK
+        p.containers.append(sink)
+        derived = ((track.dsn_secret, error_sink_dsn(sink)),)
     containers = tuple(p.containers)
     secrets = sorted({s for c in containers for s in c.secrets})
     volumes = sorted({m.source for c in containers for m in c.mounts if m.named})
@@ -395,6 +425,8 @@ def plan(env: Environment) -> Topology:
         replication=p.replication,
         redis_ha=p.redis_ha,
         model_dir=p.model_dir(),
+        derived_secrets=derived,
+        provided_secrets=((track.dsn_secret,) if track.enabled and not track.sink else ()),
         urls={
             "site": f"{base}/",
             "api": f"{base}/api/",

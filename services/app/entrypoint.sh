@@ -6,6 +6,8 @@
 #   worker             celery worker (threads pool), metrics on $METRICS_PORT (8888)
 #   mail-sink          SMTP sink for alert mail (churn.mailsink): SMTP on $SMTP_PORT
 #                      (2525), messages listed on $API_PORT (8025), kept in $MAIL_DIR
+#   error-sink         sink for error events (churn.errorsink): Sentry envelopes on
+#                      $PORT (8030), listed at /events
 #   migrate            apply database migrations
 #   create-token NAME  print a new API token once (only its hash is stored)
 #   healthcheck        the image's HEALTHCHECK: checks what this container runs
@@ -40,6 +42,10 @@ case "$cmd" in
         remember_role mail-sink
         argv=(python -m churn.mailsink)
         ;;
+    error-sink)
+        remember_role error-sink
+        argv=(python -m churn.errorsink)
+        ;;
     migrate)
         argv=(churn migrate)
         ;;
@@ -54,6 +60,7 @@ case "$cmd" in
             ml) url="http://127.0.0.1:${PORT:-5000}/health" ;;
             worker) url="http://127.0.0.1:${METRICS_PORT:-8888}/metrics" ;;
             mail-sink) url="http://127.0.0.1:${API_PORT:-8025}/healthz" ;;
+            error-sink) url="http://127.0.0.1:${PORT:-8030}/healthz" ;;
             *) url="" ;;
         esac
         # One-shot commands (migrate, create-token) have nothing to check.

@@ -79,6 +79,9 @@ class Config:
     worker_concurrency: int = 2
     metrics_port: int = 8888
     log_level: str = "info"
+    test_error_route: bool = False
+    """TEST_ERROR_ROUTE=1: the API serves GET /api/_test/error, which fails on purpose
+    (the error-tracking stack test). Never set in production."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -101,6 +104,7 @@ class Config:
             worker_concurrency=_int(env, "WORKER_CONCURRENCY", 2),
             metrics_port=_int(env, "METRICS_PORT", 8888),
             log_level=(env.get("LOG_LEVEL") or "info").lower(),
+            test_error_route=env.get("TEST_ERROR_ROUTE") == "1",
         )
 
     def require(self, field: str) -> str:

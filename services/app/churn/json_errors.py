@@ -10,6 +10,7 @@ import psycopg
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from churn.error_tracking import report
 from churn.errors import StoreUnavailableError
 from churn.schemas import BodyError
 
@@ -54,6 +55,11 @@ def _reject_nul(text: str) -> str:
     # PostgreSQL text cannot hold NUL (psycopg raises DataError): refuse it at the door.
     if "\x00" in text:
         raise ValueError("strings may not contain NUL (\\u0000)")
+    # A lone surrogate (\ud800 in the JSON) decodes, but no UTF-8 can hold it.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("strings may not contain lone surrogates") from None
     return text
 
 
@@ -117,4 +123,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:
         log.exception("unhandled error")
+        # This handler answers the request, so Flask's own exception signal (which the
+        # SDK's Flask integration listens to) never fires: report it here.
+        report(exc)
         return error_response(500, "internal error")

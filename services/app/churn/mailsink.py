@@ -12,7 +12,6 @@ person) can read what Alertmanager sent without a mail server.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import threading
@@ -22,9 +21,10 @@ from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from churn.sink_http import SinkApi
 
 log = logging.getLogger("churn.mailsink")
 
@@ -87,31 +87,11 @@ class Handler:
 
 
 def api(store: Store) -> type[BaseHTTPRequestHandler]:
-    class Api(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            if url.path == "/healthz":
-                self._send(200, b"ok\n", "text/plain")
-            elif url.path == "/messages":
-                try:
-                    since = float(parse_qs(url.query).get("since", ["0"])[0])
-                except ValueError:
-                    self._send(400, b'{"error": "since: expected seconds"}\n', "application/json")
-                    return
-                body = json.dumps({"messages": store.messages(since)}).encode()
-                self._send(200, body, "application/json")
-            else:
-                self._send(404, b'{"error": "not found"}\n', "application/json")
+    class Api(SinkApi):
+        list_path, list_key = "/messages", "messages"
 
-        def _send(self, status: int, body: bytes, kind: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # the health check polls every few seconds
+        def items(self, since: float) -> list[dict[str, Any]]:
+            return store.messages(since)
 
     return Api
 

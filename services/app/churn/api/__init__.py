@@ -7,9 +7,10 @@ import socket
 
 from flask import Flask, Response, request
 
+from churn.api import openapi
 from churn.api.auth import bearer_token
 from churn.api.metrics import install_metrics
-from churn.api.routes import customers, health, predictions
+from churn.api.routes import customers, health, predictions, testing
 from churn.api.services import ApiServices, build_services
 from churn.config import Config
 from churn.json_errors import register_error_handlers
@@ -53,4 +54,7 @@ def create_app(config: Config | None = None, services: ApiServices | None = None
     app.register_blueprint(health.bp)
     app.register_blueprint(customers.bp)
     app.register_blueprint(predictions.bp)
+    app.register_blueprint(openapi.bp)
+    if config.test_error_route:
+        app.register_blueprint(testing.bp)
     return app

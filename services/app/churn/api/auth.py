@@ -51,4 +51,6 @@ def require_token(view: Callable[P, R]) -> Callable[P, R]:
         g.token_name = name
         return view(*args, **kwargs)
 
+    # The OpenAPI document reads it: these operations need the bearer token.
+    wrapper.requires_token = True  # type: ignore[attr-defined]
     return wrapper

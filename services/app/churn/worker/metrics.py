@@ -14,6 +14,8 @@ from celery import signals
 from prometheus_client import Counter, Histogram, start_http_server
 
 from churn.config import Config
+from churn.error_tracking import init_error_tracking
+from churn.error_tracking import status as error_tracking_status
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,18 @@ def _on_failure(sender: Any = None, **_: Any) -> None:
 @signals.task_retry.connect
 def _on_retry(sender: Any = None, **_: Any) -> None:
     TASKS_RETRIED.labels(_name(sender)).inc()
+
+
+@signals.celeryd_init.connect
+def _start_error_tracking(**_: Any) -> None:
+    # Before the worker's pool starts: the SDK's Celery integration wraps the tasks.
+    init_error_tracking("worker")
+
+
+@signals.worker_ready.connect
+def _report_error_tracking(**_: Any) -> None:
+    # celeryd_init runs before Celery sets up logging: say it once logs are written.
+    log.info("%s", error_tracking_status())
 
 
 @signals.worker_init.connect

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..model import Environment, TlsMode, duration_seconds
-from .facts import FRONTEND_NET, NGINX_UID, PORTS, Container, Healthcheck, Mount
+from .facts import FRONTEND_NET, NGINX_UID, PORTS, Container, Healthcheck, Link, Mount
 from .observability import SMALL
 
 LETSENCRYPT_DIR = "/etc/letsencrypt"
@@ -103,6 +103,7 @@ def certbot(env: Environment, image: Callable[[str], str]) -> Container | None:
         # It reaches the ACME server (outside) and checks the load balancer's webroot.
         networks=(FRONTEND_NET,),
         environment=tuple(environment), mounts=tuple(mounts),
+        links=(Link("lb", "certificate + ACME webroot"),),
         # Healthy once nginx has a certificate to start with (the temporary one).
         healthcheck=Healthcheck(("CMD", "test", "-s", cert), interval="5s", timeout="3s",
                                 retries=3, start_period="10s"),

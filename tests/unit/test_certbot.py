@@ -153,7 +153,7 @@ def test_nginx_serves_the_webroot_and_the_served_pair() -> None:
 
 def test_runbook_says_how_certificates_are_kept() -> None:
     runbook = render_environment(PROJECT, "prod")["RUNBOOK.md"].content.decode()
-    assert "`$COMPOSE exec certbot certbot renew --force-renewal`" in runbook
+    assert "`$COMPOSE exec certbot certbot renew --force-renewal --no-random-sleep-on-renew`" in runbook
     assert LETS_ENCRYPT in runbook and "every 12h" in runbook
     dev = render_environment(PROJECT, "dev")["RUNBOOK.md"].content.decode()
     assert "certbot" not in dev

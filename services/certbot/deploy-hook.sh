@@ -14,5 +14,6 @@ mkdir -p "$served"
 cp -L "$lineage/privkey.pem" "$served/.privkey.pem.new"
 cp -L "$lineage/fullchain.pem" "$served/.fullchain.pem.new"
 mv -f "$served/.privkey.pem.new" "$served/privkey.pem"
-printf 'certbot-deploy-hook: %s installed as %s/fullchain.pem\n' "$lineage" "$served" >&2
+# stdout: certbot reports a hook's stderr as "error output".
+printf 'certbot-deploy-hook: %s installed as %s/fullchain.pem\n' "$lineage" "$served"
 exec mv -f "$served/.fullchain.pem.new" "$served/fullchain.pem"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the images the stack runs: scripts/build-images.sh [NAME...]
 #
-#   NAME  app lb frontend postgres redis prometheus alertmanager exporters
+#   NAME  app lb frontend postgres redis prometheus alertmanager exporters certbot
 #         (default: all). Each is services/NAME/Dockerfile, built with services/
 #         as context and tagged infra-gen/NAME:<version from ./VERSION>.
 #
@@ -34,7 +34,7 @@ IMAGE_PYTHON=3.11
 IMAGE_PYTHON_FULL=3.11.2
 TARGET_PYTHON="${TARGET_PYTHON:-/usr/bin/python3.11}"
 LOG_DIR="${BUILD_LOG_DIR:-${TMPDIR:-/tmp}/infra-gen-build}"
-ALL=(app lb frontend postgres redis prometheus alertmanager exporters)
+ALL=(app lb frontend postgres redis prometheus alertmanager exporters certbot)
 
 log() { printf 'build-images: %s\n' "$*"; }
 die() { printf 'build-images: error: %s\n' "$*" >&2; exit 1; }

@@ -15,6 +15,7 @@ from ..escaping import Fragment, md_code, token
 from ..model import duration_seconds
 from ..topology import PORTS, SECRETS_MOUNT, Container, Topology
 from ..topology.backups import backup_facts
+from ..topology.certificates import certbot_facts
 from ..topology.database import data_tier, failover_facts
 from ..topology.swarm import placement
 from .base import ArtifactKind, Output
@@ -182,9 +183,7 @@ def outputs(topo: Topology) -> list[Output]:
         "secret_steps": secret_steps(topo),
         "secrets_where": topo.secrets_dir if topo.secrets_dir.startswith("/")
         else f"{topo.secrets_dir} (relative to generated/{topo.name}/)",
-        "tls_renew": Fragment(
-            " (renew with `certbot renew`, then `$COMPOSE exec lb nginx -s reload`)"
-            if topo.env.tls.mode.value == "certbot" else ""),
+        "certbot": certbot_facts(topo.env),
         "compose": compose_command(topo),
         "edges": edges(topo),
         "network_sets": network_sets(topo),

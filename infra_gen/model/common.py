@@ -249,6 +249,14 @@ Route = Annotated[
     Doc("A URL path prefix that starts and ends with '/': segments of "
         "letters, digits and ._~- (not starting with '.')."),
 ]
+HttpsUrl = Annotated[
+    str,
+    StringConstraints(max_length=255,
+                      pattern=rf"^https://{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?"
+                              r"(/[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,63})*/?$"),
+    Doc("An https URL without query or credentials: https://host[:port]/path, the "
+        "path of segments of letters, digits and ._~- (not starting with '.')."),
+]
 UrlPath = Annotated[
     str,
     StringConstraints(max_length=200,

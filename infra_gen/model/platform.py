@@ -11,6 +11,7 @@ from .common import (
     Cidr,
     Duration,
     Email,
+    HttpsUrl,
     ImageRef,
     ImageRegistry,
     ImageTag,
@@ -22,11 +23,15 @@ from .common import (
     Port,
     RedisPolicy,
     Resources,
+    SafePath,
     StrictModel,
     duration_seconds,
     is_world,
     located,
 )
+
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+"""Let's Encrypt's production ACME directory (tls.acme_server's default)."""
 
 
 class TlsMode(StrEnum):
@@ -37,10 +42,26 @@ class TlsMode(StrEnum):
 
 class Tls(StrictModel):
     mode: TlsMode = TlsMode.self_signed
-    """certbot (Let's Encrypt paths under /etc/letsencrypt), self-signed (a pair
-    `infra-gen up` creates) or none (plain HTTP, for throw-away environments only)."""
+    """certbot (a certbot service in the stack obtains and renews the certificate over
+    HTTP-01 through the load balancer's webroot, from a temporary self-signed one),
+    self-signed (a pair `infra-gen up` creates) or none (plain HTTP, for throw-away
+    environments only)."""
     email: Email | None = None
     """Contact address for certbot registration; required with mode certbot."""
+    acme_server: HttpsUrl = LETS_ENCRYPT
+    """ACME directory URL certbot registers and orders at (mode certbot): Let's Encrypt
+    production by default; its staging directory
+    (https://acme-staging-v02.api.letsencrypt.org/directory) or a private or test
+    ACME server (pebble) elsewhere."""
+    acme_ca_bundle: SafePath | None = None
+    """PEM file on the Docker host with the CA certificates certbot trusts for the ACME
+    server's HTTPS, instead of the system's (mounted read-only into the certbot
+    container): for an ACME server whose certificate no public CA issued (pebble).
+    None: the system's CAs."""
+    renew_every: Duration = "12h"
+    """How often the certbot service runs `certbot renew` (which renews a certificate
+    within 30 days of its expiry); an issuance that failed is retried sooner, backing
+    off from a minute up to this."""
     hsts_max_age: int = Field(default=31536000, ge=0, le=315360000)
     """Strict-Transport-Security max-age in seconds."""
 
@@ -49,6 +70,9 @@ class Tls(StrictModel):
     def _certbot_needs_email(self) -> Tls:
         if self.mode is TlsMode.certbot and self.email is None:
             raise ValueError("email: required with mode certbot (the certbot contact address)")
+        if duration_seconds(self.renew_every) < 60:
+            raise ValueError(f"renew_every: {self.renew_every} is shorter than a minute; "
+                             "`certbot renew` only acts within 30 days of expiry")
         return self
 
 

@@ -25,7 +25,7 @@ LB_PREFIX_PATHS: tuple[str, ...] = ("/.well-known/acme-challenge/",)
 """Prefix locations the load balancer serves itself (certbot's HTTP-01 challenge)."""
 
 INFRA_CONTAINERS: frozenset[str] = frozenset({
-    "lb", "postgres", "postgres-replica", "redis", "prometheus", "alertmanager", "grafana",
+    "lb", "certbot", "postgres", "postgres-replica", "redis", "prometheus", "alertmanager", "grafana",
     "fluentd", "postgres-exporter", "postgres-replica-exporter", "redis-exporter",
     "nginx-exporter", "node-exporter", "migrate", "redis-replica", "redis-sentinel-1",
     "redis-sentinel-2", "redis-sentinel-3", "redis-replica-exporter", "redis-sentinel-exporter",

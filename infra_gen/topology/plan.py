@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..model import Environment, Resources, Role, TlsMode, duration_seconds
 from ..model.common import ResourceAmounts
 from ..model.roles import APP_UID, ROLE_SPECS, RoleSpec, own_spec
+from .certificates import certbot, certificate_paths, lb_tls
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
@@ -231,16 +232,10 @@ class _Planner:
         env = self.env
         lb = env.load_balancer
         published = [Published(lb.bind_address, lb.http_port, PORTS["lb_http"])]
-        mounts = [Mount("./nginx/nginx.conf", "/etc/nginx/nginx.conf")]
         if env.tls.mode is not TlsMode.none:
             published.append(Published(lb.bind_address, lb.https_port, PORTS["lb_https"]))
-        if env.tls.mode is TlsMode.self_signed:
-            mounts.append(Mount(f"{self._secrets_dir()}/tls", "/etc/nginx/tls"))
-        elif env.tls.mode is TlsMode.certbot:
-            mounts += [
-                Mount("/etc/letsencrypt", "/etc/letsencrypt"),
-                Mount("/var/www/certbot", "/var/www/certbot"),
-            ]
+        tls_mounts, tls_env = lb_tls(env, self._secrets_dir())
+        mounts = (Mount("./nginx/nginx.conf", "/etc/nginx/nginx.conf"), *tls_mounts)
         # nginx resolves every upstream name when it starts (and at each reload):
         # the pools' services and the admin UIs it proxies must exist by then.
         depends = [(u.service, "service_healthy") for u in sorted(upstreams, key=lambda u: u.service)
@@ -248,6 +243,11 @@ class _Planner:
         depends += [(name, "service_started") for name in ("prometheus", "alertmanager")]
         if env.monitoring.grafana.enabled:
             depends.append(("grafana", "service_started"))
+        certbot_container = certbot(env, self.image)
+        if certbot_container is not None:
+            # certbot puts the temporary certificate in place before nginx starts.
+            self.containers.append(certbot_container)
+            depends.append((certbot_container.name, "service_healthy"))
         self.containers.append(
             Container(
                 name="lb",
@@ -258,7 +258,8 @@ class _Planner:
                 resources=lb.resources,
                 networks=(FRONTEND_NET,),
                 published=tuple(published),
-                mounts=tuple(mounts),
+                mounts=mounts,
+                environment=tls_env,
                 depends_on=tuple(depends),
                 healthcheck=http_check(PORTS["lb_http"], "/nginx_health"),
                 stop_grace_period=f"{int(duration_seconds(lb.timeouts.read)) + 5}s",
@@ -405,11 +406,7 @@ def plan(env: Environment) -> Topology:
     own_networks = (FRONTEND_NET, BACKEND_NET)
     external = sorted({n for c in containers for n in c.networks if n not in own_networks})
     base = public_base_url(env)
-    if env.tls.mode is TlsMode.certbot:
-        cert = f"/etc/letsencrypt/live/{env.domain}/fullchain.pem"
-        key = f"/etc/letsencrypt/live/{env.domain}/privkey.pem"
-    else:
-        cert, key = "/etc/nginx/tls/fullchain.pem", "/etc/nginx/tls/privkey.pem"
+    cert, key = certificate_paths(env)
     return Topology(
         env=env,
         compose_project=f"{env.project.replace('_', '-')}-{env.name}",

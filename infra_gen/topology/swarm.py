@@ -3,8 +3,8 @@
 Volumes on swarm are local to a node, so a service with one is pinned to a single
 labelled node (its data is there); the PostgreSQL primary and replica are pinned to
 the first and second db nodes. The load balancer runs one task per edge node (its
-ports are published on the node, host mode); app services are spread over the app
-nodes. With no deploy.nodes there is no placement at all.
+ports are published on the node, host mode), certbot on the first edge node; app
+services are spread over the app nodes. With no deploy.nodes there is no placement at all.
 """
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ def placement(env: Environment, c: Container) -> Placement | None:
         edges = nodes_with(env, NodeRole.edge)
         # Host-mode ports: two tasks on one node would fight over the port.
         return Placement((_with(NodeRole.edge),), max_replicas_per_node=1, replicas=len(edges))
+    if c.kind == "certbot":
+        # Its volumes are the first edge node's load balancer's (the ACME challenge
+        # reaches whichever edge answers the domain: more than one edge node needs
+        # the two volumes on shared storage, docs/swarm.md).
+        return _on(nodes_with(env, NodeRole.edge)[0])
     if c.kind == "postgres":
         return _on(db[0])
     if c.kind == "postgres-replica":

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..contract import NGINX_CONF as CONF
 from ..contract import install_hint
@@ -66,8 +66,13 @@ def _tls_files(ctx: Context, etc_nginx: Path, letsencrypt: Path) -> None:
     if env.tls.mode is TlsMode.none:
         return
     cert, key = _self_signed(env.domain)
-    live = letsencrypt / "live" / env.domain
-    for d in (etc_nginx / "tls", live):
+    # Where the topology says nginx reads them: /etc/nginx/tls (self-signed) or the
+    # certbot volume's served pair (/etc/letsencrypt/infra-gen).
+    served = PurePosixPath(ctx.topo.tls_certificate).parent
+    roots = {PurePosixPath("/etc/nginx"): etc_nginx, PurePosixPath("/etc/letsencrypt"): letsencrypt}
+    dirs = [etc_nginx / "tls"] + [local / served.relative_to(root)
+                                  for root, local in roots.items() if served.is_relative_to(root)]
+    for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
         for name, data in (("fullchain.pem", cert), ("cert.pem", cert), ("chain.pem", cert),
                            ("privkey.pem", key)):

@@ -39,6 +39,10 @@ ROOT = Path(__file__).resolve().parents[3]
 PROJECT = Project(ROOT)
 ENVS = PROJECT.environment_names
 SCHEMA = Environment.model_json_schema()
+PRESENCE_ADDS: frozenset[tuple[str | int, ...]] = frozenset({
+    ("tls", "acme_ca_bundle"),  # the CA file's mount and REQUESTS_CA_BUNDLE of certbot
+})
+"""Optional string fields that add an entry when set: compared value against value."""
 # Changed shell scripts kept for the shellcheck test (distinct contents, bounded).
 SHELL_SAMPLE: dict[str, tuple[str, str]] = {}
 SHELL_SAMPLE_MAX = 60
@@ -210,6 +214,10 @@ def test_string_fields_cannot_change_structure(data: st.DataObject) -> None:
     # and drop the duplicate, which changes a line count, not a structure.
     reference = None
     if isinstance(slot.path[-1], int) and allowed_strings(slot.schema) is not None:
+        reference = data.draw(allowed_strings(slot.schema), label="reference")
+    # An optional field whose presence adds an entry by design (a mount, a variable)
+    # is compared with another value of its type, not with its absence.
+    if current is None and slot.path in PRESENCE_ADDS and allowed_strings(slot.schema) is not None:
         reference = data.draw(allowed_strings(slot.schema), label="reference")
     try:
         problems = structure_changes(name, slot, value, reference)

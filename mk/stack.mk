@@ -30,3 +30,15 @@ stack-test: ## up, verify, then down whatever verify said (exit status of up/ver
 	@$(MAKE) --no-print-directory up ENV=$(ENV) UP_FLAGS=--replace-stale-volumes && \
 	  { $(MAKE) --no-print-directory verify ENV=$(ENV); rc=$$?; } || rc=$$?; \
 	  $(MAKE) --no-print-directory down ENV=$(ENV); exit $$rc
+
+# The model registry (ml_registry): a one-off container of the ml service trains on
+# fresh synthetic data, logs the run and registers a version; RETRAIN_FLAGS=--promote
+# (the default) also points the alias at it, which the ML service loads within its
+# poll interval, without a restart. `app-entrypoint retrain` is the same without make.
+ML_SERVICE ?= ml
+RETRAIN_FLAGS ?= --promote
+DOCKER ?= $(shell test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)
+.PHONY: retrain
+retrain: ## train on fresh data, register a version in ENV's registry and promote it
+	$(DOCKER) compose -f generated/$(ENV)/compose.yaml run --rm --no-deps -T $(ML_SERVICE) \
+	  retrain $(RETRAIN_FLAGS)

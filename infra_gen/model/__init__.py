@@ -4,6 +4,7 @@ from .common import Duration, Resources, duration_seconds
 from .environment import Deploy, Environment
 from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
 from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
+from .registry import ModelRegistry
 from .services import AppService, Metrics, Role
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "LoadBalancer",
     "Logging",
     "Metrics",
+    "ModelRegistry",
     "Monitoring",
     "Postgres",
     "Redis",

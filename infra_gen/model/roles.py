@@ -52,6 +52,9 @@ class RoleSpec:
     """Health check command, when there is no health_path."""
     own_secrets: tuple[str, ...] = ()
     """Secrets a service of your own names."""
+    model_registry: bool = False
+    """Serves the model version the registry's alias marks (with ml_registry enabled):
+    the registry's address, model name, alias and poll interval."""
     tmpfs: tuple[str, ...] = ("/tmp",)
     """Where the image writes (an in-memory tmpfs each): the root filesystem is read-only."""
 
@@ -87,5 +90,6 @@ ROLE_SPECS: dict[Role, RoleSpec] = {
                           (BACKEND_NET,), None, datastores=True, celery=True,
                           alerts=("tasks",), dashboard=("tasks",)),
     Role.ml: RoleSpec("app", ("ml",), 5000, 5000, True, "/health", APP_UID,
-                      (BACKEND_NET,), None, gunicorn=True, alerts=("ml",), dashboard=("ml",)),
+                      (BACKEND_NET,), None, gunicorn=True, alerts=("ml",), dashboard=("ml",),
+                      model_registry=True),
 }

@@ -56,6 +56,7 @@ PORTS = {
     "node-exporter": 9100,
     "mail-sink": 2525,
     "mail-sink-api": 8025,
+    "mlflow": 5000,
 }
 
 

@@ -104,7 +104,8 @@ def export(settings: RegistrySettings, last: int, out: BinaryIO) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="churn-export-") as tmp, \
             tarfile.open(fileobj=out, mode="w|gz") as tar:
         for v in versions:
-            model_dir = registry.download(settings.model_name, str(v.version), Path(tmp) / v.version)
+            model_dir = registry.download(settings.model_name, str(v.version),
+                                          Path(tmp) / str(v.version))
             info = {"model_name": settings.model_name, "version": str(v.version),
                     "run_id": v.run_id, "aliases": sorted(getattr(v, "aliases", []) or []),
                     "tags": dict(v.tags or {}), "source": v.source,

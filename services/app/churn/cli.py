@@ -112,6 +112,24 @@ def _registry() -> Any:
     return settings
 
 
+def _one_line_errors(handler: Any) -> Any:
+    """A registry that refuses or cannot be reached: one line on stderr, exit 1."""
+
+    def run(args: argparse.Namespace, config: Config) -> int:
+        from churn.ml.registry import _one_line
+
+        try:
+            return int(handler(args, config))
+        except ConfigError:
+            raise
+        except Exception as exc:
+            print(f"churn {args.command}: {_one_line(exc)}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_one_line_errors
 def _retrain(args: argparse.Namespace, _: Config) -> int:
     """Train on a fresh synthetic data set (a new seed unless given), log the run,
     register a version and, with --promote, move the alias to it."""
@@ -132,6 +150,7 @@ def _retrain(args: argparse.Namespace, _: Config) -> int:
     return 0
 
 
+@_one_line_errors
 def _promote(args: argparse.Namespace, _: Config) -> int:
     from churn.ml.publish import promote
 
@@ -142,6 +161,7 @@ def _promote(args: argparse.Namespace, _: Config) -> int:
     return 0
 
 
+@_one_line_errors
 def _registry_export(args: argparse.Namespace, _: Config) -> int:
     from churn.ml.publish import export
 
@@ -151,6 +171,12 @@ def _registry_export(args: argparse.Namespace, _: Config) -> int:
     versions = export(_registry(), args.last, sys.stdout.buffer)
     log.info("exported versions %s", ", ".join(versions) or "(none registered)")
     return 0
+
+
+def _positive(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {raw!r}")
+    return int(raw)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -178,7 +204,7 @@ def _parser() -> argparse.ArgumentParser:
     prom.set_defaults(handler=_promote)
     export = commands.add_parser(
         "registry-export", help="tar.gz of the newest registered versions, on stdout")
-    export.add_argument("--last", type=int, default=5, help="how many versions (default 5)")
+    export.add_argument("--last", type=_positive, default=5, help="how many versions (default 5)")
     export.set_defaults(handler=_registry_export)
     return parser
 

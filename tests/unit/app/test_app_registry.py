@@ -167,3 +167,19 @@ def test_a_run_logs_parameters_metrics_and_importances(other: TrainedModel) -> N
     assert set(metrics) >= {"auc", "accuracy"}
     importances: dict[str, Any] = other.metadata["feature_importances"]
     assert {f"importance_{k}" for k in importances} <= set(metrics)
+
+
+def test_registry_commands_fail_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from churn import cli
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert cli.main(["promote", "3"]) == 2
+    assert "MLFLOW_TRACKING_URI is not set" in capsys.readouterr().err
+    # Nothing listens on port 9 here: one line, exit 1, no traceback.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    assert cli.main(["promote", "3"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("churn promote: ") and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        cli.main(["registry-export", "--last", "0"])

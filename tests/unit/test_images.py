@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "services"
 BUILD_SCRIPT = ROOT / "scripts" / "build-images.sh"
-IMAGES = ("app", "lb", "frontend", "postgres", "redis", "prometheus", "alertmanager", "exporters")
+IMAGES = ("app", "lb", "frontend", "postgres", "redis", "prometheus", "alertmanager", "exporters",
+          "mlflow")
 BASE = "debian:bookworm-slim"
 VERSION = (ROOT / "VERSION").read_text(encoding="utf-8").strip()
 
@@ -31,6 +32,7 @@ CONTRACT_USERS = {
     "prometheus": "prometheus",
     "alertmanager": "prometheus",
     "exporters": "nobody",
+    "mlflow": "10003:10003",
 }
 EXPOSED = {
     "app": {"8000", "5000", "8888", "2525", "8025"},
@@ -41,6 +43,7 @@ EXPOSED = {
     "prometheus": {"9090"},
     "alertmanager": {"9093"},
     "exporters": {"9100", "9113", "9121", "9187"},
+    "mlflow": {"5000"},
 }
 SECRET_NAME = re.compile(r"(secret|passw|\.key$|\.pem$|\.p12$|id_rsa|\.env$|token)", re.IGNORECASE)
 

@@ -65,8 +65,9 @@ class ModelRegistry(StrictModel):
     it when it starts; it is never in a generated file)."""
     backup_versions: int = Field(default=5, ge=1, le=1000)
     """How many of the newest registered versions each model backup archives."""
-    resources: Resources = Resources(limits={"cpus": 0.5, "memory": "512M"})  # type: ignore[arg-type]
-    """CPU, memory and PID limits of the MLflow server."""
+    resources: Resources = Resources(limits={"cpus": 0.5, "memory": "768M"})  # type: ignore[arg-type]
+    """CPU, memory and PID limits of the MLflow server (about 375 MiB idle: the server
+    process and one uvicorn worker)."""
 
     @model_validator(mode="after")
     @located

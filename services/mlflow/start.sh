@@ -44,6 +44,9 @@ print(f"postgresql+psycopg2://{quote(os.environ['DATABASE_USER'], safe='')}:"
 PY
 )"
 export MLFLOW_BACKEND_STORE_URI
+# MLflow's job execution (a huey runner for its GenAI evaluation jobs, which this
+# stack does not use) is a third Python process of about 250 MB: off unless asked for.
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION="${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}"
 
 args=(--host 0.0.0.0 --port "$PORT" --workers "${MLFLOW_WORKERS:-1}"
     --serve-artifacts --artifacts-destination "$ARTIFACTS_DIR"

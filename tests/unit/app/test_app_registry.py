@@ -104,6 +104,12 @@ def test_unreachable_registry_serves_the_baked_model_and_says_so(
     assert holder.current.source == "baked"
     assert "registry unreachable at start" in holder.current.status
     assert "serving the baked model" in caplog.text
+    # Still down at the next polls: said once, not at every poll.
+    with caplog.at_level("WARNING", logger="churn.ml.registry"):
+        caplog.clear()
+        holder.refresh()
+        holder.refresh()
+    assert not caplog.records and "registry unreachable still" in holder.current.status
     # It comes back: the next poll loads the alias's version.
     fake.down = False
     fake.add(other)

@@ -124,15 +124,16 @@ class ModelHolder:
                 if old.source == "baked":
                     what = "at start" if first else "still"
                     status = f"registry unreachable {what} ({reason}): serving the baked model"
-                    (log.warning if first else log.info)("model registry %s unreachable %s "
-                                                          "(%s): serving the baked model %s",
-                                                          s.tracking_uri, what, reason,
-                                                          old.model.version)
+                    text = "unreachable at start" if first else "unreachable"
                 else:
                     status = (f"registry unreachable ({reason}): keeping version "
                               f"{old.registry_version}")
-                    log.warning("model registry unreachable (%s): keeping version %s", reason,
-                                old.registry_version)
+                    text = "unreachable"
+                # Logged when it becomes unreachable, not at every poll while it stays so.
+                if first or not old.status.startswith("registry unreachable"):
+                    log.warning("model registry %s %s (%s): serving the %s model %s",
+                                s.tracking_uri, text, reason, old.source,
+                                old.registry_version or old.model.version)
                 self.current = Served(old.model, old.source, old.registry_version, status)
                 return False
             if version is None:

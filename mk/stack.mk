@@ -37,3 +37,14 @@ stack-test-ha: ## up dev-ha, the Redis failover test under load, down
 	@$(MAKE) --no-print-directory up ENV=dev-ha UP_FLAGS=--replace-stale-volumes && \
 	  { $(INFRA_GEN) verify dev-ha -m redis_ha -rP; rc=$$?; } || rc=$$?; \
 	  $(MAKE) --no-print-directory down ENV=dev-ha; exit $$rc
+# The model registry (ml_registry): a one-off container of the ml service trains on
+# fresh synthetic data, logs the run and registers a version; RETRAIN_FLAGS=--promote
+# (the default) also points the alias at it, which the ML service loads within its
+# poll interval, without a restart. `app-entrypoint retrain` is the same without make.
+ML_SERVICE ?= ml
+RETRAIN_FLAGS ?= --promote
+DOCKER ?= $(shell test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)
+.PHONY: retrain
+retrain: ## train on fresh data, register a version in ENV's registry and promote it
+	$(DOCKER) compose -f generated/$(ENV)/compose.yaml run --rm --no-deps -T $(ML_SERVICE) \
+	  retrain $(RETRAIN_FLAGS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the images the stack runs: scripts/build-images.sh [NAME...]
 #
-#   NAME  app lb frontend postgres redis prometheus alertmanager exporters certbot
+#   NAME  app lb frontend postgres redis prometheus alertmanager exporters certbot mlflow
 #         (default: all). Each is services/NAME/Dockerfile, built with services/
 #         as context and tagged infra-gen/NAME:<version from ./VERSION>.
 #
@@ -34,7 +34,7 @@ IMAGE_PYTHON=3.11
 IMAGE_PYTHON_FULL=3.11.2
 TARGET_PYTHON="${TARGET_PYTHON:-/usr/bin/python3.11}"
 LOG_DIR="${BUILD_LOG_DIR:-${TMPDIR:-/tmp}/infra-gen-build}"
-ALL=(app lb frontend postgres redis prometheus alertmanager exporters certbot)
+ALL=(app lb frontend postgres redis prometheus alertmanager exporters certbot mlflow)
 
 log() { printf 'build-images: %s\n' "$*"; }
 die() { printf 'build-images: error: %s\n' "$*" >&2; exit 1; }
@@ -61,14 +61,15 @@ hash_tree() {
         | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
 
-build_wheels() {
-    local minor
+# The host interpreter's --python arguments (the image's exact interpreter when the
+# host has it), in the global array target.
+python_target() {
+    local minor full
     minor="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
         || die "cannot run $PYTHON"
     [[ "$minor" == "$IMAGE_PYTHON" ]] \
-        || die "$PYTHON is Python $minor; the app image has $IMAGE_PYTHON (set PYTHON=python$IMAGE_PYTHON)"
-    mkdir -p "$WHEELS"
-    local target=() full
+        || die "$PYTHON is Python $minor; the images have $IMAGE_PYTHON (set PYTHON=python$IMAGE_PYTHON)"
+    target=()
     if full="$("$TARGET_PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)" \
         && [[ "$full" == "$IMAGE_PYTHON_FULL" ]]; then
         target=(--python "$TARGET_PYTHON")
@@ -76,26 +77,37 @@ build_wheels() {
         log "warning: no Python $IMAGE_PYTHON_FULL at $TARGET_PYTHON: environment markers are" \
             "evaluated for the host's $minor (set TARGET_PYTHON)"
     fi
+}
 
-    local want have start
+# deps_wheels REQUIREMENTS DIR: third-party wheels in DIR/deps, rebuilt only when the
+# requirements (or how they are resolved) changed: a stamp in DIR/deps.stamp.
+deps_wheels() {
+    local requirements="$1" dir="$2" want have start
+    python_target
+    mkdir -p "$dir"
     # The stamp covers the requirements and how they were resolved.
     want="$(printf '%s\n' "wheels-v2 ${target[*]} $IMAGE_PYTHON_FULL" \
-        "$(sha256sum <"$APP/requirements.txt")" | sha256sum | cut -d' ' -f1)"
-    have="$(cat "$WHEELS/deps.stamp" 2>/dev/null || true)"
-    if [[ "$want" != "$have" || ! -d "$WHEELS/deps" ]]; then
+        "$(sha256sum <"$requirements")" | sha256sum | cut -d' ' -f1)"
+    have="$(cat "$dir/deps.stamp" 2>/dev/null || true)"
+    if [[ "$want" != "$have" || ! -d "$dir/deps" ]]; then
         start=$SECONDS
-        log "requirements changed: building third-party wheels on the host"
-        rm -rf "$WHEELS/deps" "$WHEELS/deps.tmp" "$WHEELS/deps.stamp"
+        log "requirements changed: building third-party wheels of $requirements on the host"
+        rm -rf "$dir/deps" "$dir/deps.tmp" "$dir/deps.stamp"
         # pip --python: resolve (environment markers included) for the image's
         # exact interpreter when the host has it (Debian 12: /usr/bin/python3.11).
         "$PYTHON" -m pip "${target[@]}" wheel --quiet --disable-pip-version-check \
-            --wheel-dir "$WHEELS/deps.tmp" --requirement "$APP/requirements.txt"
-        mv "$WHEELS/deps.tmp" "$WHEELS/deps"
-        printf '%s\n' "$want" >"$WHEELS/deps.stamp"
-        log "third-party wheels: $(find "$WHEELS/deps" -name '*.whl' | wc -l) in $((SECONDS - start)) s"
+            --wheel-dir "$dir/deps.tmp" --requirement "$requirements"
+        mv "$dir/deps.tmp" "$dir/deps"
+        printf '%s\n' "$want" >"$dir/deps.stamp"
+        log "third-party wheels: $(find "$dir/deps" -name '*.whl' | wc -l) in $((SECONDS - start)) s"
     else
-        log "third-party wheels up to date"
+        log "third-party wheels of $requirements up to date"
     fi
+}
+
+build_wheels() {
+    local want have start
+    deps_wheels "$APP/requirements.txt" "$WHEELS"
 
     local sources=(pyproject.toml churn)
     [[ -f "$APP/README.md" ]] && sources+=(README.md)
@@ -149,6 +161,8 @@ fi
 timings=()
 for name in "${names[@]}"; do
     [[ "$name" != app ]] || build_wheels
+    # The MLflow server: its own wheelhouse (full mlflow, PostgreSQL driver).
+    [[ "$name" != mlflow ]] || deps_wheels "$SERVICES/mlflow/requirements.txt" "$SERVICES/mlflow/.wheels"
     build_image "$name"
 done
 

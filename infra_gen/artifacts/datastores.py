@@ -112,6 +112,8 @@ def postgres_context(topo: Topology) -> dict[str, object]:
         "user": pg.user,
         "replication_user": repl.user if repl else None,
         "replication_slot": repl.slot if repl else None,
+        # The model registry's own database and role (the postgres image makes them).
+        "registry": topo.env.ml_registry if topo.env.ml_registry.enabled else None,
         "networks": DOCKER_NETWORK_RANGES,
         "indexes": [
             Index(i.name, i.table, tuple(_index_column(c) for c in i.columns))

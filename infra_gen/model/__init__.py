@@ -5,6 +5,7 @@ from .environment import Deploy, Environment
 from .error_tracking import ErrorTracking
 from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
 from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
+from .registry import ModelRegistry
 from .services import AppService, Metrics, Role
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "LoadBalancer",
     "Logging",
     "Metrics",
+    "ModelRegistry",
     "Monitoring",
     "Postgres",
     "Redis",

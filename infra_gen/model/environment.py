@@ -13,6 +13,7 @@ from .error_tracking import ErrorTracking
 from .operations import Alerting, Backups, Firewall, Logging, Monitoring, Ssh
 from .overrides import Overrides
 from .platform import Images, LoadBalancer, Postgres, Redis, Tls, TlsMode
+from .registry import ModelRegistry
 from .reserved import DATASTORE_PORTS, RESERVED_SERVICE_NAMES, route_collision
 from .roles import ROLE_SPECS
 from .services import AppService, Role
@@ -112,6 +113,8 @@ class Environment(StrictModel):
     """Database dumps and model archives, with retention."""
     error_tracking: ErrorTracking = ErrorTracking()
     """Unhandled errors of the app reported to a Sentry-protocol server (or a sink)."""
+    ml_registry: ModelRegistry = ModelRegistry()
+    """MLflow tracking server and model registry the ML service loads its model from."""
     ssh: Ssh = Ssh()
     """SSH access through a bastion."""
     images: Images = Images()
@@ -257,6 +260,22 @@ class Environment(StrictModel):
                 f"the load balancer's published ports {published} "
                 "(load_balancer.http_port / https_port)"
             )
+        return self
+
+    @model_validator(mode="after")
+    @located
+    def _registry_has_its_own_database(self) -> Environment:
+        reg, pg = self.ml_registry, self.postgres
+        if not reg.enabled:
+            return self
+        if reg.database == pg.database:
+            raise ValueError(f"ml_registry.database: {reg.database!r} is the app's database "
+                             "(postgres.database); the registry needs its own")
+        if reg.user == pg.user:
+            raise ValueError(f"ml_registry.user: {reg.user!r} is the app's role "
+                             "(postgres.user); the registry logs in as its own")
+        if not any(self.role_of(n) is Role.ml for n in self.services):
+            raise ValueError("ml_registry.enabled: no service with role ml loads from it")
         return self
 
     @model_validator(mode="after")

@@ -29,6 +29,7 @@ INFRA_CONTAINERS: frozenset[str] = frozenset({
     "fluentd", "postgres-exporter", "postgres-replica-exporter", "redis-exporter",
     "nginx-exporter", "node-exporter", "migrate", "redis-replica", "redis-sentinel-1",
     "redis-sentinel-2", "redis-sentinel-3", "redis-replica-exporter", "redis-sentinel-exporter",
+    "mlflow",
 })
 """Compose service (and DNS) names of the stack's own containers."""
 

@@ -56,6 +56,9 @@ class RoleSpec:
     """Reports unhandled errors where error_tracking is on (the app's sentry-sdk)."""
     test_error_route: bool = False
     """Serves the test-only error route where error_tracking.test_error_route is on."""
+    model_registry: bool = False
+    """Serves the model version the registry's alias marks (with ml_registry enabled):
+    the registry's address, model name, alias and poll interval."""
     tmpfs: tuple[str, ...] = ("/tmp",)
     """Where the image writes (an in-memory tmpfs each): the root filesystem is read-only."""
 
@@ -93,5 +96,5 @@ ROLE_SPECS: dict[Role, RoleSpec] = {
                           alerts=("tasks",), dashboard=("tasks",), reports_errors=True),
     Role.ml: RoleSpec("app", ("ml",), 5000, 5000, True, "/health", APP_UID,
                       (BACKEND_NET,), None, gunicorn=True, alerts=("ml",), dashboard=("ml",),
-                      reports_errors=True),
+                      reports_errors=True, model_registry=True),
 }

@@ -43,6 +43,9 @@ class BackupFacts:
     model_prefix: str
     retention_days: int
     keep: int
+    registry_versions: int
+    """Newest registered versions each model archive holds (ml_registry); 0: no
+    registry, the archive is the ML service's model directory."""
     schedule: str
     password_secret: str
 
@@ -80,6 +83,7 @@ def backup_facts(topo: Topology) -> BackupFacts:
         model_prefix=f"{env.project}_model",
         retention_days=env.backups.database.retention_days,
         keep=env.backups.models.keep,
+        registry_versions=env.ml_registry.backup_versions if env.ml_registry.enabled else 0,
         schedule=env.backups.database.schedule,
         password_secret=f"{SECRETS_MOUNT}/postgres_password",
     )

@@ -57,6 +57,7 @@ PORTS = {
     "mail-sink": 2525,
     "mail-sink-api": 8025,
     "error-sink": 8030,
+    "mlflow": 5000,
 }
 SWARM_PORTS = ((2377, "tcp", "cluster management"), (7946, "tcp", "node gossip"),
                (7946, "udp", "node gossip"), (4789, "udp", "overlay VXLAN"))

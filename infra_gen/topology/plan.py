@@ -34,6 +34,7 @@ from .observability import (
     secret_env,
 )
 from .redis import redis_client, redis_servers
+from .registry import MLFLOW, ml_env, mlflow_server, postgres_env
 
 MIGRATE = "migrate"
 """The one-shot migration service (compose and swarm service name)."""
@@ -129,6 +130,10 @@ class _Planner:
                 secrets = tuple(sorted({*secrets, track.dsn_secret}))
                 if track.sink:
                     links.append(Link(ERROR_SINK, "error events"))
+            if spec.model_registry and env.ml_registry.enabled:
+                # No depends_on: without the registry it serves the model in its image.
+                environment += ml_env(env)
+                links.append(Link(MLFLOW, "model registry"))
             environment += sorted(svc.environment.items())
             depends += [(d, "service_healthy") for d in svc.depends_on]
             if spec.health_path and port:
@@ -282,6 +287,7 @@ class _Planner:
             ("POSTGRES_USER", pg.user),
             secret_env("POSTGRES_PASSWORD_FILE", "postgres_password"),
             *replication,
+            *postgres_env(self.env),
         )
         conf = (
             Mount("./postgres/postgresql.conf", "/etc/infra-gen/postgresql.conf"),
@@ -293,7 +299,9 @@ class _Planner:
             # slow on a loaded host, and not a failure (failover/failover.sh).
             start_period="180s",
         )
-        secrets = ("postgres_password", *((repl.password_secret,) if repl else ()))
+        reg = self.env.ml_registry
+        secrets = ("postgres_password", *((repl.password_secret,) if repl else ()),
+                   *((reg.password_secret,) if reg.enabled else ()))
         self.containers.append(
             Container(
                 name="postgres", kind="postgres",
@@ -325,6 +333,9 @@ class _Planner:
                 )
             )
         self.containers += redis_servers(self.env, self.image)
+        server = mlflow_server(self.env, self.image, dict(self.db_env())["DATABASE_HOST"])
+        if server is not None:
+            self.containers.append(server)
 
     # -- derived facts --------------------------------------------------------
     def upstreams(self) -> tuple[UpstreamPool, ...]:

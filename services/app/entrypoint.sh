@@ -10,6 +10,11 @@
 #                      $PORT (8030), listed at /events
 #   migrate            apply database migrations
 #   create-token NAME  print a new API token once (only its hash is stored)
+#   retrain [--promote] [--seed N]   train on fresh synthetic data, log the run and
+#                      register a version in the model registry ($MLFLOW_TRACKING_URI);
+#                      --promote points the alias ($MODEL_REGISTRY_ALIAS) at it
+#   promote VERSION    point the alias at a registered version
+#   registry-export [--last N]       tar.gz of the newest N registered versions on stdout
 #   healthcheck        the image's HEALTHCHECK: checks what this container runs
 #   anything else      run as given (e.g. bash, churn, python)
 #
@@ -52,6 +57,9 @@ case "$cmd" in
     create-token)
         [[ $# -ge 1 ]] || { echo "usage: app-entrypoint create-token NAME" >&2; exit 2; }
         argv=(churn create-token)
+        ;;
+    retrain | promote | registry-export)
+        argv=(churn "$cmd")
         ;;
     healthcheck)
         role="$(cat "$ROLE_FILE" 2>/dev/null || echo none)"

@@ -6,6 +6,10 @@
 #       (only when REPLICATION_USER is set: an environment without a replica has none),
 #       /etc/infra-gen/init.sql (if mounted) -- all on a temporary server that
 #       listens on no TCP address; then the real server.
+#   EXTRA_DB_NAME, EXTRA_DB_USER, EXTRA_DB_PASSWORD_FILE (optional: the MLflow
+#       server's): at every start of a read-write server, the role (its password
+#       set again from the file) and the database it owns are created when missing,
+#       on the same temporary server, so an existing volume gets them too.
 #   POSTGRES_ROLE=replica  first start: wait for PRIMARY_HOST, then
 #       pg_basebackup -R -S $REPLICATION_SLOT -X stream; then start as a standby.
 #
@@ -134,6 +138,8 @@ SELECT pg_create_physical_replication_slot(:'slot')
 \endif
 SQL
 
+    [[ -z "${EXTRA_DB_NAME:-}" ]] || ensure_extra_db
+
     if [[ -f "$CONF_DIR/init.sql" ]]; then
         log "running $CONF_DIR/init.sql in $POSTGRES_DB"
         psql -X -q -v ON_ERROR_STOP=1 -h "$INIT_SOCKET_DIR" -U postgres -d "$POSTGRES_DB" \
@@ -144,6 +150,40 @@ SQL
     rmdir "$INIT_SOCKET_DIR" 2>/dev/null || true
     : >"$INIT_MARK"
     log "initialisation done"
+}
+
+# ensure_extra_db: the role EXTRA_DB_USER with the password of its secret file and
+# the database EXTRA_DB_NAME owned by it, on the temporary server of $INIT_SOCKET_DIR.
+ensure_extra_db() {
+    require EXTRA_DB_NAME EXTRA_DB_USER EXTRA_DB_PASSWORD_FILE
+    local pw
+    pw="$(read_secret "$EXTRA_DB_PASSWORD_FILE")"
+    log "ensuring role $EXTRA_DB_USER and database $EXTRA_DB_NAME"
+    INIT_X_USER="$EXTRA_DB_USER" INIT_X_PASSWORD="$pw" INIT_X_DB="$EXTRA_DB_NAME" \
+        psql -X -q -v ON_ERROR_STOP=1 -h "$INIT_SOCKET_DIR" -U postgres -d postgres <<'SQL'
+\getenv x_user INIT_X_USER
+\getenv x_pw INIT_X_PASSWORD
+\getenv x_db INIT_X_DB
+SET password_encryption = 'scram-sha-256';
+SELECT format('CREATE ROLE %I LOGIN', :'x_user')
+    WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'x_user') \gexec
+SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'x_user', :'x_pw') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'x_db', :'x_user')
+    WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'x_db') \gexec
+SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'x_db') \gexec
+SQL
+}
+
+# ensure_extra_db_on_start: the same for a data directory initialised before (or
+# without) EXTRA_DB_*, when it starts read-write; a standby gets them by replication.
+ensure_extra_db_on_start() {
+    [[ -n "${EXTRA_DB_NAME:-}" && ! -f "$PGDATA/standby.signal" ]] || return 0
+    mkdir -p "$INIT_SOCKET_DIR"
+    pg_ctl --pgdata="$PGDATA" --wait --timeout=300 --silent \
+        -o "-c listen_addresses='' -c unix_socket_directories=$INIT_SOCKET_DIR" start
+    ensure_extra_db
+    pg_ctl --pgdata="$PGDATA" --wait --timeout=120 --silent -m fast stop
+    rmdir "$INIT_SOCKET_DIR" 2>/dev/null || true
 }
 
 # base_backup HOST DIR: a standby's copy of HOST in the empty directory DIR.
@@ -233,11 +273,14 @@ elif data_dir_empty; then
             "re-seeds from it)"
     fi
     if [[ "$ROLE" == primary ]]; then init_primary; else init_replica; fi
+    fresh=yes
 elif [[ ! -s "$PGDATA/PG_VERSION" ]]; then
     die "$PGDATA is neither empty nor a PostgreSQL data directory"
 elif [[ ! -e "$INIT_MARK" ]]; then
     die "$PGDATA holds an interrupted initialisation: remove the volume and start again"
 fi
+
+[[ "${fresh:-no}" == yes ]] || ensure_extra_db_on_start
 
 server_args=(-D "$PGDATA" -p "$PORT" -c "listen_addresses=*")
 if [[ -f "$CONF_DIR/postgresql.conf" ]]; then

@@ -140,6 +140,29 @@ def test_backup_models_keeps_the_newest(tmp_path: Path) -> None:
         assert "./model.joblib" in tar.getnames()
 
 
+@pytest.mark.parametrize(("env", "versions"), [("prod", 5), ("dev", 3), ("swarm", 0)])
+def test_backup_models_archives_the_newest_registered_versions(tmp_path: Path, env: str,
+                                                                versions: int) -> None:
+    """With ml_registry, the archive is the registry's newest N versions (N from the
+    model: 5 in prod), exported by the ml container; without it, its model directory."""
+    script = install(tmp_path, env, "backup/backup_models.sh")
+    calls = tmp_path / "docker-args"
+    payload = tmp_path / "payload"
+    (payload / "versions" / "7").mkdir(parents=True)
+    (payload / "versions" / "7" / "version.json").write_text("{}")
+    fake_bin(tmp_path, "docker", f'printf "%s\\n" "$*" >{calls}; tar -C {payload} -czf - .')
+    r = run(script, tmp_path, BACKUP_MODE="compose", COMPOSE_FILE=str(tmp_path / "c.yaml"))
+    assert r.returncode == 0, r.stderr
+    args = calls.read_text()
+    if versions:
+        assert args.endswith(f"exec -T ml app-entrypoint registry-export --last {versions}\n")
+    else:
+        assert "exec -T ml tar -C /opt/churn/model -czf - ." in args
+    (archive,) = (tmp_path / "backups" / "models").iterdir()
+    with tarfile.open(archive) as tar:
+        assert "./versions/7/version.json" in tar.getnames()
+
+
 def test_restore_refuses_the_main_database_without_force(tmp_path: Path) -> None:
     script = install(tmp_path, "prod", "backup/restore_db.sh")
     dump = tmp_path / "d.sql.gz"

@@ -103,7 +103,10 @@ def test_pg_hba(name: str) -> None:
     hosts = [r for r in rules if r[0] == "host"]
     accepting = [r for r in hosts if r[-1] != "reject"]
     assert all(r[-1] == "scram-sha-256" for r in accepting)
-    assert {(r[1], r[2]) for r in accepting} == {(pg.database, pg.user), ("replication", repl_user)}
+    reg = topo.env.ml_registry
+    registry = {(reg.database, reg.user)} if reg.enabled else set()
+    assert {(r[1], r[2]) for r in accepting} == {(pg.database, pg.user), ("replication", repl_user),
+                                                 *registry}
     for cidr in DOCKER_NETWORK_RANGES:
         assert ["host", pg.database, pg.user, cidr, "scram-sha-256"] in rules
         assert ["host", "replication", repl_user, cidr, "scram-sha-256"] in rules

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "services"
 BUILD_SCRIPT = ROOT / "scripts" / "build-images.sh"
 IMAGES = ("app", "lb", "frontend", "postgres", "redis", "prometheus", "alertmanager", "exporters",
-          "certbot")
+          "certbot", "mlflow")
 BASE = "debian:bookworm-slim"
 VERSION = (ROOT / "VERSION").read_text(encoding="utf-8").strip()
 
@@ -33,6 +33,7 @@ CONTRACT_USERS = {
     "alertmanager": "prometheus",
     "exporters": "nobody",
     "certbot": "certbot",
+    "mlflow": "10003:10003",
 }
 EXPOSED = {
     "app": {"8000", "5000", "8888", "2525", "8025", "8030"},
@@ -44,6 +45,7 @@ EXPOSED = {
     "alertmanager": {"9093"},
     "exporters": {"9100", "9113", "9121", "9187"},
     "certbot": set(),
+    "mlflow": {"5000"},
 }
 SECRET_NAME = re.compile(r"(secret|passw|\.key$|\.pem$|\.p12$|id_rsa|\.env$|token)", re.IGNORECASE)
 

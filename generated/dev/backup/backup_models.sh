@@ -7,8 +7,10 @@
 # atomically (.tmp, `gzip -t`, rename) and keep the newest $KEEP archives.
 # Logs to $LOG_DIR/backup_models.log.
 #
-# BACKUP_MODE=compose (default): tar runs in the ml container of the compose
-#   project $COMPOSE_PROJECT.
+# BACKUP_MODE=compose (default): runs in the ml container of the compose
+#   project $COMPOSE_PROJECT: with REGISTRY_VERSIONS > 0 (the model registry), the
+#   newest $REGISTRY_VERSIONS registered versions (`app-entrypoint registry-export`:
+#   versions/<n>/version.json and versions/<n>/model/), else tar of the model directory.
 # BACKUP_MODE=direct: archives the host directory $MODEL_SOURCE_DIR.
 set -euo pipefail
 umask 077
@@ -31,6 +33,7 @@ COMPOSE_FILE="${COMPOSE_FILE:-$SCRIPT_DIR/../compose.yaml}"
 ML_SERVICE="${ML_SERVICE:-$DEFAULT_ML_SERVICE}"
 MODEL_DIR="${MODEL_DIR:-$DEFAULT_MODEL_DIR}"
 KEEP="${KEEP:-5}"
+REGISTRY_VERSIONS="${REGISTRY_VERSIONS:-3}"
 
 ARCHIVE_DIR="$BACKUP_DIR/models"
 LOG_FILE="$LOG_DIR/backup_models.log"
@@ -47,12 +50,19 @@ fail() {
 }
 
 [[ "$KEEP" =~ ^[1-9][0-9]*$ ]] || fail "KEEP must be a positive number, got '$KEEP'"
+[[ "$REGISTRY_VERSIONS" =~ ^[0-9]+$ ]] \
+    || fail "REGISTRY_VERSIONS must be a number, got '$REGISTRY_VERSIONS'"
 
 archive() {
     case "$BACKUP_MODE" in
         compose)
-            docker compose -p "$COMPOSE_PROJECT" -f "$COMPOSE_FILE" exec -T "$ML_SERVICE" \
-                tar -C "$MODEL_DIR" -czf - .
+            if ((REGISTRY_VERSIONS > 0)); then
+                docker compose -p "$COMPOSE_PROJECT" -f "$COMPOSE_FILE" exec -T "$ML_SERVICE" \
+                    app-entrypoint registry-export --last "$REGISTRY_VERSIONS"
+            else
+                docker compose -p "$COMPOSE_PROJECT" -f "$COMPOSE_FILE" exec -T "$ML_SERVICE" \
+                    tar -C "$MODEL_DIR" -czf - .
+            fi
             ;;
         direct)
             [[ -d "${MODEL_SOURCE_DIR:-}" ]] || fail "BACKUP_MODE=direct needs MODEL_SOURCE_DIR (a directory)"
@@ -69,7 +79,11 @@ final="$ARCHIVE_DIR/${PREFIX}_${stamp}.tar.gz"
 tmp="$final.tmp"
 trap 'rm -f "$tmp"' EXIT
 
-log "archiving $MODEL_DIR ($BACKUP_MODE mode) to $final"
+if [[ "$BACKUP_MODE" == compose ]] && ((REGISTRY_VERSIONS > 0)); then
+    log "archiving the newest $REGISTRY_VERSIONS registered versions to $final"
+else
+    log "archiving $MODEL_DIR ($BACKUP_MODE mode) to $final"
+fi
 archive >"$tmp" || fail "archiving the model directory failed"
 gzip -t "$tmp" || fail "$tmp is not a valid gzip file"
 tar -tzf "$tmp" >/dev/null || fail "$tmp is not a valid tar archive"

@@ -1,8 +1,11 @@
-"""`churn` management commands: migrate, create-token NAME, train --out DIR."""
+"""`churn` management commands: migrate, create-token NAME, train --out DIR, and with
+a model registry (MLFLOW_TRACKING_URI): retrain [--promote], promote VERSION,
+registry-export --last N."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -100,6 +103,82 @@ def _train(args: argparse.Namespace, _: Config) -> int:
     return 0
 
 
+def _registry() -> Any:
+    from churn.ml.registry import RegistrySettings
+
+    settings = RegistrySettings.from_env()
+    if settings is None:
+        raise ConfigError("MLFLOW_TRACKING_URI is not set (no model registry)")
+    return settings
+
+
+def _one_line_errors(handler: Any) -> Any:
+    """A registry that refuses or cannot be reached: one line on stderr, exit 1."""
+
+    def run(args: argparse.Namespace, config: Config) -> int:
+        from churn.ml.registry import _one_line
+
+        try:
+            return int(handler(args, config))
+        except ConfigError:
+            raise
+        except Exception as exc:
+            print(f"churn {args.command}: {_one_line(exc)}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_one_line_errors
+def _retrain(args: argparse.Namespace, _: Config) -> int:
+    """Train on a fresh synthetic data set (a new seed unless given), log the run,
+    register a version and, with --promote, move the alias to it."""
+    import secrets
+
+    from churn.ml.publish import register
+    from churn.ml.train import train
+
+    settings = _registry()
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31 - 1) + 1
+    model = train(seed=seed)
+    registered = register(model, settings, promote=args.promote)
+    log.info("registered %s version %s (run %s, AUC %.3f)%s", settings.model_name,
+             registered.version, registered.run_id, model.metadata["metrics"]["auc"],
+             f"; {settings.alias} -> {registered.version}" if args.promote else "")
+    # One JSON line on stdout (make retrain and the stack test read it).
+    print(json.dumps(registered.as_dict(model), sort_keys=True))
+    return 0
+
+
+@_one_line_errors
+def _promote(args: argparse.Namespace, _: Config) -> int:
+    from churn.ml.publish import promote
+
+    settings = _registry()
+    promote(settings, args.version)
+    print(json.dumps({"model_name": settings.model_name, "alias": settings.alias,
+                      "version": args.version}, sort_keys=True))
+    return 0
+
+
+@_one_line_errors
+def _registry_export(args: argparse.Namespace, _: Config) -> int:
+    from churn.ml.publish import export
+
+    if sys.stdout.isatty():
+        print("churn: registry-export writes a tar.gz on stdout: redirect it", file=sys.stderr)
+        return 2
+    versions = export(_registry(), args.last, sys.stdout.buffer)
+    log.info("exported versions %s", ", ".join(versions) or "(none registered)")
+    return 0
+
+
+def _positive(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {raw!r}")
+    return int(raw)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="churn", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +193,19 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="directory for model.joblib + metadata.json")
     train.add_argument("--seed", type=int, default=42, help="data set and training seed")
     train.set_defaults(handler=_train)
+    retrain = commands.add_parser(
+        "retrain", help="train on fresh synthetic data and register a version (registry)")
+    retrain.add_argument("--seed", type=int, default=None, help="seed (default: a new one)")
+    retrain.add_argument("--promote", action="store_true",
+                         help="point the alias (MODEL_REGISTRY_ALIAS) at the new version")
+    retrain.set_defaults(handler=_retrain)
+    prom = commands.add_parser("promote", help="point the alias at a registered version")
+    prom.add_argument("version", help="the registered version number")
+    prom.set_defaults(handler=_promote)
+    export = commands.add_parser(
+        "registry-export", help="tar.gz of the newest registered versions, on stdout")
+    export.add_argument("--last", type=_positive, default=5, help="how many versions (default 5)")
+    export.set_defaults(handler=_registry_export)
     return parser
 
 

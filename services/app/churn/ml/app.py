@@ -14,6 +14,7 @@ from churn.ml import metrics
 from churn.ml.drift import DriftMonitor
 from churn.ml.features import to_matrix
 from churn.ml.model import ChurnModel
+from churn.ml.registry import ModelHolder, Served, watched_holder
 from churn.schemas import BodyError, CustomerFeatures, validate_body
 
 MAX_BATCH = 10_000
@@ -45,25 +46,47 @@ def parse_predict_body(body: Any) -> tuple[list[dict[str, Any]], bool]:
     )
 
 
-def _publish_model_metrics(model: ChurnModel) -> None:
+def _publish_model_metrics(served: Served, previous: Served | None = None) -> None:
+    model = served.model
     meta = model.metadata
+    if previous is not None and previous.model.version != model.version:
+        metrics.MODEL_INFO.labels(previous.model.version).set(0)
     metrics.MODEL_ACCURACY.set(meta["metrics"]["accuracy"])
     metrics.MODEL_AUC.set(meta["metrics"]["auc"])
     metrics.MODEL_INFO.labels(model.version).set(1)
+    metrics.REGISTRY_VERSION.set(int(served.registry_version or 0))
     for feature, share in meta["feature_importances"].items():
         metrics.FEATURE_IMPORTANCE.labels(feature).set(share)
 
 
-def create_app(config: Config | None = None, model: ChurnModel | None = None) -> Flask:
+def create_app(
+    config: Config | None = None,
+    model: ChurnModel | None = None,
+    holder: ModelHolder | None = None,
+) -> Flask:
+    """The ML service. `holder` serves the registry's version (a test passes one with
+    a fake client); by default the environment's registry is watched, if it names one."""
     config = config or Config.from_env()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = config.require("secret_key")
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    model = model or ChurnModel.load(config.model_dir)
-    drift = DriftMonitor(model.metadata["feature_distributions"])
+    baked = model or ChurnModel.load(config.model_dir)
+    drift = DriftMonitor(baked.metadata["feature_distributions"])
     drift_updated_at = 0.0
     served_by = socket.gethostname()
-    _publish_model_metrics(model)
+
+    def swapped(old: Served, new: Served) -> None:
+        nonlocal drift
+        # A new model has its own training distribution: drift starts over against it.
+        drift = DriftMonitor(new.model.metadata["feature_distributions"])
+        metrics.MODEL_RELOADS.inc()
+        _publish_model_metrics(new, old)
+
+    if holder is None:
+        holder = watched_holder(baked, swapped)
+    else:
+        holder.on_swap = swapped
+    _publish_model_metrics(holder.current)
     register_error_handlers(app)
 
     def refresh_drift(*, force: bool = False) -> None:
@@ -94,6 +117,7 @@ def create_app(config: Config | None = None, model: ChurnModel | None = None) ->
             metrics.REJECTED_REQUESTS.inc()
             raise
         raw = to_matrix(records)
+        model = holder.current.model
         probabilities = model.churn_probability(raw)
         drift.observe(raw)
         refresh_drift()
@@ -111,11 +135,14 @@ def create_app(config: Config | None = None, model: ChurnModel | None = None) ->
 
     @app.get("/model")
     def model_metadata() -> Response:
-        return jsonify(model.metadata)
+        served = holder.current
+        return jsonify({**served.model.metadata, "registry": served.describe(holder.settings)})
 
     @app.get("/health")
     def health() -> Response:
-        return jsonify({"status": "ok", "model_version": model.version})
+        served = holder.current
+        return jsonify({"status": "ok", "model_version": served.model.version,
+                        "registry_version": served.registry_version})
 
     @app.get("/metrics")
     def prometheus_metrics() -> Response:

@@ -24,6 +24,15 @@ MODEL_AUC = Gauge(
 MODEL_INFO = Gauge(
     "churn_ml_model_info", "Loaded model version (value 1)", ["version"], multiprocess_mode="max"
 )
+# Each worker process swaps on its own poll: the live processes' highest version.
+REGISTRY_VERSION = Gauge(
+    "churn_ml_model_registry_version",
+    "Registered version of the served model (0: the model baked into the image)",
+    multiprocess_mode="livemax",
+)
+MODEL_RELOADS = Counter(
+    "churn_ml_model_reloads_total", "New registry versions loaded without a restart"
+)
 FEATURE_IMPORTANCE = Gauge(
     "churn_ml_feature_importance",
     "Permutation importance share of each feature (sums to 1)",

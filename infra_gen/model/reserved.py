@@ -27,7 +27,7 @@ LB_PREFIX_PATHS: tuple[str, ...] = ("/.well-known/acme-challenge/",)
 INFRA_CONTAINERS: frozenset[str] = frozenset({
     "lb", "postgres", "postgres-replica", "redis", "prometheus", "alertmanager", "grafana",
     "fluentd", "postgres-exporter", "postgres-replica-exporter", "redis-exporter",
-    "nginx-exporter", "node-exporter", "migrate", "redis-replica", "redis-sentinel-1",
+    "nginx-exporter", "lb-log-exporter", "node-exporter", "migrate", "redis-replica", "redis-sentinel-1",
     "redis-sentinel-2", "redis-sentinel-3", "redis-replica-exporter", "redis-sentinel-exporter",
 })
 """Compose service (and DNS) names of the stack's own containers."""
@@ -35,7 +35,7 @@ INFRA_CONTAINERS: frozenset[str] = frozenset({
 RESERVED_SERVICE_NAMES: frozenset[str] = INFRA_CONTAINERS | {
     # Prometheus job names of the exporters (the container name without -exporter)
     # and of the monitoring containers: a service's scrape job is its own name.
-    "nginx", "node", "redis-sentinel",
+    "nginx", "lb-log", "node", "redis-sentinel",
 }
 """Names an application service may not take: a container, DNS alias or scrape job
 of the stack's own already has it."""

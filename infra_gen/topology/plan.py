@@ -8,6 +8,8 @@ from ..model.roles import APP_UID, ROLE_SPECS, RoleSpec, own_spec
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
+    LB_LOG_DIR,
+    LB_LOG_VOLUME,
     NGINX_UID,
     PORTS,
     Container,
@@ -196,7 +198,9 @@ class _Planner:
         env = self.env
         lb = env.load_balancer
         published = [Published(lb.bind_address, lb.http_port, PORTS["lb_http"])]
-        mounts = [Mount("./nginx/nginx.conf", "/etc/nginx/nginx.conf")]
+        # Read-only: connecting to the log exporter's socket needs no write access.
+        mounts = [Mount("./nginx/nginx.conf", "/etc/nginx/nginx.conf"),
+                  Mount(LB_LOG_VOLUME, LB_LOG_DIR, True, True)]
         if env.tls.mode is not TlsMode.none:
             published.append(Published(lb.bind_address, lb.https_port, PORTS["lb_https"]))
         if env.tls.mode is TlsMode.self_signed:

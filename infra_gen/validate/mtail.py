@@ -9,6 +9,7 @@ program that drift apart fail here, not on a dashboard.
 
 from __future__ import annotations
 
+import functools
 import re
 import tempfile
 from pathlib import Path
@@ -43,12 +44,16 @@ def compile_only(ctx: Context) -> list[Finding]:
         Finding(f"mtail --compile_only: {out.output}", MTAIL_PROGRAMS)]
 
 
+def _fill(values: dict[str, str], match: re.Match[str]) -> str:
+    return values.get(match.group(1), "-")
+
+
 def _lines(fmt: str, route: str) -> list[str]:
     out = []
     for status, upstream, _ in SAMPLES:
         values = {"status": status, "lb_route": route, "request_time": "0.012",
                   "upstream_status": upstream}
-        line = re.sub(r"\$(\w+)", lambda m: values.get(m.group(1), "-"), fmt)
+        line = re.sub(r"\$(\w+)", functools.partial(_fill, values), fmt)
         out.append(SYSLOG_HEADER + line.replace("\\n", "\n"))
     return out
 

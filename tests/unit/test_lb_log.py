@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from test_nginx import block
 
 from infra_gen.contract import LB_ACCESS_FIELDS, LB_ACCESS_TAG, LB_REQUESTS
 from infra_gen.model import TlsMode
@@ -58,16 +59,6 @@ def test_on_swarm_one_exporter_beside_each_lb() -> None:
     lb, exporter = stack["lb"]["deploy"], stack["lb-log-exporter"]["deploy"]
     assert exporter["placement"] == lb["placement"]
     assert exporter["replicas"] == lb["replicas"]
-
-
-def block(text: str, opening: str) -> str:
-    """The body of the first `opening {` block, braces balanced."""
-    start = text.index(opening + " {") + len(opening) + 2
-    depth, i = 1, start
-    while depth:
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        i += 1
-    return text[start:i - 1]
 
 
 def _format(conf: str) -> str:

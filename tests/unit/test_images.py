@@ -40,7 +40,7 @@ EXPOSED = {
     "redis": {"6379", "26379"},
     "prometheus": {"9090"},
     "alertmanager": {"9093"},
-    "exporters": {"9100", "9113", "9121", "9187"},
+    "exporters": {"3903", "9100", "9113", "9121", "9187"},
 }
 SECRET_NAME = re.compile(r"(secret|passw|\.key$|\.pem$|\.p12$|id_rsa|\.env$|token)", re.IGNORECASE)
 

@@ -321,8 +321,10 @@ class _Planner:
                                       dashboard=c.dashboard, discovered=True))
         for c in self.containers:
             if c.kind.endswith("-exporter") and c.port is not None:
+                # The log exporter runs beside each lb task on swarm: every one counts.
                 jobs.append(ScrapeJob(c.name.removesuffix("-exporter"), c.name, c.port,
-                                      kind=c.kind, watches=c.links[0].target if c.links else None))
+                                      kind=c.kind, watches=c.links[0].target if c.links else None,
+                                      discovered=c.kind == "lb-log-exporter"))
         for c in self.containers:
             if c.kind in ("prometheus", "alertmanager") and c.port is not None:
                 # Prometheus scrapes itself on localhost.

@@ -18,6 +18,8 @@ COMPOSE = "compose.yaml"
 STACK = "stack.yaml"
 """The swarm variant of compose.yaml (multi-host environments only)."""
 NGINX_CONF = "nginx/nginx.conf"
+MTAIL_PROGRAMS = "mtail"
+"""The log exporter's programs (mtail --progs reads the directory)."""
 PROMETHEUS_CONFIG = "prometheus/prometheus.yml"
 PROMETHEUS_SWARM_CONFIG = "prometheus/prometheus.swarm.yml"
 PROMETHEUS_RULES = "prometheus/rules/*.yml"
@@ -43,6 +45,7 @@ APT_TOOLS: dict[str, str] = {
     "logrotate": "logrotate",
     "shellcheck": "shellcheck",
     "ufw": "ufw",
+    "mtail": "mtail",
 }
 """Program a check runs -> the Debian/Ubuntu package that ships it."""
 PIP_TOOLS: dict[str, str] = {"check-jsonschema": "check-jsonschema", "gixy": "gixy-ng"}
@@ -51,7 +54,7 @@ install them)."""
 DOCKER_TOOLS: dict[str, str] = {"docker": "docker.io", "docker compose": "docker-compose"}
 """The Docker engine's CLI and its Compose v2 plugin -> the Debian 13 package (on Debian
 12, scripts/install-tools.sh takes them from trixie: bookworm's docker-compose is v1)."""
-HOST_DAEMONS = ("nginx", "prometheus", "prometheus-alertmanager")
+HOST_DAEMONS = ("nginx", "prometheus", "prometheus-alertmanager", "mtail")
 """Services the packages above start on install; only their binaries are wanted."""
 
 
@@ -96,6 +99,22 @@ METRICS = (API_REQUESTS, API_LATENCY, API_ACTIVE_CLIENTS, TASKS_SUCCEEDED, TASKS
            LIVE_ACCURACY, LABELLED_PREDICTIONS, ML_PREDICTED_ROWS)
 """Series the rules and dashboards query (histograms by their _bucket series)."""
 # -- metrics that are not the bundled app's --------------------------------------
+LB_REQUESTS = "lb_http_requests_total"
+"""The load balancer's responses (the mtail artifact counts nginx's access lines),
+labelled route (the nginx location's group), status (the code), class (2xx...5xx)
+and source (lb: nginx answered itself, such as a 429; upstream: a member did)."""
+LB_UNPARSED = "lb_access_lines_unparsed_total"
+"""Access lines the log exporter did not recognise (nginx's log_format and the mtail
+program out of step): 0."""
+LB_ACCESS_TAG = "lb_access"
+"""The syslog tag of the access lines nginx sends the log exporter."""
+LB_ACCESS_FIELDS: tuple[tuple[str, str], ...] = (
+    ("status", "$status"), ("route", "$lb_route"), ("request_time", "$request_time"),
+    ("upstream", "$upstream_status"),
+)
+"""The access line the log exporter parses, `key=value` in this order (nginx.conf's
+lb_metrics log_format writes it, the mtail program reads it). upstream is last: with
+retries it holds several statuses ("502, 200"); "-" when nginx answered itself."""
 ENV_LABEL = "environment"
 """Label every scrape target carries (the environment's name; prometheus.yml): the
 dashboards' $environment selects on it, so one Grafana can show several environments.

@@ -29,6 +29,7 @@ VERSION_ARGS: dict[str, list[str]] = {
     "logrotate": ["logrotate", "--version"],
     "shellcheck": ["shellcheck", "--version"],
     "ufw": ["ufw", "--version"],
+    "mtail": ["mtail", "--version"],
     "check-jsonschema": ["check-jsonschema", "--version"],
     "gixy": ["gixy", "--version"],
     "docker": ["docker", "--version"],

@@ -12,6 +12,7 @@ from . import (
     fluentd,
     grafana,
     logrotate,
+    mtail,
     nginx,
     prometheus,
     ssh,
@@ -21,6 +22,7 @@ from .base import ArtifactKind, Output
 REGISTRY: tuple[ArtifactKind, ...] = (
     compose.ARTIFACT,
     nginx.ARTIFACT,
+    mtail.ARTIFACT,
     datastores.ARTIFACT,
     prometheus.ARTIFACT,
     alertmanager.ARTIFACT,

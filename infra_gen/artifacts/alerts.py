@@ -20,6 +20,7 @@ from ..contract import (
     HTTP_LATENCY,
     HTTP_REQUESTS,
     LABELLED_PREDICTIONS,
+    LB_REQUESTS,
     LIVE_ACCURACY,
     LIVE_ACCURACY_DAYS,
     LIVE_ACCURACY_MIN_LABELLED,
@@ -349,6 +350,24 @@ def _datastore_alerts(topo: Topology) -> list[Alert]:
     lbs = topo.jobs_of_kind("nginx-exporter")
     if lbs:
         out.append(_down(topo, "nginx", "NginxDown", "nginx_up", lbs, "nginx (the load balancer)"))
+    logs = topo.jobs_of_kind("lb-log-exporter")
+    if logs:
+        # Every response the load balancer sent, its own 502/504 (no member reachable)
+        # included, which no app's counter sees.
+        sel, ratio = f'job=~"{"|".join(j.job for j in logs)}"', t.error_rate
+        five = f'sum by (job) (rate({LB_REQUESTS}{{{sel},class="5xx"}}[5m]))'
+        lab = {**_first(topo, logs), "route": "api", "source": "upstream", "class": "2xx",
+               "status": "200"}
+        bad = {"class": "5xx", "status": "502"}
+        out.append(Alert(
+            "nginx", "LoadBalancerErrorRate",
+            f"{five} / sum by (job) (rate({LB_REQUESTS}{{{sel}}}[5m])) > {_num(ratio)}",
+            wait.sustained, "critical",
+            f"more than {_pct(ratio)} of the load balancer's responses are 5xx ({env})",
+            f"Over the last 5 minutes more than {_pct(ratio)} of the responses the load "
+            f"balancer of {env} sent were server errors (5xx), its own 502/504 included.",
+            _shares(LB_REQUESTS, LB_REQUESTS, lab, (1 + ratio) / 2, True, **bad),
+            _shares(LB_REQUESTS, LB_REQUESTS, lab, ratio / 2, False, **bad)))
     return out
 
 

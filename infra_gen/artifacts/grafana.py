@@ -18,6 +18,7 @@ from ..contract import (
     HTTP_LATENCY,
     HTTP_REQUESTS,
     LABELLED_PREDICTIONS,
+    LB_REQUESTS,
     LIVE_ACCURACY,
     LIVE_ACCURACY_DAYS,
     LIVE_ACCURACY_MIN_LABELLED,
@@ -242,15 +243,39 @@ def datastores(topo: Topology, lay: _Layout) -> None:
         lay.panel("Evictions", [(f"sum by (instance) (rate(redis_evicted_keys_total{{{sel}}}"
                                  f"[{RATE}]))", "{{instance}}")], unit="ops", w=8,
                   thresholds=[(0.001, "red")])
-    nginx_jobs = topo.jobs_of_kind("nginx-exporter")
+    nginx_jobs, log_jobs = topo.jobs_of_kind("nginx-exporter"), topo.jobs_of_kind("lb-log-exporter")
+    if nginx_jobs or log_jobs:
+        lay.row("nginx (load balancer)")
     if nginx_jobs:
         sel = _jobs(nginx_jobs)
-        lay.row("nginx (load balancer)")
         lay.panel("Requests", [(f"sum by (instance) (rate(nginx_http_requests_total{{{sel}}}"
                                 f"[{RATE}]))", "{{instance}}")], unit="reqps")
         lay.panel("Connections", [(f"sum by (instance) (nginx_connections_{state}{{{sel}}})",
                                    f"{{{{instance}}}} {state}")
                                   for state in ("active", "reading", "writing", "waiting")])
+    if log_jobs:
+        _lb_responses(topo, lay, _jobs(log_jobs))
+
+
+def _lb_responses(topo: Topology, lay: _Layout, sel: str) -> None:
+    """Responses by status from the load balancer's access lines (the log exporter):
+    stub_status has no status codes."""
+    def by_route(extra: str) -> str:
+        # A route with traffic but no such response is a true 0, not "no data": the
+        # series of a status only exists from its first response on.
+        return (f"sum by (route) (rate({LB_REQUESTS}{{{sel},{extra}}}[{RATE}]))"
+                f" or 0 * sum by (route) (rate({LB_REQUESTS}{{{sel}}}[{RATE}]))")
+    lay.panel("Responses by status class", [(
+        f"sum by (class) (rate({LB_REQUESTS}{{{sel}}}[{RATE}]))", "{{class}}")],
+        unit="reqps", w=8)
+    lay.panel("429 rate-limited", [(by_route('status="429"'), "{{route}}")], unit="reqps",
+              w=8, thresholds=[(0.001, "orange")],
+              description="Requests the load balancer refused with 429 (limit_req or "
+                          "limit_conn per client address), by route.")
+    lay.panel("5xx", [(by_route('class="5xx"'), "{{route}}")], unit="reqps", w=8,
+              thresholds=[(0.001, "red")],
+              description="Server errors by route: from a member (source upstream) or "
+                          "from nginx itself (502/504: no member answered).")
 
 
 def application(topo: Topology) -> dict[str, Any]:

@@ -19,9 +19,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ..contract import LB_ACCESS_TAG
 from ..errors import InfraGenError
 from ..model import Role, TlsMode
-from ..topology import DOCKER_NETWORK_RANGES, PORTS, Topology, UpstreamPool
+from ..topology import DOCKER_NETWORK_RANGES, LB_LOG_SOCKET, PORTS, Topology, UpstreamPool
 from .base import ArtifactKind, Output
 
 WORKER_CONNECTIONS = 4096
@@ -81,6 +82,15 @@ HIDDEN_UPSTREAM_HEADERS = (
     "Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options",
     "X-Powered-By",
 )
+
+# The route label of a request (contract.LB_REQUESTS): each location sets $lb_route to
+# its group; a request no location took (a malformed request line) keeps the map's
+# default. Set in the rewrite phase, so a 429 of the rate limit carries it too.
+ROUTE_DEFAULT = "other"
+ROUTE_HEALTH = "health"
+ROUTE_REDIRECT = "redirect"
+ROUTE_ACME = "acme"
+
 
 REPLICA_HEADER = "X-Served-By"
 """The app's header naming the replica that answered: passed on only where
@@ -228,6 +238,15 @@ def context(topo: Topology) -> dict[str, object]:
         "hidden_upstream_headers": HIDDEN_UPSTREAM_HEADERS
         + (() if lb.replica_header else (REPLICA_HEADER,)),
         "max_tries": MAX_TRIES,
+        # The log exporter's socket: a unix datagram socket on a volume, so nginx never
+        # waits for it (a send that fails drops the line) and never fails to start
+        # without it (no name to resolve, as a syslog server host would need).
+        "access_log_syslog": (f"syslog:server=unix:{LB_LOG_SOCKET},nohostname,tag={LB_ACCESS_TAG}"
+                              if topo.of_kind("lb-log-exporter") else None),
+        "route_default": ROUTE_DEFAULT,
+        "route_health": ROUTE_HEALTH,
+        "route_redirect": ROUTE_REDIRECT,
+        "route_acme": ROUTE_ACME,
     }
 
 

@@ -27,7 +27,7 @@ LB_PREFIX_PATHS: tuple[str, ...] = ("/.well-known/acme-challenge/",)
 INFRA_CONTAINERS: frozenset[str] = frozenset({
     "lb", "certbot", "postgres", "postgres-replica", "redis", "prometheus", "alertmanager", "grafana",
     "fluentd", "postgres-exporter", "postgres-replica-exporter", "redis-exporter",
-    "nginx-exporter", "node-exporter", "migrate", "redis-replica", "redis-sentinel-1",
+    "nginx-exporter", "lb-log-exporter", "node-exporter", "migrate", "redis-replica", "redis-sentinel-1",
     "redis-sentinel-2", "redis-sentinel-3", "redis-replica-exporter", "redis-sentinel-exporter",
     "mlflow",
 })
@@ -36,7 +36,7 @@ INFRA_CONTAINERS: frozenset[str] = frozenset({
 RESERVED_SERVICE_NAMES: frozenset[str] = INFRA_CONTAINERS | {
     # Prometheus job names of the exporters (the container name without -exporter)
     # and of the monitoring containers: a service's scrape job is its own name.
-    "nginx", "node", "redis-sentinel",
+    "nginx", "lb-log", "node", "redis-sentinel",
     # The sinks some environments run instead of a mail server or a Sentry server.
     "mail-sink", "error-sink",
 }

@@ -37,6 +37,14 @@ def public_base_url(env: Environment) -> str:
 
 
 NOBODY_UID = "65534:65534"
+LB_LOG_VOLUME = "lblog"
+"""The named volume the load balancer and its log exporter share (one per host)."""
+LB_LOG_DIR = "/run/lb-log"
+LB_LOG_SOCKET = f"{LB_LOG_DIR}/access.sock"
+"""The unix datagram socket the log exporter (mtail) listens on and nginx sends one
+access line per request to (syslog, fire-and-forget: see the nginx artifact)."""
+LB_LOG_PROGRAM = "/etc/mtail/lb_access.mtail"
+"""Where the log exporter reads its program (generated mtail/lb_access.mtail)."""
 GRAFANA_DASHBOARDS_DIR = "/var/lib/grafana/dashboards"
 """Where the grafana container mounts generated/<env>/grafana/dashboards/*.json."""
 
@@ -53,6 +61,7 @@ PORTS = {
     "postgres-exporter": 9187,
     "redis-exporter": 9121,
     "nginx-exporter": 9113,
+    "lb-log-exporter": 3903,
     "node-exporter": 9100,
     "mail-sink": 2525,
     "mail-sink-api": 8025,

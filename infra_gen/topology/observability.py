@@ -12,6 +12,10 @@ from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
     GRAFANA_DASHBOARDS_DIR,
+    LB_LOG_DIR,
+    LB_LOG_PROGRAM,
+    LB_LOG_SOCKET,
+    LB_LOG_VOLUME,
     NOBODY_UID,
     PORTS,
     SECRETS_MOUNT,
@@ -99,6 +103,17 @@ def exporters(env: Environment, image: ImageRef) -> list[Container]:
         image, "nginx-exporter", "nginx-exporter", (FRONTEND_NET,),
         (("NGINX_STATUS_URI", f"http://lb:{PORTS['lb_status']}/nginx_status"),), target="lb",
     ))
+    # The load balancer's requests by status and route (stub_status has no status
+    # codes): mtail reads the access line nginx sends to a unix datagram socket on a
+    # volume both mount. Not a dependency of the lb: nginx drops the line while the
+    # socket is missing (see the nginx artifact).
+    out.append(_exporter(
+        image, "lb-log-exporter", "lb-log-exporter", (FRONTEND_NET,),
+        (("LOG_SOCKET", LB_LOG_SOCKET), ("MTAIL_PROGRAM", LB_LOG_PROGRAM)),
+        mounts=(Mount("./mtail/lb_access.mtail", LB_LOG_PROGRAM),
+                Mount(LB_LOG_VOLUME, LB_LOG_DIR, False, True)),
+    ))
+    out[-1] = replace(out[-1], links=(Link("lb", "access log", dotted=True),))
     host = {"procfs": ("/proc", "/host/proc"), "sysfs": ("/sys", "/host/sys"),
             "rootfs": ("/", "/host/root")}
     node = _exporter(

@@ -9,6 +9,8 @@ from .certificates import certbot, certificate_paths, lb_tls
 from .facts import (
     BACKEND_NET,
     FRONTEND_NET,
+    LB_LOG_DIR,
+    LB_LOG_VOLUME,
     NGINX_UID,
     PORTS,
     SWARM_PORTS,
@@ -240,7 +242,9 @@ class _Planner:
         if env.tls.mode is not TlsMode.none:
             published.append(Published(lb.bind_address, lb.https_port, PORTS["lb_https"]))
         tls_mounts, tls_env = lb_tls(env, self._secrets_dir())
-        mounts = (Mount("./nginx/nginx.conf", "/etc/nginx/nginx.conf"), *tls_mounts)
+        # The log exporter's socket: connecting to it needs no write access (read-only).
+        mounts = (Mount("./nginx/nginx.conf", "/etc/nginx/nginx.conf"),
+                  Mount(LB_LOG_VOLUME, LB_LOG_DIR, True, True), *tls_mounts)
         # nginx resolves every upstream name when it starts (and at each reload):
         # the pools' services and the admin UIs it proxies must exist by then.
         depends = [(u.service, "service_healthy") for u in sorted(upstreams, key=lambda u: u.service)
@@ -364,8 +368,10 @@ class _Planner:
                                       dashboard=c.dashboard, discovered=True))
         for c in self.containers:
             if c.kind.endswith("-exporter") and c.port is not None:
+                # The log exporter runs beside each lb task on swarm: every one counts.
                 jobs.append(ScrapeJob(c.name.removesuffix("-exporter"), c.name, c.port,
-                                      kind=c.kind, watches=c.links[0].target if c.links else None))
+                                      kind=c.kind, watches=c.links[0].target if c.links else None,
+                                      discovered=c.kind == "lb-log-exporter"))
         for c in self.containers:
             if c.kind in ("prometheus", "alertmanager") and c.port is not None:
                 # Prometheus scrapes itself on localhost.

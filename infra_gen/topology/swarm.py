@@ -68,9 +68,10 @@ def placement(env: Environment, c: Container) -> Placement | None:
     if not env.deploy.nodes:
         return None
     db, app = nodes_with(env, NodeRole.db), nodes_with(env, NodeRole.app)
-    if c.kind == "lb":
+    if c.kind in ("lb", "lb-log-exporter"):
         edges = nodes_with(env, NodeRole.edge)
-        # Host-mode ports: two tasks on one node would fight over the port.
+        # Host-mode ports: two tasks on one node would fight over the port. The log
+        # exporter shares a node-local volume with the lb: one beside each lb task.
         return Placement((_with(NodeRole.edge),), max_replicas_per_node=1, replicas=len(edges))
     if c.kind == "certbot":
         # Its volumes are the first edge node's load balancer's (the ACME challenge

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from . import compose, firewall, grafana, hardening, nginx, prometheus, semantic, swarm, tools
+from . import (
+    compose,
+    firewall,
+    grafana,
+    hardening,
+    mtail,
+    nginx,
+    prometheus,
+    semantic,
+    swarm,
+    tools,
+)
 from .base import Check
 
 CHECKS: tuple[Check, ...] = (
     *compose.CHECKS,
     *hardening.CHECKS,
     *nginx.CHECKS,
+    *mtail.CHECKS,
     *prometheus.CHECKS,
     *tools.CHECKS,
     *firewall.CHECKS,

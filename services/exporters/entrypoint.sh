@@ -9,6 +9,8 @@
 #   exporter-entrypoint nginx-exporter [FLAG...]      :9113
 #       NGINX_STATUS_URI (http://lb:8081/nginx_status)
 #   exporter-entrypoint node-exporter [FLAG...]       :9100
+#   exporter-entrypoint lb-log-exporter [FLAG...]     :3903
+#       LOG_SOCKET (/run/lb-log/access.sock), MTAIL_PROGRAM (/etc/mtail/lb_access.mtail)
 #
 # Passwords stay in files: postgres-exporter reads DATA_SOURCE_PASS_FILE itself; the
 # Redis password goes into the JSON password file redis_exporter reads (on /tmp).
@@ -65,8 +67,21 @@ case "$name" in
         # Debian enables the systemd collector; a container has no D-Bus.
         argv=(prometheus-node-exporter --web.listen-address=:9100 --no-collector.systemd)
         ;;
+    lb-log-exporter)
+        # mtail counting the access lines nginx sends to a unix datagram socket on a
+        # volume the load balancer shares. A socket left by the last run would make
+        # the bind fail; nginx (another uid) must be able to write to the new one.
+        socket="${LOG_SOCKET:-/run/lb-log/access.sock}"
+        program="${MTAIL_PROGRAM:-/etc/mtail/lb_access.mtail}"
+        [[ -r "$program" ]] || die "cannot read mtail program $program"
+        [[ -d "${socket%/*}" && -w "${socket%/*}" ]] || die "${socket%/*}: not a writable directory"
+        rm -f -- "$socket"
+        umask 0111
+        argv=(mtail "--progs=${program%/*}" "--logs=unixgram://$socket" --port=3903
+            --logtostderr --emit_prog_label=false)
+        ;;
     "")
-        die "usage: exporter-entrypoint postgres-exporter|redis-exporter|nginx-exporter|node-exporter [FLAG...]"
+        die "usage: exporter-entrypoint postgres-exporter|redis-exporter|nginx-exporter|node-exporter|lb-log-exporter [FLAG...]"
         ;;
     *)
         # Anything else runs as given (e.g. a shell, or an exporter's --help).

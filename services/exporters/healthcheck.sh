@@ -17,6 +17,7 @@ for cmdline in /proc/[0-9]*/cmdline; do
                 prometheus-redis-exporter) port=9121 ;;
                 prometheus-nginx-exporter) port=9113 ;;
                 prometheus-node-exporter) port=9100 ;;
+                mtail) port=3903 ;;
                 *) break ;;
             esac
             continue
@@ -26,6 +27,7 @@ for cmdline in /proc/[0-9]*/cmdline; do
         esac
         case "$arg" in
             --web.listen-address=* | -web.listen-address=*) port="${arg##*:}" ;;
+            --port=*) port="${arg#--port=}" ;;
         esac
         prev="$arg"
     done <"$cmdline" 2>/dev/null || true

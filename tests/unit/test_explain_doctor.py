@@ -162,8 +162,8 @@ EVERY_TOOL = [*contract.APT_TOOLS, *contract.PIP_TOOLS, *contract.DOCKER_TOOLS]
 def test_doctor_lists_every_contract_tool_and_exits_0_when_all_are_found(
     machine: set[str], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    machine.update(["nginx", "promtool", "amtool", "logrotate", "shellcheck", "ufw", "check-jsonschema",
-                    "gixy", "docker"])
+    machine.update(["nginx", "promtool", "amtool", "logrotate", "shellcheck", "ufw", "mtail",
+                    "check-jsonschema", "gixy", "docker"])
     code, out, _ = run_cli(capfd, monkeypatch, "doctor", "--format", "json")
     data = json.loads(out)
     assert code == 0 and data["ok"] and data["missing"] == []

@@ -43,7 +43,7 @@ EXPOSED = {
     "redis": {"6379", "26379"},
     "prometheus": {"9090"},
     "alertmanager": {"9093"},
-    "exporters": {"9100", "9113", "9121", "9187"},
+    "exporters": {"3903", "9100", "9113", "9121", "9187"},
     "certbot": set(),
     "mlflow": {"5000"},
 }

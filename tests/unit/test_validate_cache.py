@@ -89,7 +89,10 @@ def test_second_run_is_served_from_cache(ctx: Context, cache: ResultCache) -> No
 # One byte changed in one file: exactly the checks that read that file run again.
 READERS = {
     "nginx/nginx.conf": {"nginx -t", "gixy-ng", "upstreams are services", "docker compose config",
-                         "shellcheck", "secrets in env.example"},
+                         "shellcheck", "secrets in env.example",
+                         "mtail counts nginx's access lines"},
+    "mtail/lb_access.mtail": {"mtail --compile_only", "mtail counts nginx's access lines",
+                              "docker compose config", "shellcheck", "secrets in env.example"},
     "alertmanager/alertmanager.yml": {"amtool check-config", "routes name receivers",
                                       "docker compose config", "shellcheck", "secrets in env.example"},
     "prometheus/rules/alerts.yml": {"promtool check config", "promtool check rules",

@@ -62,6 +62,7 @@ CONTEXTS: dict[str, Context] = {
     "redis/redis.conf.j2": _ctx("#", "redis_value", "token"),
     "redis/sentinel.conf.j2": _ctx("#", "redis_value", "token"),
     "logrotate/*.j2": _ctx("#", "logrotate_path", "token"),
+    "mtail/*.j2": _ctx("#", "token"),
     # YAML and JSON are dumped from data; text around the dump is comments only.
     "compose/compose.yaml.j2": YAML,
     "prometheus/*.yml.j2": YAML,

@@ -35,8 +35,9 @@ from .observability import (
     monitoring,
     secret_env,
 )
+from .postgres import postgres_servers
 from .redis import redis_client, redis_servers
-from .registry import MLFLOW, ml_env, mlflow_server, postgres_env
+from .registry import MLFLOW, ml_env, mlflow_server
 
 MIGRATE = "migrate"
 """The one-shot migration service (compose and swarm service name)."""
@@ -280,62 +281,8 @@ class _Planner:
         return self.env.deploy.secrets_dir.replace("{env}", self.env.name)
 
     def databases(self) -> None:
-        pg, repl = self.env.postgres, self.replication
-        replication = (
-            ("REPLICATION_USER", repl.user),
-            secret_env("REPLICATION_PASSWORD_FILE", repl.password_secret),
-            ("REPLICATION_SLOT", repl.slot),
-        ) if repl else ()
-        common_env = (
-            ("POSTGRES_DB", pg.database),
-            ("POSTGRES_USER", pg.user),
-            secret_env("POSTGRES_PASSWORD_FILE", "postgres_password"),
-            *replication,
-            *postgres_env(self.env),
-        )
-        conf = (
-            Mount("./postgres/postgresql.conf", "/etc/infra-gen/postgresql.conf"),
-            Mount("./postgres/pg_hba.conf", "/etc/infra-gen/pg_hba.conf"),
-        )
-        check = Healthcheck(
-            ("CMD", "pg_isready", "-h", "127.0.0.1", "-U", pg.user, "-d", pg.database),
-            # A fenced old primary re-seeds itself (pg_basebackup) before it answers:
-            # slow on a loaded host, and not a failure (failover/failover.sh).
-            start_period="180s",
-        )
-        reg = self.env.ml_registry
-        secrets = ("postgres_password", *((repl.password_secret,) if repl else ()),
-                   *((reg.password_secret,) if reg.enabled else ()))
-        self.containers.append(
-            Container(
-                name="postgres", kind="postgres",
-                image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
-                resources=pg.resources, networks=(BACKEND_NET,),
-                environment=(("POSTGRES_ROLE", "primary"),
-                             *((("PEER_HOST", repl.replica),) if repl else ()),
-                             *common_env), secrets=secrets,
-                mounts=(*conf, Mount("./postgres/init.sql", "/etc/infra-gen/init.sql"),
-                        Mount("pgdata", "/var/lib/postgresql/data", False, True)),
-                healthcheck=check, stop_grace_period="60s",
-                tmpfs=("/tmp",),
-            )
-        )
-        if repl:
-            self.containers.append(
-                Container(
-                    name=repl.replica, kind="postgres-replica",
-                    image=self.image("postgres"), user="postgres", port=PORTS["postgres"],
-                    resources=pg.resources, networks=(BACKEND_NET,),
-                    environment=(("POSTGRES_ROLE", "replica"), ("PRIMARY_HOST", repl.primary),
-                                 *common_env),
-                    links=(Link(repl.primary, "replication"),),
-                    secrets=secrets,
-                    mounts=(*conf, Mount("pgreplica", "/var/lib/postgresql/data", False, True)),
-                    depends_on=((repl.primary, self.database_condition()),),
-                    healthcheck=check, stop_grace_period="60s",
-                    tmpfs=("/tmp",),
-                )
-            )
+        self.containers += postgres_servers(self.env, self.image, self.replication,
+                                            self.database_condition())
         self.containers += redis_servers(self.env, self.image)
         server = mlflow_server(self.env, self.image, dict(self.db_env())["DATABASE_HOST"])
         if server is not None:

@@ -162,8 +162,10 @@ def status(sw: Swarm) -> tuple[list[tuple[str, str, str, str]], bool]:
         per_node = ", ".join(f"{t.node}: {t.state.split(' ')[0].lower()}" for t in mine)
         rows.append((c.name, f"{v.running}/{v.desired}" if v else "missing",
                      v.update if v else "", per_node))
+    # A run-once service (migrate) has done its work at 0/1: deploy checked its exit.
     healthy = all(v is not None and v.running == v.desired and v.desired > 0
-                  for v in (views.get(c.name) for c in sw.topo.containers if c.replicas))
+                  for v in (views.get(c.name) for c in sw.topo.containers
+                            if c.replicas and not c.one_shot))
     return rows, healthy
 
 

@@ -26,6 +26,7 @@ from ..project import Project
 from ..topology import Topology, plan
 from ..topology.swarm import NODE_LABEL, node_labels
 from .docker import Say, docker_binary
+from .migrations import one_shot_services
 from .remote import Remote
 
 POLL = 2.0
@@ -206,11 +207,15 @@ class Swarm:
         Returns the seconds it took; a rollback (unless rolling_back: one was asked
         for) or the timeout is a StackError."""
         t0 = time.monotonic()
+        # A run-once service (migrate) ends at 0/1: deploy-stack.sh ran it and checked
+        # its exit; it never "converges" as a long-running one does.
+        once = set(one_shot_services(self.topo))
         shown: dict[str, str] = {}
         seen: frozenset[str] = frozenset()
         pending_reload = False
         while True:
-            views = {g: v for g, v in self.services().items() if groups is None or g in groups}
+            views = {g: v for g, v in self.services().items()
+                     if (groups is None or g in groups) and g not in once}
             tasks = self.tasks()
             running = frozenset(t.id for t in tasks if t.running
                                 and self.topo.container(t.service).kind != "lb")

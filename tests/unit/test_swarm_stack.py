@@ -97,3 +97,39 @@ def test_converged(running: int, desired: int, update: str, converged: bool) -> 
 def test_deploy_needs_nodes() -> None:
     with pytest.raises(StackError, match=r"dev: deploy\.swarm and deploy\.nodes are needed"):
         Swarm.load("dev", ROOT)
+
+
+def _swarm_seeing(monkeypatch: pytest.MonkeyPatch, replicas: dict[str, tuple[int, int]]) -> Swarm:
+    """The swarm environment, with `docker service ls` answering `replicas`
+    (running, desired) for every planned service, and no task or lb to reload."""
+    sw = Swarm(PROJECT, plan(PROJECT.load("swarm")), Remote.__new__(Remote))
+    views = {c.name: ServiceView(c.name, *replicas.get(c.name, (c.replicas, c.replicas)),
+                                 "img", "", "", "") for c in sw.topo.containers}
+    monkeypatch.setattr(Swarm, "services", lambda self: views)
+    monkeypatch.setattr(Swarm, "tasks", lambda self, running_only=True: [])
+    monkeypatch.setattr(Swarm, "reload_lb", lambda self, tasks=None: True)
+    return sw
+
+
+def test_a_completed_migration_counts_as_converged_and_healthy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """migrate runs once (restart_policy none): done, it shows 0/1, which is not a
+    service that failed to converge."""
+    from infra_gen.stack import deploy as ops
+
+    sw = _swarm_seeing(monkeypatch, {"migrate": (0, 1)})
+    assert sw.topo.container("migrate").one_shot
+    assert sw.wait(lambda _m: None, {}, timeout=5) < 5
+    rows, healthy = ops.status(sw)
+    assert healthy and ("migrate", "0/1", "", "") in rows
+
+
+def test_a_service_short_of_its_tasks_is_neither_converged_nor_healthy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra_gen.stack import deploy as ops
+
+    sw = _swarm_seeing(monkeypatch, {"migrate": (0, 1), "api": (1, 2)})
+    monkeypatch.setattr("infra_gen.stack.swarm.POLL", 0.01)
+    with pytest.raises(StackError, match=r"not converged after 0 s: api 1/2"):
+        sw.wait(lambda _m: None, {}, timeout=0.05)
+    assert ops.status(sw)[1] is False

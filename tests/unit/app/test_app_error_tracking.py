@@ -162,9 +162,9 @@ def test_the_sinks_http_side(sink: tuple[Events, int]) -> None:
     with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
         assert r.read() == b"ok\n"
     for url, data, code in [(f"{base}/events?since=soon", None, 400),
-                              (f"{base}/nothing", None, 404),
-                              (f"{base}/api/5/envelope/", b"not json\n", 400),
-                              (f"{base}/api/x/envelope/", envelope, 404)]:
+                            (f"{base}/nothing", None, 404),
+                            (f"{base}/api/5/envelope/", b"not json\n", 400),
+                            (f"{base}/api/x/envelope/", envelope, 404)]:
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=5)
         assert info.value.code == code, url

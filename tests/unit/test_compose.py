@@ -91,4 +91,5 @@ def test_swarm_prometheus_finds_tasks(prod: dict[str, str]) -> None:
     swarm = yaml.safe_load(prod["prometheus/prometheus.swarm.yml"])
     names = {j["job_name"]: j["dns_sd_configs"][0]["names"]
              for j in swarm["scrape_configs"] if "dns_sd_configs" in j}
-    assert names == {"api": ["tasks.api"], "worker": ["tasks.worker"], "ml": ["tasks.ml"]}
+    assert names == {"api": ["tasks.api"], "worker": ["tasks.worker"], "ml": ["tasks.ml"],
+                     "lb-log": ["tasks.lb-log-exporter"]}

@@ -106,8 +106,10 @@ def export(settings: RegistrySettings, last: int, out: BinaryIO) -> list[str]:
         for v in versions:
             model_dir = registry.download(settings.model_name, str(v.version),
                                           Path(tmp) / str(v.version))
+            # A search does not return aliases: ask for the version itself.
+            full = registry.client.get_model_version(settings.model_name, str(v.version))
             info = {"model_name": settings.model_name, "version": str(v.version),
-                    "run_id": v.run_id, "aliases": sorted(getattr(v, "aliases", []) or []),
+                    "run_id": v.run_id, "aliases": sorted(getattr(full, "aliases", []) or []),
                     "tags": dict(v.tags or {}), "source": v.source,
                     "created_ms": v.creation_timestamp}
             data = (json.dumps(info, indent=2, sort_keys=True) + "\n").encode()

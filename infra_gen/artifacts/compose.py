@@ -216,6 +216,8 @@ def service(c: Container, topo: Topology, swarm: bool) -> dict[str, Any]:
     svc["cap_drop"] = ["ALL"]
     if c.cap_add:
         svc["cap_add"] = list(c.cap_add)
+    if c.sysctls:
+        svc["sysctls"] = dict(c.sysctls)
     if c.writable_root is None:
         svc["read_only"] = True
     else:

@@ -199,6 +199,8 @@ class Container:
     published: tuple[Published, ...] = ()
     depends_on: tuple[tuple[str, str], ...] = ()
     cap_add: tuple[str, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+    """Kernel settings of its own network namespace (net.*), as compose and swarm set them."""
     stop_grace_period: str = "10s"
     tmpfs: tuple[str, ...] = ("/tmp",)
     """Where it writes besides its volumes: an in-memory tmpfs each, on a read-only root."""

@@ -49,6 +49,10 @@ def secret_env(name: str, secret: str) -> tuple[str, str]:
     return (name, f"{SECRETS_MOUNT}/{secret}")
 
 
+LB_LOG_QUEUE = 4096
+"""Access lines the log exporter's socket holds before nginx's sends fail (a burst)."""
+
+
 def _exporter(
     image: ImageRef, name: str, kind: str, networks: tuple[str, ...],
     environment: tuple[tuple[str, str], ...] = (), secrets: tuple[str, ...] = (),
@@ -113,7 +117,11 @@ def exporters(env: Environment, image: ImageRef) -> list[Container]:
         mounts=(Mount("./mtail/lb_access.mtail", LB_LOG_PROGRAM),
                 Mount(LB_LOG_VOLUME, LB_LOG_DIR, False, True)),
     ))
-    out[-1] = replace(out[-1], links=(Link("lb", "access log", dotted=True),))
+    # A unix datagram socket queues 10 datagrams by default (net.unix.max_dgram_qlen):
+    # past that nginx's send fails and the line is lost, so a burst (when 429s are
+    # what matters) would go mostly uncounted. The queue limit is the receiver's.
+    out[-1] = replace(out[-1], links=(Link("lb", "access log", dotted=True),),
+                      sysctls=(("net.unix.max_dgram_qlen", str(LB_LOG_QUEUE)),))
     host = {"procfs": ("/proc", "/host/proc"), "sysfs": ("/sys", "/host/sys"),
             "rootfs": ("/", "/host/root")}
     node = _exporter(

@@ -157,3 +157,13 @@ def test_error_rate_alert_and_its_tests(env: str) -> None:
     cases = [c for t in tests for c in t["alert_rule_test"]
              if c["alertname"] == "LoadBalancerErrorRate"]
     assert {bool(c["exp_alerts"]) for c in cases} == {True, False}
+
+
+def test_the_log_socket_holds_a_burst() -> None:
+    """The exporter's socket queues more than the kernel's 10 datagrams, in compose
+    and swarm: past the queue nginx's send fails and a 429 goes uncounted."""
+    for name in ("dev", "swarm"):
+        files = render_environment(PROJECT, name)
+        doc = yaml.safe_load(files["stack.yaml" if name == "swarm" else "compose.yaml"].content)
+        qlen = doc["services"]["lb-log-exporter"]["sysctls"]["net.unix.max_dgram_qlen"]
+        assert int(qlen) >= 1024

@@ -58,7 +58,10 @@ def _scraped_api_targets(sw: Swarm) -> set[str]:
 def test_scale_api_to_5_takes_traffic_and_is_scraped_with_no_failed_request(sw: Swarm) -> None:
     planned = sw.topo.container("api").replicas
     target = max(5, planned + 1)
-    assert len(_scraped_api_targets(sw)) == planned
+    deadline = time.monotonic() + 60
+    while len(_scraped_api_targets(sw)) != planned:  # a fresh Prometheus: first scrapes
+        assert time.monotonic() < deadline, f"Prometheus does not scrape {planned} API tasks"
+        time.sleep(1)
     with load(sw) as lo:
         t0 = time.monotonic()
         try:

@@ -56,9 +56,10 @@ class ModelRegistry(StrictModel):
     poll_interval: Duration = "30s"
     """How often the ML service asks the registry which version the alias marks, and
     loads a new one without a restart."""
-    database: PgIdentifier = "mlflow"
+    # Not "mlflow": that is the service's name, a key of compose.yaml and stack.yaml.
+    database: PgIdentifier = "mlflow_store"
     """The server's own database on the stack's PostgreSQL (backend store)."""
-    user: PgRole = "mlflow"
+    user: PgRole = "mlflow_server"
     """Owner of that database; the server logs in as it."""
     password_secret: SecretName = "mlflow_db_password"
     """Secret holding that role's password (the server builds its database URI from

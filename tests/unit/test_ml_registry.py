@@ -63,7 +63,7 @@ def test_the_server_its_database_and_the_ml_service() -> None:
     env = dict(server.environment)
     # Both database nodes: a failover needs no change (the start script asks for read-write).
     assert env["DATABASE_HOST"] == "postgres,postgres-replica"
-    assert (env["DATABASE_NAME"], env["DATABASE_USER"]) == ("mlflow", "mlflow")
+    assert (env["DATABASE_NAME"], env["DATABASE_USER"]) == ("mlflow_store", "mlflow_server")
     assert env["DATABASE_PASSWORD_FILE"] == "/run/secrets/mlflow_db_password"
     assert server.secrets == ("mlflow_db_password",)
     assert [(m.source, m.target, m.named) for m in server.mounts] == [
@@ -72,7 +72,7 @@ def test_the_server_its_database_and_the_ml_service() -> None:
     assert ("postgres", "service_healthy") in server.depends_on
     for db in ("postgres", "postgres-replica"):
         db_env = dict(topo.container(db).environment)
-        assert (db_env["EXTRA_DB_NAME"], db_env["EXTRA_DB_USER"]) == ("mlflow", "mlflow")
+        assert (db_env["EXTRA_DB_NAME"], db_env["EXTRA_DB_USER"]) == ("mlflow_store", "mlflow_server")
         assert "mlflow_db_password" in topo.container(db).secrets
     ml = dict(topo.container("ml").environment)
     assert ml["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
@@ -90,7 +90,7 @@ def test_rendered_files_hold_no_password_and_admit_the_role() -> None:
     assert compose["secrets"]["mlflow_db_password"]["file"].endswith("/mlflow_db_password")
     assert b"postgresql://" not in files["compose.yaml"].content
     hba = files["postgres/pg_hba.conf"].content.decode()
-    assert 'host    "mlflow"        "mlflow"        10.0.0.0/8' in hba
+    assert 'host    "mlflow_store"  "mlflow_server" 10.0.0.0/8' in hba
     assert "MLFLOW_DB_PASSWORD=" in files["env.example"].content.decode()
     stack = yaml.safe_load(files["stack.yaml"].content)
     assert stack["services"][MLFLOW]["deploy"]["placement"]["constraints"]

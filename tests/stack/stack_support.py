@@ -98,6 +98,18 @@ class Site:
                 self.session.verify = False
                 urllib3.disable_warnings()
 
+    def new_session(self, token: str | None = None) -> requests.Session:
+        """A client of its own (a load thread's), trusting and addressing the site as
+        this one does; with token, authorized as the API's bearer."""
+        session = requests.Session()
+        session.headers.update(self.session.headers)
+        if token is not None:
+            session.headers["Authorization"] = f"Bearer {token}"
+        for prefix, adapter in self.session.adapters.items():
+            session.mount(prefix, adapter)
+        session.verify = self.session.verify
+        return session
+
     def _pace(self, throttle: bool) -> None:
         # Stay under the load balancer's rate limit (every check shares one client
         # address): at most 3/4 of the allowed rate, so no check meets a 429.

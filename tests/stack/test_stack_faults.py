@@ -62,11 +62,7 @@ def paced_load(site: Site, topo: Topology, paths: list[str]) -> Iterator[Load]:
     rate = LOAD_SHARE * topo.env.load_balancer.rate_limit.requests_per_second
     load = Load()
     stop = threading.Event()
-    session = requests.Session()
-    session.headers.update(site.session.headers)
-    for prefix, adapter in site.session.adapters.items():
-        session.mount(prefix, adapter)
-    session.verify = site.session.verify
+    session = site.new_session()
 
     def one(path: str) -> None:
         started = time.monotonic()

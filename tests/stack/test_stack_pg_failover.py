@@ -69,12 +69,7 @@ def paced_writes(site: Site, topo: Topology, token: str) -> Iterator[Writes]:
     interval = 1.0 / (WRITE_SHARE * topo.env.load_balancer.rate_limit.requests_per_second)
     writes = Writes(run=uuid.uuid4().hex[:8])
     stop = threading.Event()
-    session = requests.Session()
-    session.headers.update(site.session.headers)
-    session.headers["Authorization"] = f"Bearer {token}"
-    for prefix, adapter in site.session.adapters.items():
-        session.mount(prefix, adapter)
-    session.verify = site.session.verify
+    session = site.new_session(token)
 
     def run() -> None:
         n = 0

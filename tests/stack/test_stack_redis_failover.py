@@ -53,23 +53,13 @@ class Predictions:
         return (self.refused_at[-1] - self.refused_at[0]) if self.refused_at else 0.0
 
 
-def _session(site: Site, token: str) -> requests.Session:
-    session = requests.Session()
-    session.headers.update(site.session.headers)
-    session.headers["Authorization"] = f"Bearer {token}"
-    for prefix, adapter in site.session.adapters.items():
-        session.mount(prefix, adapter)
-    session.verify = site.session.verify
-    return session
-
-
 @contextmanager
 def asking(site: Site, token: str, customer_id: int) -> Iterator[Predictions]:
     """POST /api/predictions at PREDICTIONS_PER_SECOND, honouring Retry-After, with a
     read between two predictions, until the block ends."""
     out = Predictions()
     stop = threading.Event()
-    session = _session(site, token)
+    session = site.new_session(token)
 
     def predict() -> None:
         asked, refused = time.monotonic(), 0

@@ -10,7 +10,8 @@
 #       NGINX_STATUS_URI (http://lb:8081/nginx_status)
 #   exporter-entrypoint node-exporter [FLAG...]       :9100
 #   exporter-entrypoint lb-log-exporter [FLAG...]     :3903
-#       LOG_SOCKET (/run/lb-log/access.sock), MTAIL_PROGRAM (/etc/mtail/lb_access.mtail)
+#       LOG_SOCKET (/run/lb-log/access.sock), MTAIL_PROGRAM (/etc/mtail/lb_access.mtail),
+#       MTAIL_POLL_INTERVAL (1ms: mtail reads one datagram a poll)
 #
 # Passwords stay in files: postgres-exporter reads DATA_SOURCE_PASS_FILE itself; the
 # Redis password goes into the JSON password file redis_exporter reads (on /tmp).
@@ -73,12 +74,14 @@ case "$name" in
         # the bind fail; nginx (another uid) must be able to write to the new one.
         socket="${LOG_SOCKET:-/run/lb-log/access.sock}"
         program="${MTAIL_PROGRAM:-/etc/mtail/lb_access.mtail}"
+        poll="${MTAIL_POLL_INTERVAL:-1ms}"
+        [[ "$poll" =~ ^[1-9][0-9]*(ms|s)$ ]] || die "MTAIL_POLL_INTERVAL: expected a duration like 1ms, got '$poll'"
         [[ -r "$program" ]] || die "cannot read mtail program $program"
         [[ -d "${socket%/*}" && -w "${socket%/*}" ]] || die "${socket%/*}: not a writable directory"
         rm -f -- "$socket"
         umask 0111
         argv=(mtail "--progs=${program%/*}" "--logs=unixgram://$socket" --port=3903
-            --logtostderr --emit_prog_label=false)
+            "--poll_interval=$poll" --logtostderr --emit_prog_label=false)
         ;;
     "")
         die "usage: exporter-entrypoint postgres-exporter|redis-exporter|nginx-exporter|node-exporter|lb-log-exporter [FLAG...]"

@@ -20,12 +20,10 @@ from infra_gen.topology import PORTS
 pytestmark = pytest.mark.disruptive(2)
 
 EXPORTER = "lb-log-exporter"
-# mtail reads the socket in batches: a line shows in /metrics within about a second
-# at a steady rate, but a burst of a few hundred lines took more than 30 s (CI, 2 cores).
-COUNT_WAIT = 150
-# nginx sends each line without blocking (the exporter must never slow nginx down): a
-# line the socket cannot take is dropped. One of 120 was, in a burst of 180 requests.
-COUNTED_SHARE = 0.95
+# mtail reads one datagram a poll (every 1ms here): a burst is counted within seconds.
+# At mtail's default 250ms it counted 4 a second, and nginx dropped the lines the
+# socket could no longer take (2 of 127 counted on CI).
+COUNT_WAIT = 30
 
 
 def _metrics(exec_in) -> str:
@@ -71,10 +69,11 @@ def test_burst_429s_are_counted_by_route(site, topo, exec_in):
         codes = Counter(pool.map(one, range(total)))
     assert codes[429] > 0, f"no 429 in {total} requests: {dict(codes)}"
     got = _wait_for(exec_in, before + codes[429], status="429", route="health", source="lb")
-    # The refused requests are counted, on the route of the location asked for and as
-    # answered by nginx itself (source lb); none twice, and at most a few dropped.
+    # Every refused request is counted once, on the route of the location asked for and
+    # as answered by nginx itself (source lb). None may be lost: the burst's lines fit
+    # in the socket's queue and nginx's send buffer even before mtail reads one.
     print(f"\nburst: {dict(codes)}; 429s counted {got - before:.0f} of {codes[429]}")
-    assert COUNTED_SHARE * codes[429] <= got - before <= codes[429], (before, got, dict(codes))
+    assert got - before == codes[429], (before, got, dict(codes))
     _refill(topo)
 
 

@@ -114,8 +114,10 @@ def variant(tmp: Path, api_tag: str) -> Path:
     root = tmp / f"project-{api_tag}"
     if root.exists():
         shutil.rmtree(root)
+    # templates/ holds a project's own overrides: a project may have none.
     for part in ("environments", "templates"):
-        shutil.copytree(ROOT / part, root / part)
+        if (ROOT / part).is_dir():
+            shutil.copytree(ROOT / part, root / part)
     (root / ".secrets").symlink_to(ROOT / ".secrets")
     path = root / "environments" / f"{ENV}.yaml"
     doc = yaml.safe_load(path.read_text())

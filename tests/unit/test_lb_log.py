@@ -165,5 +165,8 @@ def test_the_log_socket_holds_a_burst() -> None:
     for name in ("dev", "swarm"):
         files = render_environment(PROJECT, name)
         doc = yaml.safe_load(files["stack.yaml" if name == "swarm" else "compose.yaml"].content)
-        qlen = doc["services"]["lb-log-exporter"]["sysctls"]["net.unix.max_dgram_qlen"]
-        assert int(qlen) >= 1024
+        exporter = doc["services"]["lb-log-exporter"]
+        assert int(exporter["sysctls"]["net.unix.max_dgram_qlen"]) >= 1024
+        # mtail reads one datagram a poll: at its default 250ms, 4 lines a second.
+        poll = exporter["environment"]["MTAIL_POLL_INTERVAL"]
+        assert poll.endswith("ms") and int(poll[:-2]) <= 2, poll

@@ -47,9 +47,9 @@ stack="${STACK_NAME:-$DEFAULT_STACK_NAME}"
 # is forced to. A failed migration fails the deploy. The migrations only add
 # (tables, columns, indexes), so app tasks that start meanwhile, old or new, work.
 one_shot=(migrate)
-declare -A version_before tasks_before
+declare -A template_before tasks_before
 for name in "${one_shot[@]}"; do
-    version_before[$name]="$(docker service inspect --format '{{.Version.Index}}' "${stack}_${name}" 2>/dev/null || true)"
+    template_before[$name]="$(docker service inspect --format '{{json .Spec.TaskTemplate}}' "${stack}_${name}" 2>/dev/null || true)"
     # On a first deploy the service does not exist yet: no tasks (not an error).
     tasks_before[$name]=" $({ docker service ps -q --no-trunc "${stack}_${name}" 2>/dev/null || true; } | tr '\n' ' ')"
 done
@@ -57,8 +57,10 @@ done
 docker stack deploy --prune "$@" -c stack.yaml "$stack"
 for name in "${one_shot[@]}"; do
     service="${stack}_${name}"
-    version="$(docker service inspect --format '{{.Version.Index}}' "$service")"
-    if [[ -n "${version_before[$name]}" && "$version" == "${version_before[$name]}" ]]; then
+    # Swarm starts a new task only when the task template changed; the service's
+    # version moves on every deploy, even one that changes nothing in it.
+    template="$(docker service inspect --format '{{json .Spec.TaskTemplate}}' "$service")"
+    if [[ -n "${template_before[$name]}" && "$template" == "${template_before[$name]}" ]]; then
         docker service update --force --detach --quiet "$service" >/dev/null
     fi
     outcome=""

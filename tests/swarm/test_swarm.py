@@ -46,10 +46,13 @@ def test_deploy_converges_with_placement_from_the_model(sw: Swarm) -> None:
 
 def _scraped_api_targets(sw: Swarm) -> set[str]:
     """Addresses of the API targets Prometheus scrapes with health "up" now."""
-    prom = next((t for t in sw.tasks() if t.service == sw.full("prometheus") and t.running), None)
+    prom = next((t for t in sw.tasks() if t.service == "prometheus" and t.running), None)
     assert prom is not None, "no running prometheus task"
+    # Served under the load balancer's path for it (--web.route-prefix).
+    prefix = next((arg.split("=", 1)[1] for arg in sw.topo.container("prometheus").command
+                   if arg.startswith("--web.route-prefix=")), "")
     rc, out, err = sw.exec_in(prom, "curl", "-fsS", "--max-time", "5",
-                              "http://127.0.0.1:9090/api/v1/targets?state=active")
+                              f"http://127.0.0.1:9090{prefix}/api/v1/targets?state=active")
     assert rc == 0, err
     return {t["labels"]["instance"] for t in json.loads(out)["data"]["activeTargets"]
             if t["labels"]["job"] == "api" and t["health"] == "up"}
